@@ -1,0 +1,56 @@
+# `make run` and `make test` set everything up themselves on a fresh machine (Python 3.11+, pip, Debian packages).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test venv venv-dev translations db demo chromium serve scheduler clean
+
+run: demo  ## set up, then serve on SQLite with the scheduler in-process
+	$(FLASK) dev --host $(HOST) --port $(PORT)
+
+test: venv-dev translations chromium  ## set up, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -q tests
+	@if [ -n "$$TRACKER_TEST_POSTGRES_URL" ]; then \
+	  echo "=== the same suite on PostgreSQL ($$TRACKER_TEST_POSTGRES_URL) ==="; \
+	  TRACKER_TEST_ENGINE=postgres $(BIN)/python -m pytest -q tests; \
+	else \
+	  echo "!!! TRACKER_TEST_POSTGRES_URL is not set: the PostgreSQL run was SKIPPED !!!"; \
+	fi
+
+venv: $(VENV)/.runtime
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv-dev: $(VENV)/.dev
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+translations: venv  ## compile the .po catalogues (the .mo files are build output)
+	$(BIN)/pybabel compile -d translations
+
+db: venv translations  ## migrate the SQLite database under instance/
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) seed-demo
+
+# Browser tests drive Debian's Chromium; never `playwright install`, which downloads a browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+serve: db  ## production-style: gunicorn with gunicorn.conf.py (run the scheduler as its own process)
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+scheduler: db
+	$(FLASK) scheduler
+
+clean:
+	rm -rf $(VENV) .pytest_cache

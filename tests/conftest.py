@@ -1,0 +1,254 @@
+"""Fixtures: an app on a real SQLite file, or on a real PostgreSQL database when TRACKER_TEST_ENGINE=postgres."""
+import os
+import re
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tracker import clock, create_app
+from tracker.extensions import db as _db
+
+ENGINE = os.environ.get("TRACKER_TEST_ENGINE", "sqlite")
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A throw-away PostgreSQL database for this run, dropped at the end."""
+    if ENGINE != "postgres":
+        yield None
+        return
+    base = os.environ.get("TRACKER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("TRACKER_TEST_ENGINE=postgres needs TRACKER_TEST_POSTGRES_URL")
+    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_schema(pg_url):
+    """Create the schema once per PostgreSQL run; tests truncate between themselves."""
+    if not pg_url:
+        return None
+    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url, "TESTING": True})
+    with app.app_context():
+        _db.create_all()
+        _db.engine.dispose()
+    return pg_url
+
+
+@pytest.fixture
+def db_url(tmp_path, _pg_schema):
+    """The database URL of this test: a new SQLite file, or the run's PostgreSQL database."""
+    return _pg_schema or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app(tmp_path, db_url, monkeypatch):
+    """An app bound to a fresh, empty database, with its schema."""
+    monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "TRACKER_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "TRACKER_BASE_URL": "http://tracker.test",
+        "SECRET_KEY": "test-secret",
+    })
+    with app.app_context():
+        if ENGINE == "sqlite":
+            _db.create_all()
+        yield app
+        _db.session.remove()
+        if ENGINE == "postgres":
+            names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+            with _db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        _db.engine.dispose()
+    clock.set_now(None)
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user of a role and return it."""
+    from tracker.services import accounts
+
+    def make(role="inspector", email=None, name=None):
+        user = accounts.create_user(email or f"{role}-{uuid.uuid4().hex[:6]}@example.test", name or role.title(),
+                                    role, PASSWORD)
+        db.session.commit()
+        return user
+    return make
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
+        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+@pytest.fixture
+def login(client, make_user):
+    """Log the test client in as a new user of a role, through the real login form."""
+    def do(role="inspector", user=None):
+        user = user or make_user(role)
+        page = client.get("/login")
+        resp = client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                           "csrf_token": csrf_from(page.get_data(as_text=True))})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return user
+    return do
+
+
+@pytest.fixture
+def site_factory(db):
+    """Create a site with sensible defaults."""
+    from tracker.services import sites
+    counter = iter(range(1, 10**6))
+
+    def make(**kw):
+        n = next(counter)
+        data = {"name": f"테스트센터{n}", "business_no": f"{100 + n:03d}-45-{n:05d}", "dong": "여의동",
+                "headcount": 30, "address": "", "manager_name": "", "manager_phone": ""}
+        data.update(kw)
+        site = sites.create_site(data)
+        db.session.commit()
+        return site
+    return make
+
+
+# --- register, accounts and API helpers (issue 2) ---
+
+@pytest.fixture
+def form_token(client):
+    """The session's CSRF token, read from a page the logged-in (or anonymous) user can open."""
+    def get(url="/login"):
+        resp = client.get(url)
+        return csrf_from(resp.get_data(as_text=True))
+    return get
+
+
+@pytest.fixture
+def count_rows(db):
+    """How many rows a model's table holds right now."""
+    from sqlalchemy import func, select
+
+    def count(model):
+        return db.session.scalar(select(func.count()).select_from(model))
+    return count
+
+
+class _Mailbox:
+    """An aiosmtpd handler that keeps what it receives and refuses addresses it is told to."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """A real SMTP server on a free local port, which the test can stop and start again."""
+
+    def __init__(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.handler = _Mailbox()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+
+@pytest.fixture
+def smtp_server(app):
+    """aiosmtpd on a free port, with the app pointed at it."""
+    server = SMTPServer()
+    server.start()
+    app.config.update(TRACKER_SMTP_HOST="127.0.0.1", TRACKER_SMTP_PORT=server.port,
+                      TRACKER_MAIL_FROM="tracker@district.example")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_user_per_request(request):
+    """Each request works out its user afresh, as in production.
+
+    The `app` fixture keeps one app context open, and the test client's requests reuse it, so Flask-Login's
+    cached `g._login_user` would otherwise leak from one request to the next (a bearer token would seem to
+    keep working after it is dropped, a deactivated user would stay logged in).
+    """
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+
+    def forget_request_state():
+        from flask import g
+        # The user (Flask-Login), the chosen language (Flask-Babel) and the CSRF token (Flask-WTF) are all
+        # cached on g, which a real server starts empty for every request.
+        for key in ("_login_user", "_flask_babel", "csrf_token"):
+            g.pop(key, None)
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
+
+
+@pytest.fixture
+def live_server(app):
+    """The same app (config and database) behind a real HTTP server on 127.0.0.1, in a background thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["TRACKER_BASE_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    thread.join(10)

@@ -1,0 +1,185 @@
+"""Accounts: login/logout with hashed passwords and CSRF, the login throttle, and the admin's user page."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from conftest import PASSWORD, csrf_from
+from tracker import clock
+from tracker.models import Audit, User
+from tracker.services import ServiceError, accounts
+
+
+def post_login(client, email, password, next_url=""):
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post(f"/login{next_url}", data={"email": email, "password": password, "csrf_token": token})
+
+
+def test_passwords_are_stored_hashed(db, make_user):
+    user = make_user("lead")
+    assert PASSWORD not in user.password_hash
+    assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_login_and_logout(client, make_user, form_token):
+    user = make_user("lead")
+    resp = post_login(client, user.email.upper(), PASSWORD)  # e-mail is matched case-insensitively
+    assert resp.status_code == 302
+    assert client.get("/sites/").status_code == 200
+    # logout is a POST with the CSRF token; a GET does nothing
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/sites/").status_code == 200
+    resp = client.post("/logout", data={"csrf_token": form_token("/sites/")})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    assert client.get("/sites/").status_code == 302
+
+
+def test_login_goes_back_to_the_page_asked_for_but_never_off_site(client, make_user):
+    user = make_user("lead")
+    assert post_login(client, user.email, PASSWORD, "?next=/sites/new").headers["Location"] == "/sites/new"
+    for bad in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+        client.post("/logout", data={"csrf_token": csrf_from(client.get("/sites/").get_data(as_text=True))})
+        resp = post_login(client, user.email, PASSWORD, f"?next={bad}")
+        assert "evil" not in resp.headers["Location"]
+
+
+def test_wrong_password_is_refused_with_a_message(client, make_user):
+    user = make_user("lead")
+    resp = post_login(client, user.email, "wrong-password")
+    assert resp.status_code == 401
+    assert "이메일 또는 비밀번호가 올바르지 않습니다" in resp.get_data(as_text=True)
+    assert client.get("/sites/").status_code == 302
+    resp = post_login(client, "nobody@example.test", PASSWORD)
+    assert resp.status_code == 401
+
+
+def test_login_form_without_csrf_token_is_refused(client, make_user):
+    user = make_user("lead")
+    resp = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 400
+    assert client.get("/sites/").status_code == 302
+
+
+def test_repeated_failures_are_slowed_down(app, client, make_user):
+    user = make_user("lead")
+    t0 = clock.now()
+    clock.set_now(t0)
+    free = app.config["TRACKER_LOGIN_FREE_FAILURES"]
+    for _ in range(free):
+        assert post_login(client, user.email, "wrong-password").status_code == 401
+    resp = post_login(client, user.email, PASSWORD)  # even the right password must wait now
+    assert resp.status_code == 429
+    assert "로그인 실패가 반복되었습니다" in resp.get_data(as_text=True) and "초 후에 다시 시도하세요" in resp.get_data(as_text=True)
+    assert client.get("/sites/").status_code == 302
+    # another address (or another e-mail) is not held up
+    other = make_user("inspector")
+    assert post_login(client, other.email, PASSWORD).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/inspect").get_data(as_text=True))})
+    # the wait grows with further failures, and ends
+    clock.set_now(t0 + timedelta(seconds=3))
+    assert post_login(client, user.email, "wrong-password").status_code == 401
+    clock.set_now(t0 + timedelta(seconds=4))
+    assert post_login(client, user.email, PASSWORD).status_code == 429
+    clock.set_now(t0 + timedelta(seconds=3 + 5))
+    assert post_login(client, user.email, PASSWORD).status_code == 302
+
+
+def test_throttle_waits_are_counted_in_the_database(app, db):
+    key = "x@example.test|10.0.0.1"
+    t0 = clock.now()
+    clock.set_now(t0)
+    statuses = []
+    for _ in range(app.config["TRACKER_LOGIN_FREE_FAILURES"] + 2):
+        with pytest.raises(ServiceError) as exc:
+            accounts.authenticate("x@example.test", "nope", key)
+        statuses.append(exc.value.status)
+    assert statuses == [401] * 5 + [429, 429]  # while held up, tries are refused and not counted
+    assert accounts.login_wait_seconds(key) == 2
+    clock.set_now(t0 + timedelta(seconds=2))
+    with pytest.raises(ServiceError):
+        accounts.authenticate("x@example.test", "nope", key)
+    assert accounts.login_wait_seconds(key) == 4  # the wait doubles with each further failure
+    clock.set_now(t0 + timedelta(hours=1))
+    assert accounts.login_wait_seconds(key) == 0
+
+
+def test_deactivated_user_cannot_log_in_and_is_logged_out(client, db, login):
+    user = login("inspector")
+    assert client.get("/inspect").status_code == 200
+    accounts.update_user(user, "inspector", False)
+    db.session.commit()
+    assert client.get("/inspect").status_code == 302
+    assert post_login(client, user.email, PASSWORD).status_code == 401
+
+
+def test_admin_lists_creates_deactivates_and_changes_roles(client, db, login, form_token):
+    admin = login("admin")
+    html = client.get("/admin/users").get_data(as_text=True)
+    assert admin.email in html
+    resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"), "email": "New.Person@Example.test",
+                                             "name": "새 점검원", "role": "inspector", "password": "long-enough-1"})
+    assert resp.status_code == 302
+    new = accounts.find_user("new.person@example.test")
+    assert new.role == "inspector" and new.active and new.email == "new.person@example.test"
+    assert "새 점검원" in client.get("/admin/users").get_data(as_text=True)
+    # the row's fields are tied to its form, so a browser posts them
+    html = client.get("/admin/users").get_data(as_text=True)
+    assert f'id="uf{new.id}"' in html and f'form="uf{new.id}"' in html
+    token = form_token("/admin/users")
+    resp = client.post(f"/admin/users/{new.id}", data={"csrf_token": token, f"u{new.id}-role": "lead",
+                                                       f"u{new.id}-active": "y"})
+    assert resp.status_code == 302
+    db.session.refresh(new)
+    assert (new.role, new.active) == ("lead", True)
+    client.post(f"/admin/users/{new.id}", data={"csrf_token": token, f"u{new.id}-role": "lead"})
+    db.session.refresh(new)
+    assert new.active is False
+    rows = db.session.scalars(select(Audit).where(Audit.entity == "user", Audit.entity_id == new.id)
+                              .order_by(Audit.id)).all()
+    assert [r.action for r in rows] == ["create", "update", "update"]
+    assert rows[1].user_id == admin.id and rows[1].before == {"role": "inspector", "active": True}
+    assert rows[2].after == {"role": "lead", "active": False}
+
+
+def test_admin_user_form_refuses_bad_input(client, db, login, form_token, make_user):
+    login("admin")
+    taken = make_user("lead")
+    for data, message in [
+        ({"email": taken.email, "name": "중복", "role": "lead", "password": "long-enough-1"}, "이미 등록된 이메일"),
+        ({"email": "a@b.test", "name": "짧은", "role": "lead", "password": "short"}, "8"),
+    ]:
+        resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"), **data})
+        assert resp.status_code == 200 and message in resp.get_data(as_text=True)
+    assert accounts.find_user("a@b.test") is None
+
+
+def test_admin_cannot_lock_themselves_out(client, db, login, form_token):
+    admin = login("admin")
+    resp = client.post(f"/admin/users/{admin.id}", data={"csrf_token": form_token("/admin/users"),
+                                                         f"u{admin.id}-role": "inspector", f"u{admin.id}-active": "y"},
+                       follow_redirects=True)
+    assert "자신의 관리자 권한을 해제하거나 비활성화할 수 없습니다" in resp.get_data(as_text=True)
+    db.session.refresh(admin)
+    assert admin.role == "admin" and admin.active
+
+
+def test_admin_post_without_csrf_is_refused(client, db, login):
+    login("admin")
+    resp = client.post("/admin/users", data={"email": "x@y.test", "name": "X", "role": "admin",
+                                             "password": "long-enough-1"})
+    assert resp.status_code == 400
+    assert accounts.find_user("x@y.test") is None
+
+
+@pytest.mark.parametrize("kwargs,phrase", [
+    ({"email": "no-at-sign"}, "이메일 주소가 올바르지 않습니다"),
+    ({"role": "boss"}, "역할은 admin, lead, inspector"),
+    ({"password": "1234567"}, "8자 이상"),
+    ({"name": "  "}, "이름을 입력하세요"),
+])
+def test_create_user_rules(db, kwargs, phrase):
+    args = {"email": "p@example.test", "name": "P", "role": "lead", "password": "long-enough-1", **kwargs}
+    with pytest.raises(ServiceError, match=phrase):
+        accounts.create_user(**args)
+    assert db.session.scalar(select(User)) is None

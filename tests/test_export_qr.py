@@ -1,0 +1,167 @@
+"""Export of the register (XLSX, CSV with BOM) that round-trips through the importer; QR codes and the sheet."""
+import csv
+import io
+import re
+
+import qrcode
+import qrcode.image.svg
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from tracker.models import Audit, Site
+from tracker.services import checklist, site_import, sites
+
+
+def make_register(site_factory):
+    a = site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=1204,
+                     address="여의대로 1, 3층", manager_name="김방역", manager_phone="02-2670-0001")
+    b = site_factory(name='새솔 "콜" 센터', business_no="107-81-22222", dong="당산1동", headcount=51)
+    c = site_factory(name="=HYPERLINK(\"http://evil\")", business_no="107-81-33333", dong="문래동", headcount=7)
+    return a, b, c
+
+
+def test_csv_export_is_utf8_with_bom_and_lists_the_register(client, login, site_factory):
+    make_register(site_factory)
+    login("inspector")
+    resp = client.get("/sites/export.csv")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/csv"
+    assert 'attachment; filename="sites.csv"' in resp.headers["Content-Disposition"]
+    body = resp.data
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+    by_no = {r[1]: r for r in rows[1:]}
+    assert by_no["107-81-11111"] == ["한빛고객센터", "107-81-11111", "여의동", "여의대로 1, 3층", "1204", "701이상",
+                                     "김방역", "02-2670-0001", "운영"]
+    # text Excel would run as a formula is written as text
+    assert by_no["107-81-33333"][0] == "'=HYPERLINK(\"http://evil\")"
+
+
+def test_xlsx_export_has_the_register_and_no_formulas(client, login, site_factory):
+    make_register(site_factory)
+    login("lead")
+    resp = client.get("/sites/export.xlsx")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    assert rows[0][:5] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수"]
+    assert len(rows) == 4
+    evil = next(r for r in ws.iter_rows() if r[1].value == "107-81-33333")[0]
+    assert evil.data_type == "s" and evil.value.startswith("=HYPERLINK")
+
+
+def test_export_keeps_the_list_filters(client, login, site_factory):
+    make_register(site_factory)
+    login("lead")
+    body = client.get("/sites/export.csv?dong=여의동").data.decode("utf-8-sig")
+    assert "한빛고객센터" in body and "107-81-22222" not in body
+    html = client.get("/sites/?dong=여의동").get_data(as_text=True)
+    assert re.search(r'href="/sites/export\.csv\?dong=', html)
+    assert client.get("/sites/export.pdf").status_code == 404
+
+
+def test_exports_round_trip_through_the_importer(client, db, login, site_factory):
+    make_register(site_factory)
+    login("lead")
+    for fmt in ("csv", "xlsx"):
+        data = client.get(f"/sites/export.{fmt}").data
+        report = site_import.import_sites(data, f"sites.{fmt}", dry_run=True)
+        assert report.ok, [str(e) for e in report.errors]
+        assert (report.created, report.updated, report.unchanged) == ([], [], 3), fmt
+    # and into an empty register, every field comes back
+    before = {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))}
+    data = client.get("/sites/export.csv").data
+    for s in db.session.scalars(select(Site)).all():
+        db.session.delete(s)
+    db.session.commit()
+    report = site_import.import_sites(data, "sites.csv")
+    db.session.commit()
+    assert report.ok and len(report.created) == 3
+    assert {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))} == before
+
+
+def expected_png(url):
+    img = qrcode.make(url, box_size=8, border=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_qr_codes_encode_the_inspection_form_url(client, db, login, site_factory):
+    checklist.ensure_default()
+    s = site_factory()
+    login("inspector")
+    url = f"http://tracker.test/s/{s.qr_token}"
+    png = client.get(f"/sites/{s.id}/qr.png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert png.data == expected_png(url)  # the same matrix as a QR made from the URL itself
+    svg = client.get(f"/sites/{s.id}/qr.svg")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    ref = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    buf = io.BytesIO()
+    ref.save(buf)
+    assert svg.data == buf.getvalue() and b"<svg" in svg.data
+    assert client.get(f"/sites/{s.id}/qr.gif").status_code == 404
+    # the form at that URL opens for a logged-in user
+    assert client.get(f"/s/{s.qr_token}").status_code == 200
+
+
+def test_qr_sheet_lists_every_active_site_with_name_dong_and_code(client, login, site_factory, db):
+    a = site_factory(name="한빛고객센터", dong="여의동")
+    b = site_factory(name="새솔콜센터", dong="신길6동")
+    c = site_factory(name="폐업센터", dong="문래동")
+    sites.set_status(c, "closed")
+    db.session.commit()
+    login("lead")
+    resp = client.get("/sites/qr-sheet")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert html.count('<figure class="tile">') == 2
+    for s in (a, b):
+        tile = re.search(rf'<figure class="tile">\s*<img src="/sites/{s.id}/qr.svg".*?</figure>', html, re.S).group(0)
+        assert s.name in tile and s.dong in tile and sites.short_code(s) in tile
+    assert "폐업센터" not in html
+    assert "print.css" in html
+
+
+def test_rotating_the_token_retires_the_old_code(client, db, login, form_token, site_factory):
+    checklist.ensure_default()
+    s = site_factory(name="한빛고객센터")
+    old_token, old_code = s.qr_token, sites.short_code(s)
+    lead = login("lead")
+    resp = client.post(f"/sites/{s.id}/rotate-qr", data={"csrf_token": form_token(f"/sites/{s.id}")},
+                       follow_redirects=True)
+    assert "예전 코드는 더 이상 쓸 수 없습니다" in resp.get_data(as_text=True)
+    db.session.refresh(s)
+    assert s.qr_token != old_token and sites.short_code(s) != old_code
+    old = client.get(f"/s/{old_token}")
+    assert old.status_code == 404
+    assert "이 QR 코드는 더 이상 유효하지 않습니다" in old.get_data(as_text=True)
+    assert client.get(f"/s/{old_code}").status_code == 404
+    assert client.get(f"/s/{s.qr_token}").status_code == 200
+    assert client.get(f"/s/{sites.short_code(s).lower()}").status_code == 200
+    row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "rotate_qr")).one()
+    assert row.user_id == lead.id
+    assert row.before == {"qr_code": old_code} and row.after == {"qr_code": sites.short_code(s)}
+    # the PNG now encodes the new URL
+    assert client.get(f"/sites/{s.id}/qr.png").data == expected_png(f"http://tracker.test/s/{s.qr_token}")
+
+
+def test_short_code_typed_by_hand_opens_the_site(client, login, site_factory):
+    s = site_factory()
+    login("inspector")
+    resp = client.get(f"/sites/code?code={sites.short_code(s).lower()}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/s/{s.qr_token}")
+    resp = client.get("/sites/code?code=ZZZZZZZZ", follow_redirects=True)
+    assert "그 코드의 사업장이 없습니다" in resp.get_data(as_text=True)
+
+
+def test_closed_site_code_says_so(client, db, login, site_factory):
+    s = site_factory(name="문닫은센터")
+    sites.set_status(s, "closed")
+    db.session.commit()
+    login("inspector")
+    resp = client.get(f"/s/{s.qr_token}")
+    assert resp.status_code == 410 and "폐업 처리되어" in resp.get_data(as_text=True)

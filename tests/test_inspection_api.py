@@ -1,0 +1,169 @@
+"""POST/GET /api/v1/inspections and GET /api/v1/checklist: bearer token or session + X-CSRFToken."""
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from tracker.extensions import db as _db
+from tracker.models import Answer, Inspection
+from tracker.services import accounts, checklist, sites
+
+
+@pytest.fixture
+def tpl(db):
+    t = checklist.ensure_default()
+    db.session.commit()
+    return t
+
+
+@pytest.fixture
+def bearer(db, make_user):
+    def make(role="inspector"):
+        user = make_user(role)
+        token = accounts.create_token(user)
+        db.session.commit()
+        return user, {"Authorization": f"Bearer {token}"}
+    return make
+
+
+def body(site, tpl, mode="onsite", **kw):
+    out = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()),
+           "answers": {i.key: {"value": "yes", "note": ""} for i in tpl.items if i.applies_to(mode)}}
+    if mode == "phone":
+        out["contact_name"] = "이담당"
+    out.update(kw)
+    return out
+
+
+def n_rows():
+    return (_db.session.scalar(select(func.count()).select_from(Inspection)),
+            _db.session.scalar(select(func.count()).select_from(Answer)))
+
+
+def test_create_then_replay(client, tpl, site_factory, bearer):
+    site = site_factory()
+    user, h = bearer()
+    b = body(site, tpl, device_time="2020-03-11T10:00:00+09:00", lat=37.52, lng=126.92)
+    b["answers"]["masks_mandatory"] = {"value": "no", "note": "미착용"}
+    r = client.post("/api/v1/inspections", json=b, headers=h)
+    assert r.status_code == 201, r.get_json()
+    rec = r.get_json()
+    assert rec["client_uuid"] == b["client_uuid"] and rec["inspector_id"] == user.id
+    assert rec["compliant"] is False and rec["critical_no_count"] == 1 and rec["no_count"] == 1
+    assert rec["answers"]["masks_mandatory"] == {"value": "no", "note": "미착용"}
+    assert rec["template_version"] == 1 and rec["lat"] == 37.52
+    again = client.post("/api/v1/inspections", json=b, headers=h)
+    assert again.status_code == 200 and again.get_json() == rec
+    assert n_rows() == (1, 17)
+
+
+def test_qr_token_and_phone(client, tpl, site_factory, bearer):
+    site = site_factory()
+    _, h = bearer()
+    b = body(site, tpl)
+    del b["site_id"]
+    b["qr_token"] = site.qr_token
+    r = client.post("/api/v1/inspections", json=b, headers=h)
+    assert r.status_code == 201 and r.get_json()["qr_scanned_at"]
+    r = client.post("/api/v1/inspections", json=body(site, tpl, "phone"), headers=h)
+    assert r.status_code == 201
+    rec = r.get_json()
+    assert rec["mode"] == "phone" and len(rec["answers"]) == 12 and rec["contact_name"] == "이담당"
+
+
+BAD = [
+    ("unknown item", lambda b: b["answers"].update(made_up={"value": "yes"}), "answers.made_up"),
+    ("missing answer", lambda b: b["answers"].pop("disinfection"), "answers.disinfection"),
+    ("value outside yes/no/na", lambda b: b["answers"].update(disinfection={"value": "Y"}), "answers.disinfection"),
+    ("onsite-only item in phone mode", lambda b: b.update(mode="phone", contact_name="x"), "answers.density_minimized"),
+    ("bad mode", lambda b: b.update(mode="remote"), "mode"),
+    ("bad uuid", lambda b: b.update(client_uuid="1234"), "client_uuid"),
+    ("unknown qr token", lambda b: (b.pop("site_id"), b.update(qr_token="rotated-away")), "qr_token"),
+    ("unknown site", lambda b: b.update(site_id=424242), "site_id"),
+    ("bad lat", lambda b: b.update(lat="north"), "lat"),
+]
+
+
+@pytest.mark.parametrize("name,mutate,field", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_422_names_the_field(client, tpl, site_factory, bearer, name, mutate, field):
+    site = site_factory()
+    _, h = bearer()
+    b = body(site, tpl)
+    mutate(b)
+    r = client.post("/api/v1/inspections", json=b, headers=h)
+    assert r.status_code == 422, r.get_json()
+    assert field in r.get_json()["errors"], r.get_json()
+    if field == "answers.density_minimized":
+        assert "전화 모니터링에 해당하지 않는" in r.get_json()["errors"][field]
+    assert n_rows() == (0, 0)
+
+
+def test_closed_site_and_rotated_token(client, tpl, site_factory, bearer):
+    site = site_factory()
+    _, h = bearer()
+    old = site.qr_token
+    sites.rotate_token(site)
+    _db.session.commit()
+    b = body(site, tpl)
+    del b["site_id"]
+    r = client.post("/api/v1/inspections", json=dict(b, qr_token=old), headers=h)
+    assert r.status_code == 422 and "qr_token" in r.get_json()["errors"]
+    sites.set_status(site, "closed")
+    _db.session.commit()
+    r = client.post("/api/v1/inspections", json=body(site, tpl), headers=h)
+    assert r.status_code == 422 and "site_id" in r.get_json()["errors"]
+    assert n_rows() == (0, 0)
+
+
+def test_not_json_and_no_credentials(client, tpl, site_factory, bearer):
+    site = site_factory()
+    _, h = bearer()
+    r = client.post("/api/v1/inspections", data="answers=yes", headers=h)
+    assert r.status_code == 422
+    r = client.post("/api/v1/inspections", json=body(site, tpl))
+    assert r.status_code in (400, 401)  # no session: CSRF or authentication refuses it
+    assert n_rows() == (0, 0)
+
+
+def test_session_needs_csrf_header(client, login, tpl, site_factory):
+    site = site_factory()
+    login("inspector")
+    r = client.post("/api/v1/inspections", json=body(site, tpl))
+    assert r.status_code == 400
+    token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
+    r = client.post("/api/v1/inspections", json=body(site, tpl), headers={"X-CSRFToken": token})
+    assert r.status_code == 201
+    assert n_rows() == (1, 17)
+
+
+def test_list_by_site_and_week(client, tpl, site_factory, bearer):
+    a, b = site_factory(), site_factory()
+    me, h = bearer()
+    _, h_other = bearer()
+    _, h_lead = bearer("lead")
+    for s in (a, a, b):
+        assert client.post("/api/v1/inspections", json=body(s, tpl), headers=h).status_code == 201
+    assert client.post("/api/v1/inspections", json=body(a, tpl), headers=h_other).status_code == 201
+    week = _db.session.scalar(select(Inspection.week).limit(1))
+    mine = client.get(f"/api/v1/inspections?site_id={a.id}&week={week}", headers=h).get_json()["items"]
+    assert len(mine) == 2 and {i["site_id"] for i in mine} == {a.id} and {i["inspector_id"] for i in mine} == {me.id}
+    lead = client.get(f"/api/v1/inspections?site_id={a.id}", headers=h_lead).get_json()["items"]
+    assert len(lead) == 3
+    assert client.get("/api/v1/inspections?week=2020-W99", headers=h_lead).status_code == 422
+    assert client.get("/api/v1/inspections?week=2019-W01", headers=h_lead).get_json()["items"] == []
+
+
+def test_checklist_endpoint(client, tpl, bearer):
+    _, h = bearer()
+    doc = client.get("/api/v1/checklist", headers=h).get_json()
+    assert doc["version"] == 1 and len(doc["items"]) == 17
+    first = doc["items"][0]
+    assert set(first) >= {"key", "label_ko", "label_en", "category", "critical", "modes"}
+    dens = next(i for i in doc["items"] if i["key"] == "density_minimized")
+    assert dens["modes"] == ["onsite"] and dens["critical"] is True
+    assert client.get("/api/v1/checklist").status_code == 401
+
+
+def test_openapi_lists_the_paths(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"post", "get"} <= set(paths["/api/v1/inspections"]) and "get" in paths["/api/v1/checklist"]

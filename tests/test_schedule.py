@@ -1,0 +1,294 @@
+"""The weekly schedule on a clock the tests control: a site's whole life, an incident, and the CLI wrappers."""
+import uuid
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from tracker import clock
+from tracker.models import Action, DongAssignment, Incident, Task
+from tracker.services import ServiceError, checklist, inspections, schedule
+
+KST = clock.ZoneInfo("Asia/Seoul")
+
+
+def at(text):
+    """A local (Seoul) time."""
+    return datetime.fromisoformat(text).replace(tzinfo=KST)
+
+
+def submit(site, mode, when, inspector, no=(), na=()):
+    """An inspection through the real service, at a pinned time."""
+    clock.set_now(when)
+    tpl = checklist.current()
+    answers = {i.key: {"value": "no" if i.key in no else "na" if i.key in na else "yes", "note": ""}
+               for i in tpl.items if i.applies_to(mode)}
+    data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers}
+    if mode == "phone":
+        data["contact_name"] = "담당자"
+    else:
+        data["qr_token"] = site.qr_token
+    insp, created = inspections.submit(data, by=inspector)
+    assert created
+    return insp
+
+
+def tasks(db, **where):
+    db.session.expire_all()
+    stmt = select(Task)
+    for k, v in where.items():
+        stmt = stmt.where(getattr(Task, k) == v)
+    return db.session.scalars(stmt.order_by(Task.week, Task.kind, Task.slot)).all()
+
+
+@pytest.fixture
+def setup(db, make_user, site_factory):
+    checklist.ensure_default()
+    inspector = make_user("inspector", name="이점검")
+    other = make_user("inspector", name="박점검")
+    db.session.add(DongAssignment(dong="여의동", inspector_id=inspector.id))
+    site = site_factory(dong="여의동", headcount=40)
+    db.session.commit()
+    return {"inspector": inspector, "other": other, "site": site}
+
+
+def test_a_site_through_its_whole_life(db, setup):
+    site, insp = setup["site"], setup["inspector"]
+    # Monday 00:05 of 2020-W11: the round is made, assigned by dong, due Friday 18:00 Seoul time.
+    clock.set_now(at("2020-03-09T00:05"))
+    assert schedule.schedule_week() == 1
+    assert schedule.schedule_week() == 0  # a second run makes nothing more
+    (task,) = tasks(db, kind="weekly_monitoring")
+    assert (task.week, task.assignee_id, task.status, task.required_mode) == ("2020-W11", insp.id, "open", "any")
+    assert clock.local(task.due_at) == at("2020-03-13T18:00")
+    # Friday 18:00 has passed: overdue, not yet missed.
+    assert schedule.mark_overdue(at("2020-03-13T19:00"))["overdue"] == 1
+    assert tasks(db)[0].overdue and tasks(db)[0].status == "open"
+    # Saturday: the inspector calls. The round is done; a critical "no" opens an action and a reinspection.
+    first = submit(site, "phone", at("2020-03-14T10:00"), insp, no=("masks_mandatory",))
+    assert not first.compliant
+    (task,) = tasks(db, kind="weekly_monitoring")
+    assert task.status == "done" and task.done_inspection_id == first.id
+    (action,) = db.session.scalars(select(Action)).all()
+    assert (action.item_key, action.status, action.critical) == ("masks_mandatory", "open", True)
+    assert clock.local(action.due_at) == at("2020-03-17T10:00")  # critical: 3 days
+    (re,) = tasks(db, kind="reinspection")
+    assert re.status == "open" and re.required_mode == "any" and re.week == "2020-W12"
+    # Another "no" on the same item does not open a second action.
+    submit(site, "phone", at("2020-03-14T11:00"), insp, no=("masks_mandatory",))
+    assert db.session.scalar(select(func.count()).select_from(Action)) == 1
+    # Past its due date the action is escalated.
+    assert schedule.mark_overdue(at("2020-03-18T09:00"))["escalated"] == 1
+    # The next round; the reinspection answers "yes": the action is cleared and the tasks close.
+    clock.set_now(at("2020-03-16T00:05"))
+    schedule.schedule_week()
+    fix = submit(site, "phone", at("2020-03-18T10:00"), insp)
+    db.session.expire_all()
+    action = db.session.get(Action, action.id)
+    assert (action.status, action.cleared_inspection_id) == ("cleared", fix.id)
+    assert {t.kind: t.status for t in tasks(db, week="2020-W12")} == {"weekly_monitoring": "done",
+                                                                     "reinspection": "done"}
+    # A week with no inspection at all ends missed.
+    clock.set_now(at("2020-03-23T00:05"))
+    schedule.schedule_week()
+    assert schedule.mark_overdue(at("2020-03-30T00:30"))["missed"] == 1
+    assert tasks(db, week="2020-W13")[0].status == "missed"
+    db.session.commit()
+
+
+def test_an_onsite_only_failure_needs_an_onsite_reinspection(db, setup):
+    site, insp = setup["site"], setup["inspector"]
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    submit(site, "onsite", at("2020-03-10T10:00"), insp, no=("partitions_installed",), na=("flexible_work",))
+    (re,) = tasks(db, kind="reinspection")
+    assert re.required_mode == "onsite"
+    submit(site, "phone", at("2020-03-11T10:00"), insp)  # a call cannot check the partitions
+    assert tasks(db, kind="reinspection")[0].status == "open"
+    assert db.session.scalar(select(Action.status)) == "open"
+    submit(site, "onsite", at("2020-03-12T10:00"), insp)
+    assert tasks(db, kind="reinspection")[0].status == "done"
+    assert db.session.scalar(select(Action.status)) == "cleared"
+
+
+def test_closed_sites_get_no_tasks(db, setup, site_factory):
+    from tracker.services import sites
+    closed = site_factory(dong="문래동")
+    sites.set_status(closed, "closed")
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    assert [t.site_id for t in tasks(db)] == [setup["site"].id]
+
+
+def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
+    site, insp = setup["site"], setup["inspector"]
+    clock.set_now(at("2020-05-04T00:05"))
+    schedule.schedule_week()  # 2020-W19
+    # Saturday 2020-05-09: a confirmed case. An on-site task is due the next working day, Monday.
+    clock.set_now(at("2020-05-09T11:00"))
+    inc = schedule.record_incident(site, date(2020, 5, 9), 1, "동작구 거주 직원")
+    assert inc.raised_until == date(2020, 5, 23)
+    (resp,) = tasks(db, kind="incident_response")
+    assert resp.required_mode == "onsite" and clock.local(resp.due_at).date() == date(2020, 5, 11)
+    # Too late in W19 for a second check: that week keeps one round task.
+    assert len(tasks(db, week="2020-W19", kind="weekly_monitoring")) == 1
+    # W20 and W21 are raised: two checks a week, the first on site; the risk is high while the case is recent.
+    for week, monday in (("2020-W20", "2020-05-11"), ("2020-W21", "2020-05-18")):
+        clock.set_now(at(f"{monday}T00:05"))
+        schedule.schedule_week()
+        rounds = tasks(db, week=week, kind="weekly_monitoring")
+        assert [(t.slot, t.required_mode) for t in rounds] == [(0, "onsite"), (1, "any")]
+        assert clock.local(rounds[0].due_at).isoweekday() == 2  # early in the week
+    # An on-site visit on Monday closes the incident task and the first raised check; a call closes the second.
+    submit(site, "onsite", at("2020-05-11T10:00"), insp)
+    assert tasks(db, kind="incident_response")[0].status == "done"
+    submit(site, "phone", at("2020-05-13T10:00"), insp)
+    assert {t.slot: t.status for t in tasks(db, week="2020-W20", kind="weekly_monitoring")} == {0: "done", 1: "done"}
+    # After the period: back to once a week (the risk of a recent case still asks for a visit until it ages).
+    clock.set_now(at("2020-05-25T00:05"))
+    schedule.schedule_week()
+    assert len(tasks(db, week="2020-W22", kind="weekly_monitoring")) == 1
+    clock.set_now(at("2020-06-15T00:05"))
+    schedule.schedule_week()
+    (late,) = tasks(db, week="2020-W25", kind="weekly_monitoring")
+    assert late.required_mode == "any"
+    page_risk = schedule.risk_scores([site.id])[site.id]
+    assert page_risk["level"] == "low"
+
+
+def test_risk_rule_is_what_the_site_page_shows(db, setup, client, login, site_factory):
+    big = site_factory(dong="여의동", headcount=800)  # large site: +2
+    clock.set_now(at("2020-05-09T11:00"))
+    schedule.record_incident(big, date(2020, 5, 9), 2)  # recent case: +3
+    db.session.commit()
+    risk = schedule.risk_scores([big.id])[big.id]
+    assert risk == {"score": 5, "level": "high", "parts": {"large_site": 2, "recent_incident": 3}}
+    login("lead")
+    page = client.get(f"/sites/{big.id}").get_data(as_text=True)
+    assert "위험도 계산 규칙" in page and "높음" in page
+    for line in schedule.risk_rule():
+        assert line in page
+    # High risk: the week's round asks for an on-site visit instead of a call.
+    clock.set_now(at("2020-05-11T00:05"))
+    schedule.schedule_week()
+    assert tasks(db, site_id=big.id, week="2020-W20", kind="weekly_monitoring")[0].required_mode == "onsite"
+
+
+def test_incident_input_is_checked(db, setup):
+    clock.set_now(at("2020-05-09T11:00"))
+    with pytest.raises(ServiceError):
+        schedule.record_incident(setup["site"], date(2020, 5, 9), 0)
+    with pytest.raises(ServiceError):
+        schedule.record_incident(setup["site"], date(2020, 5, 10), 1)
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+
+def test_lead_reassigns_dongs_and_tasks(db, setup, client, login):
+    from tests.conftest import csrf_from
+    _site, other = setup["site"], setup["other"]
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    db.session.commit()
+    login("lead")
+    page = client.get("/schedule/assignments").get_data(as_text=True)
+    resp = client.post("/schedule/assignments", data={"csrf_token": csrf_from(page), "dong-여의동": str(other.id)})
+    assert resp.status_code == 302
+    assert tasks(db)[0].assignee_id == other.id  # the open task moved with the dong
+    task = tasks(db)[0]
+    resp = client.post(f"/tasks/{task.id}/assignee", data={"csrf_token": csrf_from(page),
+                                                          "inspector_id": str(setup["inspector"].id)})
+    assert resp.status_code == 302
+    assert tasks(db)[0].assignee_id == setup["inspector"].id
+
+
+def test_week_page_groups_late_sites_and_workload(db, setup, client, login, site_factory):
+    site_factory(dong="여의동", name="늦은센터")
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    submit(setup["site"], "phone", at("2020-03-10T10:00"), setup["inspector"])
+    schedule.mark_overdue(at("2020-03-14T09:00"))
+    db.session.commit()
+    view = schedule.week_view("2020-W11")
+    assert [t.site.name for t in view["late"]] == ["늦은센터"]
+    assert view["workload"] == [{"id": setup["inspector"].id, "name": "이점검", "open": 1, "done": 1, "missed": 0,
+                                 "overdue": 1}]
+    login("lead")
+    page = client.get("/schedule?week=2020-W11").get_data(as_text=True)
+    assert "늦은센터" in page and "이점검" in page
+
+
+def test_actions_list_filters_and_api(db, setup, client, login):
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    submit(setup["site"], "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("ventilation", "masks_mandatory"))
+    clock.set_now(at("2020-03-30T10:00"))
+    db.session.commit()
+    assert len(db.session.scalars(schedule.actions_stmt(status="open", item="ventilation")).all()) == 1
+    assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=30)).all()) == 0
+    assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=14)).all()) == 2
+    assert schedule.action_age_buckets() == [{"from": 0, "to": 7, "count": 0}, {"from": 8, "to": 14, "count": 0},
+                                             {"from": 15, "to": 30, "count": 2}, {"from": 31, "to": None, "count": 0}]
+    login("lead")
+    body = client.get("/api/v1/actions?status=open").get_json()
+    assert sorted(a["item_key"] for a in body["items"]) == ["masks_mandatory", "ventilation"]
+    assert client.get("/api/v1/actions?status=bogus").status_code == 422
+    tasks_body = client.get("/api/v1/tasks?week=2020-W11&status=done").get_json()
+    assert [t["site_id"] for t in tasks_body["items"] if t["kind"] == "weekly_monitoring"] == [setup["site"].id]
+    assert client.get("/api/v1/tasks?week=2020-11").status_code == 422
+    page = client.get("/actions?item=ventilation").get_data(as_text=True)
+    assert setup["site"].name in page
+
+
+def test_cli_wrappers(app, db, setup):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["schedule-week", "--week", "2020-W11"])
+    assert r.exit_code == 0 and "1 new task" in r.output
+    r = runner.invoke(args=["schedule-week", "--week", "2020-W11"])
+    assert "0 new task" in r.output
+    assert runner.invoke(args=["schedule-week", "--week", "2020-11"]).exit_code != 0
+    r = runner.invoke(args=["mark-overdue", "--at", "2020-03-13T18:30"])
+    assert r.exit_code == 0 and "overdue 1" in r.output
+    clock.set_now(at("2020-05-09T11:00"))
+    r = runner.invoke(args=["record-incident", "--business-no", setup["site"].business_no, "--date", "2020-05-09",
+                            "--cases", "1", "--note", "테스트"])
+    assert r.exit_code == 0, r.output
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
+    assert runner.invoke(args=["record-incident", "--business-no", "000-00-00000", "--date", "2020-05-09"]).exit_code != 0
+
+
+def test_seed_story_on_the_real_calendar(app, db):
+    from tracker.services import demo
+    demo.seed()
+    demo.seed_history(date(2020, 3, 9))
+    db.session.commit()
+    from tracker.models import Inspection
+    onsite_sites = db.session.scalar(select(func.count(func.distinct(Inspection.site_id)))
+                                     .where(Inspection.mode == "onsite", Inspection.week == "2020-W11"))
+    assert onsite_sites == 73
+    round_weeks = db.session.scalars(select(Task.week).where(Task.kind == "weekly_monitoring").distinct()
+                                     .order_by(Task.week)).all()
+    assert round_weeks == [clock.add_weeks("2020-W12", n) for n in range(12)]
+    (inc,) = db.session.scalars(select(Incident)).all()
+    assert (inc.confirmed_on, inc.cases) == (date(2020, 5, 9), 1)
+    assert demo.seed_history(date(2020, 3, 9)) == {"inspections": 0}  # laid once
+
+
+def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, db):
+    """What the team reported to the council: 73 sites by dong and band, all 73 inspected on site,
+    12 monitoring rounds, one confirmed case."""
+    from tracker.services import demo, reports, sites, summary
+    demo.seed()
+    demo.seed_history(date(2020, 3, 9))
+    db.session.commit()
+    s = summary.compute("2020-W11", "2020-W23")
+    assert (s["sites_total"], s["onsite_sites_inspected"], s["monitoring_rounds"], s["confirmed_cases"]) == \
+        (73, 73, 12, 1)
+    by_dong, by_band, results = reports.council_tables(s, sites.counts())
+    dong_row = dict(zip(by_dong[1][1:], by_dong[2][0][1:]))
+    assert {k: v for k, v in dong_row.items() if v} == {
+        "영등포동": 13, "여의동": 22, "당산1동": 7, "당산2동": 5, "문래동": 9, "양평1동": 8, "양평2동": 8, "신길6동": 1,
+        "계": 73}
+    band_row = dict(zip(by_band[1][1:], by_band[2][0][1:]))
+    assert band_row == {"50 이하": 29, "51~100": 14, "101~150": 4, "151~200": 9, "201~250": 2, "251~300": 5,
+                        "301~400": 3, "401~700": 3, "701이상": 4, "계": 73}
+    assert results[2][0][1:4] == [73, 73, 12] and results[2][0][-1] == 1

@@ -1,0 +1,130 @@
+"""Application factory. It never starts the scheduler: see jobs.py."""
+import os
+from pathlib import Path
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+LEADS = ("lead", "admin")
+ALL = ("inspector", "lead", "admin")
+# (endpoint, label, roles); a link shows only when its endpoint exists and the user's role may use it.
+NAV_LINKS = [
+    ("dashboard.overview", _l("대시보드"), LEADS),
+    ("schedule.week", _l("주간 현황"), LEADS),
+    ("inspect.home", _l("이번 주 점검"), ALL),
+    ("sites.index", _l("사업장"), ALL),
+    ("schedule.actions", _l("행정지도"), LEADS),
+    ("mail.preview", _l("주간 메일"), LEADS),
+    ("admin.users", _l("관리"), ("admin",)),
+    ("admin.checklist_view", _l("점검표"), ("admin",)),
+    ("outbox.index", _l("메일"), ("admin",)),
+]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints and CLI."""
+    instance = os.environ.get("TRACKER_INSTANCE_PATH", str(ROOT / "instance"))
+    app = Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.update(config.load(app.instance_path))
+    app.config.update(overrides or {})
+    app.json.sort_keys = False  # JSON keeps the report's order (bands, dongs), not alphabetical order
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    register_cli(app)
+    return app
+
+
+def _remember_language():
+    # Saved before the view runs, so that ?lang= sticks even on a URL that only redirects.
+    lang = request.args.get("lang")
+    if lang in ("ko", "en"):
+        session["lang"] = lang
+
+
+def _locale():
+    # CLI commands and jobs have no request (and no session): they speak the default locale.
+    if not has_request_context():
+        return None
+    lang = request.args.get("lang")
+    return lang if lang in ("ko", "en") else session.get("lang", "ko")
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=_locale,
+                   default_translation_directories=str(ROOT / "translations"))
+    from . import auth  # noqa: F401  (registers the user and bearer-token loaders)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets readers run beside one writer; busy_timeout makes writers queue instead of failing.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .web import admin, auth as auth_views, dashboard, health, inspect, mail_preview, outbox, schedule, sites
+
+    for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
+               mail_preview.bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def register_hooks(app: Flask) -> None:
+    from .web import errors
+    errors.register(app)
+
+    app.before_request(_remember_language)
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return resp
+
+    @app.context_processor
+    def template_globals():
+        from flask_babel import get_locale
+        from . import clock
+        return {"lang": str(get_locale() or "ko"), "clock": clock,
+                "district_name": app.config["TRACKER_DISTRICT_NAME"], "nav_links": NAV_LINKS,
+                "has_endpoint": lambda ep: ep in app.view_functions}
+
+    @app.template_filter("localtime")
+    def localtime(dt, fmt="%Y-%m-%d %H:%M"):
+        from . import clock
+        return clock.local(dt).strftime(fmt) if dt else ""
+
+    @app.template_filter("num")
+    def num(value):
+        return f"{value:,}" if isinstance(value, (int, float)) else value
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register
+    register(app)

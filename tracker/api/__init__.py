@@ -1,0 +1,57 @@
+"""JSON API under /api/v1: bearer tokens or the logged-in session (which must send X-CSRFToken to write)."""
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from ..auth import api_roles, uses_bearer
+from ..extensions import csrf
+from ..services import ServiceError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+PUBLIC = {"api.openapi"}
+
+
+@bp.before_request
+def _authenticate_then_csrf():
+    # Anonymous callers learn they must authenticate (401) before anything else is checked.
+    if request.endpoint not in PUBLIC and not current_user.is_authenticated:
+        return jsonify(error="authentication required", message="로그인이 필요합니다."), 401
+    # A bearer token cannot be sent by another site's form, so only cookie-authenticated writes need the token.
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not uses_bearer():
+        csrf.protect()
+    # PostgreSQL cannot store or even compare text with NUL bytes (psycopg raises, a 500); no real input has them.
+    if _has_nul(list(request.args.items(multi=True))) or (request.is_json and _has_nul(request.get_json(silent=True))):
+        from flask_babel import gettext as _
+        return jsonify(error="invalid", message=_("입력에 NUL 문자(\\x00)가 있습니다."),
+                       errors={"body": "contains a NUL character"}), 422
+
+
+def _has_nul(value) -> bool:
+    """Whether a string anywhere in a JSON value (or in query pairs) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    from ..extensions import db
+    db.session.rollback()
+    return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+
+
+@bp.route("/csrf-token")
+@api_roles()
+def csrf_token():
+    """A fresh CSRF token, so that a long-open form can still submit."""
+    return jsonify(csrf_token=generate_csrf())
+
+
+from . import inspections, openapi, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)

@@ -1,0 +1,68 @@
+"""Who is asking: session users for pages, and bearer tokens for the API."""
+import hashlib
+from functools import wraps
+
+from flask import abort, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from .extensions import db, login_manager
+from .models import ApiToken, User
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = None
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    user = db.session.get(User, int(user_id))
+    return user if user and user.active else None
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@login_manager.request_loader
+def load_user_from_bearer(req):
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    tok = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(header[7:].strip())))
+    return tok.user if tok and tok.user.active else None
+
+
+def roles_required(*roles: str):
+    """Pages: anonymous users go to login; a user without one of the roles gets 403."""
+    def deco(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        wrapped.required_roles = roles or ("inspector", "lead", "admin")  # read by the access tests
+        return wrapped
+    return deco
+
+
+def api_roles(*roles: str):
+    """API: 401 without credentials, 403 for a role that may not."""
+    def deco(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return jsonify(error="authentication required", message="로그인이 필요합니다."), 401
+            if roles and current_user.role not in roles:
+                return jsonify(error="forbidden", message="권한이 없습니다."), 403
+            return view(*args, **kwargs)
+        wrapped.required_roles = roles or ("inspector", "lead", "admin")
+        return wrapped
+    return deco
+
+
+def uses_bearer() -> bool:
+    """Whether this request authenticates with a token rather than the session cookie."""
+    return request.headers.get("Authorization", "").startswith("Bearer ")

@@ -1,0 +1,102 @@
+"""The only place that reads the wall clock: "now", the district's zone, and ISO weeks."""
+import os
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+_fixed: datetime | None = None
+WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def zone() -> ZoneInfo:
+    """The district's time zone from config."""
+    name = current_app.config["TRACKER_TIMEZONE"] if has_app_context() else "Asia/Seoul"
+    return ZoneInfo(name)
+
+
+def set_now(value: datetime | None) -> None:
+    """Pin the clock (tests, and `--at` on the CLI); None lets it run again."""
+    global _fixed
+    _fixed = value.astimezone(timezone.utc) if value else None
+
+
+def now() -> datetime:
+    """The current time, aware, in UTC."""
+    if _fixed is not None:
+        return _fixed
+    # Lets a test pin the clock of a separate process, e.g. a scheduler it starts.
+    pinned = os.environ.get("TRACKER_FAKE_NOW")
+    if pinned:
+        return datetime.fromisoformat(pinned).astimezone(timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def local(dt: datetime | None = None) -> datetime:
+    """A UTC time (default now) in the district's zone."""
+    dt = dt or now()
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(zone())
+
+
+def today() -> date:
+    """Today's date in the district."""
+    return local().date()
+
+
+def week_of(dt: datetime | date | None = None) -> str:
+    """ISO week label such as 2020-W11, in the district's zone."""
+    if dt is None:
+        dt = local()
+    elif isinstance(dt, datetime):
+        dt = local(dt)
+    year, week, _ = dt.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(label: str) -> tuple[int, int]:
+    """(year, week) from '2020-W11'; ValueError on anything else."""
+    m = WEEK_RE.match((label or "").strip())
+    if not m:
+        raise ValueError(label)
+    year, week = int(m.group(1)), int(m.group(2))
+    date.fromisocalendar(year, week, 1)  # raises for a week the year does not have
+    return year, week
+
+
+def week_monday(label: str) -> date:
+    """The Monday of an ISO week."""
+    year, week = parse_week(label)
+    return date.fromisocalendar(year, week, 1)
+
+
+def week_start_utc(label: str) -> datetime:
+    """Monday 00:00 of the week, in the district's zone, as UTC."""
+    return datetime.combine(week_monday(label), time(0), zone()).astimezone(timezone.utc)
+
+
+def week_end_utc(label: str) -> datetime:
+    """Monday 00:00 of the following week, as UTC."""
+    return week_start_utc(label) + timedelta(days=7)
+
+
+def add_weeks(label: str, n: int) -> str:
+    """The week n weeks after (or before) the given one."""
+    return week_of(week_monday(label) + timedelta(weeks=n))
+
+
+def weeks_between(first: str, last: str) -> list[str]:
+    """Every week label from first to last, inclusive."""
+    out, cur = [], first
+    while week_monday(cur) <= week_monday(last):
+        out.append(cur)
+        cur = add_weeks(cur, 1)
+    return out
+
+
+def at_local(day: date, hhmm: str) -> datetime:
+    """A local wall time on a given day, as UTC."""
+    h, m = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, time(h, m), zone()).astimezone(timezone.utc)

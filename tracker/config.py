@@ -1,0 +1,97 @@
+"""Settings from TRACKER_* environment variables, with safe defaults for the embedded set-up."""
+import json
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_DONGS = [
+    "영등포본동", "영등포동", "여의동", "당산1동", "당산2동", "도림동", "문래동", "양평1동", "양평2동",
+    "신길1동", "신길3동", "신길4동", "신길5동", "신길6동", "신길7동", "대림1동", "대림2동", "대림3동",
+]
+# Upper edges of the head-count bands, inclusive; the last band is open-ended ("701이상").
+DEFAULT_BAND_EDGES = [50, 100, 150, 200, 250, 300, 400, 700]
+
+
+def _env(name, default=None):
+    return os.environ.get(f"TRACKER_{name}", default)
+
+
+def _bool(value, default=False):
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _json_list(name, default, kind, example):
+    """A non-empty JSON list from TRACKER_<name>, or the default; a clear error instead of a traceback."""
+    raw = _env(name)
+    if not raw or not raw.strip():
+        return list(default)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not value or not all(isinstance(v, kind) and not isinstance(v, bool)
+                                                            for v in value):
+        raise ValueError(f"TRACKER_{name} must be a non-empty JSON list, for example {example}; got {raw!r}")
+    return value
+
+
+def _secret_key(instance_path):
+    """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(instance_path):
+    """Build the Flask config mapping from the environment."""
+    db_url = _env("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'tracker.db'}"
+    dongs = [d.strip() for d in _json_list("DONGS", DEFAULT_DONGS, str, '["여의동", "당산1동"]')]
+    edges = _json_list("BAND_EDGES", DEFAULT_BAND_EDGES, int, "[50, 100, 150]")
+    if edges != sorted(set(edges)) or edges[0] < 0:
+        raise ValueError(f"TRACKER_BAND_EDGES must rise strictly and start at 0 or more; got {edges}")
+    base_url = _env("BASE_URL", "http://127.0.0.1:5000")
+    # Served over HTTPS, cookies must never travel in clear; TRACKER_SECURE_COOKIES overrides either way.
+    secure = _bool(_env("SECURE_COOKIES"), default=base_url.startswith("https://"))
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TRACKER_DISTRICT_NAME": _env("DISTRICT_NAME", "영등포구"),
+        "TRACKER_DONGS": dongs,
+        "TRACKER_BAND_EDGES": edges,
+        "TRACKER_TIMEZONE": _env("TIMEZONE", "Asia/Seoul"),
+        "TRACKER_BASE_URL": base_url,
+        "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "10")) * 1024 * 1024,
+        "TRACKER_PHOTO_MAX_PX": int(_env("PHOTO_MAX_PX", "1600")),
+        # Weekly monitoring is due by this ISO weekday (1=Mon) and time.
+        "TRACKER_DUE_WEEKDAY": int(_env("DUE_WEEKDAY", "5")),
+        "TRACKER_DUE_TIME": _env("DUE_TIME", "18:00"),
+        "TRACKER_ACTION_DAYS": int(_env("ACTION_DAYS", "7")),
+        "TRACKER_ACTION_DAYS_CRITICAL": int(_env("ACTION_DAYS_CRITICAL", "3")),
+        "TRACKER_INCIDENT_DAYS": int(_env("INCIDENT_DAYS", "14")),
+        "TRACKER_SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
+        "TRACKER_SMTP_PORT": int(_env("SMTP_PORT", "25")),
+        "TRACKER_SMTP_USER": _env("SMTP_USER"),
+        "TRACKER_SMTP_PASSWORD": _env("SMTP_PASSWORD"),
+        "TRACKER_SMTP_STARTTLS": _bool(_env("SMTP_STARTTLS")),
+        "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
+        "TRACKER_SUMMARY_RECIPIENTS": [a.strip() for a in (_env("SUMMARY_RECIPIENTS") or "").split(",") if a.strip()],
+        "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        # A field inspection can take an hour or more; the answers are kept on the phone anyway.
+        "WTF_CSRF_TIME_LIMIT": int(_env("CSRF_TIME_LIMIT", str(8 * 3600))),
+        "BABEL_DEFAULT_LOCALE": "ko",
+        "BABEL_DEFAULT_TIMEZONE": _env("TIMEZONE", "Asia/Seoul"),
+        "LANGUAGES": ["ko", "en"],
+    }

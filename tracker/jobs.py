@@ -1,0 +1,109 @@
+"""APScheduler 3 jobs. Each is thin: it calls one service function in an app context and commits once.
+
+create_app() never starts this. `flask --app wsgi scheduler` runs it as its own process (production), and
+`make run` starts it beside the dev server. Jobs are idempotent, so two schedulers at once do no harm.
+"""
+import logging
+import os
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from . import clock
+from .extensions import db
+
+log = logging.getLogger("tracker.jobs")
+# After downtime a missed run happens once (coalesce), if it is no older than this many seconds.
+MISFIRE_GRACE = 6 * 3600
+
+
+def _run(app, name, fn):
+    with app.app_context():
+        try:
+            result = fn()
+            db.session.commit()
+            log.info("job %s: %s", name, result)
+            return result
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", name)
+            raise
+        finally:
+            db.session.remove()
+
+
+def weekly_round(app):
+    """Monday 00:05: this week's monitoring tasks."""
+    from .services import schedule
+    return _run(app, "weekly_round", lambda: schedule.schedule_week(clock.week_of()))
+
+
+def mark_overdue(app):
+    """Hourly: overdue tasks, missed rounds, escalated actions."""
+    from .services import schedule
+    return _run(app, "mark_overdue", schedule.mark_overdue)
+
+
+def deliver_outbox(app):
+    """Every few minutes: send queued e-mail."""
+    from .services import mail
+    return _run(app, "deliver_outbox", mail.deliver_due)
+
+
+def weekly_summary(app):
+    """Monday 08:00: queue last week's summary for every recipient, then send."""
+    from .services import mail
+    return _run(app, "weekly_summary", lambda: mail.queue_weekly_summary(clock.add_weeks(clock.week_of(), -1)))
+
+
+def catch_up(app):
+    """On start: make this week's round and mark what is late, so a scheduler that was down misses nothing.
+
+    The round is keyed by week, so this is a no-op when Monday's job already ran. Last week's summary is
+    queued only once Monday 08:00 has passed, and the outbox's unique key makes that a no-op too.
+    """
+    from .services import mail
+    steps = [weekly_round, mark_overdue]
+    local = clock.local()
+    if local.isoweekday() > 1 or local.hour >= 8:
+        steps.append(lambda a: _run(a, "weekly_summary",
+                                    lambda: mail.queue_weekly_summary(clock.add_weeks(clock.week_of(), -1))))
+    steps.append(deliver_outbox)
+    for step in steps:
+        try:
+            step(app)
+        except Exception:  # one failing job must not keep the others from catching up; _run logged it
+            pass
+
+
+def build(app, blocking: bool = False):
+    """A scheduler with every job, each with a stable id so that restarts replace rather than add."""
+    tz = app.config["TRACKER_TIMEZONE"]
+    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=tz)
+    common = {"replace_existing": True, "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE}
+    sched.add_job(weekly_round, "cron", args=[app], id="weekly_round", day_of_week="mon", hour=0, minute=5, **common)
+    sched.add_job(mark_overdue, "cron", args=[app], id="mark_overdue", minute=1, **common)
+    sched.add_job(deliver_outbox, "interval", args=[app], id="deliver_outbox", minutes=2, **common)
+    sched.add_job(weekly_summary, "cron", args=[app], id="weekly_summary", day_of_week="mon", hour=8, minute=0,
+                  **common)
+    return sched
+
+
+def start_in_process(app):
+    """`make run`: the same scheduler beside the dev server, once per process tree."""
+    if os.environ.get("TRACKER_NO_SCHEDULER") or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        return None
+    try:
+        catch_up(app)
+    except Exception:  # the desk must still get its pages; the job log says what went wrong
+        log.exception("catch-up failed")
+    sched = build(app)
+    sched.start()
+    return sched
+
+
+def run_forever(app):
+    """`flask --app wsgi scheduler`: catch up, then run the jobs in the foreground."""
+    catch_up(app)
+    print("scheduler: caught up; running jobs", flush=True)
+    build(app, blocking=True).start()

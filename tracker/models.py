@@ -1,0 +1,336 @@
+"""SQLAlchemy 2.0 models. Times are stored in UTC; weeks are ISO labels in the district's zone."""
+from datetime import date, datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint, select)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+ROLES = ("admin", "lead", "inspector")
+MODES = ("onsite", "phone")
+ANSWER_VALUES = ("yes", "no", "na")
+CATEGORIES = ("management", "workspace", "hygiene", "health", "incident")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def _utcnow():
+    from . import clock
+    return clock.now()
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    __table_args__ = (CheckConstraint("role in ('admin','lead','inspector')", name="role"),)
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def can(self, *roles: str) -> bool:
+        """Whether the user holds one of the roles."""
+        return self.role in roles
+
+
+class ApiToken(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    # Only the SHA-256 is kept; the token itself is shown once.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per e-mail and address, kept in the database so that every worker sees them."""
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DongAssignment(db.Model):
+    """Which inspector covers a dong's weekly rounds."""
+
+    dong: Mapped[str] = mapped_column(String(50), primary_key=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    inspector: Mapped[User] = relationship()
+
+
+class Site(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    business_no: Mapped[str] = mapped_column(String(12), unique=True)
+    dong: Mapped[str] = mapped_column(String(50), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    headcount: Mapped[int] = mapped_column(Integer)
+    size_band: Mapped[str] = mapped_column(String(20), index=True)
+    manager_name: Mapped[str] = mapped_column(String(100), default="")
+    manager_phone: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(10), default="active", index=True)
+    qr_token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status in ('active','closed')", name="status"),
+        CheckConstraint("headcount >= 0", name="headcount"),
+    )
+
+    AUDITED = ("name", "business_no", "dong", "address", "headcount", "size_band", "manager_name",
+               "manager_phone", "status")
+
+    def snapshot(self) -> dict:
+        """The audited fields, for the audit trail."""
+        return {f: getattr(self, f) for f in self.AUDITED}
+
+
+class Audit(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+
+class ChecklistTemplate(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    items: Mapped[list["ChecklistItem"]] = relationship(order_by="ChecklistItem.position",
+                                                         back_populates="template")
+
+    @staticmethod
+    def current_stmt():
+        """The published template: the highest version."""
+        return select(ChecklistTemplate).order_by(ChecklistTemplate.version.desc()).limit(1)
+
+
+class ChecklistItem(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("checklist_template.id"), index=True)
+    key: Mapped[str] = mapped_column(String(60))
+    label_ko: Mapped[str] = mapped_column(String(300))
+    label_en: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(30))
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    modes: Mapped[str] = mapped_column(String(30))  # "onsite,phone"
+    position: Mapped[int] = mapped_column(Integer)
+    template: Mapped[ChecklistTemplate] = relationship(back_populates="items")
+
+    __table_args__ = (UniqueConstraint("template_id", "key"),)
+
+    @property
+    def mode_list(self) -> list[str]:
+        return [m for m in self.modes.split(",") if m]
+
+    def applies_to(self, mode: str) -> bool:
+        """Whether this item is judged in the given mode."""
+        return mode in self.mode_list
+
+
+class Inspection(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("checklist_template.id"))
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(10))
+    week: Mapped[str] = mapped_column(String(8))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    qr_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Counts kept at submit time so that summaries never have to re-read every answer.
+    yes_count: Mapped[int] = mapped_column(Integer, default=0)
+    no_count: Mapped[int] = mapped_column(Integer, default=0)
+    na_count: Mapped[int] = mapped_column(Integer, default=0)
+    critical_no_count: Mapped[int] = mapped_column(Integer, default=0)
+    compliant: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    site: Mapped[Site] = relationship()
+    template: Mapped[ChecklistTemplate] = relationship()
+    inspector: Mapped[User | None] = relationship()
+    answers: Mapped[list["Answer"]] = relationship(back_populates="inspection", order_by="Answer.id")
+    photos: Mapped[list["Photo"]] = relationship(back_populates="inspection", order_by="Photo.id")
+
+    __table_args__ = (
+        CheckConstraint("mode in ('onsite','phone')", name="mode"),
+        Index("ix_inspection_site_week", "site_id", "week"),
+        Index("ix_inspection_week_mode", "week", "mode"),
+        # Covers "distinct sites inspected on site in a period" (dashboard, council report) without heap reads.
+        Index("ix_inspection_mode_week_site", "mode", "week", "site_id"),
+    )
+
+
+class Answer(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(Text, default="")
+    inspection: Mapped[Inspection] = relationship(back_populates="answers")
+
+    __table_args__ = (
+        UniqueConstraint("inspection_id", "item_key"),
+        CheckConstraint("value in ('yes','no','na')", name="value"),
+        Index("ix_answer_item_value", "item_key", "value"),
+    )
+
+
+class Photo(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), index=True)
+    item_key: Mapped[str] = mapped_column(String(60))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    inspection: Mapped[Inspection] = relationship(back_populates="photos")
+
+    @property
+    def filename(self) -> str:
+        return f"{self.sha256}.jpg"
+
+
+class Task(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    week: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(30))  # weekly_monitoring, reinspection, incident_response
+    # Numbers the extra checks of a raised cadence, or the n-th reinspection, within one week.
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    required_mode: Mapped[str] = mapped_column(String(10), default="any")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    site: Mapped[Site] = relationship()
+    assignee: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "week", "kind", "slot"),
+        CheckConstraint("status in ('open','done','missed','cancelled')", name="status"),
+        Index("ix_task_week_status", "week", "status"),
+    )
+
+
+class Action(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    item_key: Mapped[str] = mapped_column(String(60))
+    opened_inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
+    cleared_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open, escalated, cleared
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    site: Mapped[Site] = relationship()
+
+    __table_args__ = (Index("ix_action_status_site_item", "status", "site_id", "item_key"),)
+
+
+class Incident(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    confirmed_on: Mapped[date] = mapped_column(Date)
+    cases: Mapped[int] = mapped_column(Integer, default=1)
+    note: Mapped[str] = mapped_column(Text, default="")
+    raised_until: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    site: Mapped[Site] = relationship()
+
+    __table_args__ = (CheckConstraint("cases >= 1", name="cases"),)
+
+
+class Outbox(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    period: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "period", "recipient"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+
+class SummaryWeek(db.Model):
+    """Weekly rollup of inspections for the dashboard (issue 5), kept in the same transaction as each submit.
+
+    Inspection-level rows have item_key '' and are keyed (week, dong, band, mode): inspections, compliant and the
+    sums of the stored yes/no/na counts. Item rows are keyed (week, dong, item_key) with band and mode '' (kept
+    coarse so that the by-item table reads a few thousand rows, whatever the number of sites): that item's
+    yes/no/n-a answers. Dong and band are the site's at the time of the inspection. services/summary.py keeps it.
+    """
+
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    dong: Mapped[str] = mapped_column(String(50), primary_key=True)
+    size_band: Mapped[str] = mapped_column(String(20), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    inspections: Mapped[int] = mapped_column(Integer, default=0)
+    compliant: Mapped[int] = mapped_column(Integer, default=0)
+    yes: Mapped[int] = mapped_column(Integer, default=0)
+    no: Mapped[int] = mapped_column(Integer, default=0)
+    na: Mapped[int] = mapped_column(Integer, default=0)

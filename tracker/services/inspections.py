@@ -1,0 +1,440 @@
+"""Checklist inspections: idempotent submit, answers, photos, and the compliance of one inspection."""
+import hashlib
+import io
+import uuid as uuidlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .. import clock
+from ..extensions import db
+from ..models import (ANSWER_VALUES, CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection,
+                      Photo, Site)
+from . import ServiceError, checklist, schedule
+
+SCAN_SALT = "tracker-qr-scan"
+# A scan stays valid proof for a whole working day of offline work before the form reaches the server.
+SCAN_MAX_AGE = 24 * 3600
+NOTE_MAX = 2000
+CONTACT_MAX = 100
+PHOTO_DEFAULT_MAX_MB = 10
+
+
+# --- presence proof -------------------------------------------------------------------------------
+
+def _scan_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SCAN_SALT)
+
+
+def scan_token(site: Site) -> str:
+    """A signed record of 'this site's QR was scanned now', carried in the form to prove presence."""
+    return _scan_serializer().dumps({"site": site.id, "at": clock.now().isoformat()})
+
+
+def read_scan_token(token: str, site_id: int) -> datetime:
+    """The server time of the scan from a signed token; ServiceError when forged, stale or for another site."""
+    try:
+        data = _scan_serializer().loads(token)
+        at = datetime.fromisoformat(data["at"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise ServiceError(_("QR 스캔 기록이 올바르지 않습니다."), errors={"scan_token": _("QR 스캔 기록이 올바르지 않습니다")})
+    if data.get("site") != site_id:
+        raise ServiceError(_("QR 스캔 기록이 이 사업장의 것이 아닙니다."),
+                           errors={"scan_token": _("다른 사업장의 QR 스캔 기록입니다")})
+    # Checked against the project's clock (not the wall clock) so that tests and --at runs agree.
+    if clock.now() - at > timedelta(seconds=SCAN_MAX_AGE):
+        raise ServiceError(_("QR 스캔 기록이 만료되었습니다. QR 코드를 다시 스캔하세요."),
+                           errors={"scan_token": _("QR 스캔 기록이 만료되었습니다")})
+    return at
+
+
+# --- the form -------------------------------------------------------------------------------------
+
+def items_for(tpl: ChecklistTemplate, mode: str) -> list:
+    """The template's items that apply to a mode, in form order: by category, then position."""
+    order = {c: n for n, c in enumerate(CATEGORIES)}
+    return sorted((i for i in tpl.items if i.applies_to(mode)), key=lambda i: (order.get(i.category, 99), i.position))
+
+
+def grouped(items: list) -> list[tuple[str, str, list]]:
+    """Items as (category, its Korean/English label pair, items) groups, in the fixed category order."""
+    out = []
+    for cat in CATEGORIES:
+        rows = [i for i in items if i.category == cat]
+        if rows:
+            out.append((cat, checklist.CATEGORY_LABELS[cat], rows))
+    return out
+
+
+def new_client_uuid() -> str:
+    """A fresh idempotency key for a form."""
+    return str(uuidlib.uuid4())
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+def _parse_time(raw, field: str, errors: dict) -> datetime | None:
+    if raw in (None, ""):
+        return None
+    try:
+        dt = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    except ValueError:
+        errors[field] = _("시각 '%(v)s'을(를) 읽을 수 없습니다 (예: 2020-03-12T14:30)", v=raw)
+        return None
+    if dt.tzinfo is None:  # a phone's datetime-local field: the district's wall time
+        dt = dt.replace(tzinfo=clock.zone())
+    return dt
+
+
+def _parse_coord(raw, field: str, low: float, high: float, errors: dict) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        errors[field] = _("위치 값 '%(v)s'이(가) 숫자가 아닙니다", v=raw)
+        return None
+    if not low <= value <= high:
+        errors[field] = _("위치 값 '%(v)s'이(가) 범위를 벗어났습니다", v=raw)
+        return None
+    return value
+
+
+def _clean_uuid(raw, errors: dict) -> str | None:
+    try:
+        return str(uuidlib.UUID(str(raw or "").strip()))
+    except ValueError:
+        errors["client_uuid"] = _("client_uuid '%(v)s'이(가) UUID 형식이 아닙니다", v=raw or "")
+        return None
+
+
+def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple[Site | None, int | None]:
+    """The site (by QR token or id) and the id of an inspection already saved under client_uuid, in one query."""
+    token, site_id = data.get("qr_token"), data.get("site_id")
+    saved = (select(Inspection.id).where(Inspection.client_uuid == client_uuid).scalar_subquery()
+             if client_uuid else None)
+    cols = (Site, saved) if saved is not None else (Site,)
+    if token:
+        where = Site.qr_token == str(token)
+    else:
+        try:
+            where = Site.id == int(site_id)
+        except (TypeError, ValueError):
+            where = None
+    row = db.session.execute(select(*cols).where(where)).first() if where is not None else None
+    if row is None:
+        errors["qr_token" if token else "site_id"] = (
+            _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
+        return None, None
+    site = row[0]
+    if site.status != "active":
+        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
+    return site, (row[1] if saved is not None else None)
+
+
+def _current_template() -> ChecklistTemplate | None:
+    """The published template with its items, in one query."""
+    return db.session.scalars(ChecklistTemplate.current_stmt().options(joinedload(ChecklistTemplate.items))
+                              ).unique().first()
+
+
+def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
+    """Every applicable item answered yes/no/na, nothing else; errors keyed answers.<item_key>."""
+    if not isinstance(raw, dict):
+        errors["answers"] = _("answers는 항목 키별 답의 객체여야 합니다")
+        return []
+    clean = []
+    for key, ans in raw.items():
+        item = items_all.get(key)
+        field = f"answers.{key}"
+        if item is None:
+            errors[field] = _("알 수 없는 항목입니다: %(k)s", k=key)
+            continue
+        if not item.applies_to(mode):
+            errors[field] = _("'%(label)s'은(는) %(mode)s에 해당하지 않는 항목입니다", label=item.label_ko,
+                              mode=mode_label(mode))
+            continue
+        value, note = (ans.get("value"), ans.get("note")) if isinstance(ans, dict) else (ans, "")
+        if value not in ANSWER_VALUES:
+            errors[field] = _("'%(label)s'의 답은 yes, no, na 중 하나여야 합니다", label=item.label_ko)
+            continue
+        note = str(note or "").strip()
+        if len(note) > NOTE_MAX:
+            errors[field] = _("'%(label)s'의 메모가 %(n)s자를 넘습니다", label=item.label_ko, n=NOTE_MAX)
+            continue
+        clean.append({"item_key": key, "value": value, "note": note})
+    for key, item in items_all.items():
+        if item.applies_to(mode) and key not in raw:
+            errors[f"answers.{key}"] = _("'%(label)s'에 답하지 않았습니다", label=item.label_ko)
+    return clean
+
+
+def mode_label(mode: str) -> str:
+    """The mode in words."""
+    return {"onsite": _("현장점검"), "phone": _("전화 모니터링")}.get(mode, mode)
+
+
+# --- photos ---------------------------------------------------------------------------------------
+
+def _photo_limit() -> int:
+    return int(current_app.config.get("TRACKER_PHOTO_MAX_MB", PHOTO_DEFAULT_MAX_MB)) * 1024 * 1024
+
+
+def prepare_photo(raw: bytes, item_key: str) -> dict:
+    """Re-encode an uploaded image as JPEG without EXIF (GPS included), at most TRACKER_PHOTO_MAX_PX a side."""
+    field = f"photos.{item_key}"
+    limit = _photo_limit()
+    if len(raw) > limit:
+        raise ServiceError(_("사진이 너무 큽니다. %(mb)sMB 이하만 올릴 수 있습니다.", mb=limit // (1024 * 1024)),
+                           errors={field: _("사진이 %(mb)sMB를 넘습니다", mb=limit // (1024 * 1024))})
+    try:
+        img = Image.open(io.BytesIO(raw))
+        img.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
+                           errors={field: _("이미지 파일이 아닙니다")})
+    img = ImageOps.exif_transpose(img)  # keep the picture upright once the orientation tag is gone
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    side = int(current_app.config.get("TRACKER_PHOTO_MAX_PX", 1600))
+    img.thumbnail((side, side))
+    out = io.BytesIO()
+    # A fresh image object carries no EXIF, XMP or ICC data unless asked to.
+    img.save(out, format="JPEG", quality=85, optimize=True)
+    data = out.getvalue()
+    return {"item_key": item_key, "data": data, "sha256": hashlib.sha256(data).hexdigest(),
+            "width": img.width, "height": img.height, "size_bytes": len(data)}
+
+
+def photo_path(sha256: str) -> Path:
+    """Where a stored photo lives."""
+    return Path(current_app.config["TRACKER_UPLOAD_DIR"]) / f"{sha256}.jpg"
+
+
+def _store(photo: dict) -> None:
+    path = photo_path(photo["sha256"])
+    if not path.exists():  # content-addressed: the same picture is stored once
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(photo["data"])
+        tmp.replace(path)
+
+
+# --- submit ---------------------------------------------------------------------------------------
+
+def _preassign_ids(rows: list) -> None:
+    """On SQLite, number new answers and photos ourselves so that the ORM writes them in one executemany.
+
+    SQLite gives no ordered RETURNING for a multi-row INSERT, so the ORM would otherwise insert row by row to
+    learn each id. This runs after the inspection's INSERT, when the transaction already holds SQLite's only
+    write lock, so max(id) cannot move under us. PostgreSQL batches the INSERT … RETURNING by itself.
+    """
+    if db.session.get_bind().dialect.name != "sqlite":
+        return
+    answers = [r for r in rows if isinstance(r, Answer)]
+    photos = [r for r in rows if isinstance(r, Photo)]
+    top_a, top_p = db.session.execute(select(select(func.coalesce(func.max(Answer.id), 0)).scalar_subquery(),
+                                             select(func.coalesce(func.max(Photo.id), 0)).scalar_subquery())).one()
+    for top, mine in ((top_a, answers), (top_p, photos)):
+        for n, row in enumerate(mine, start=top + 1):
+            row.id = n
+
+
+def find(client_uuid: str) -> Inspection | None:
+    """The inspection saved under a client UUID."""
+    return db.session.scalar(select(Inspection).where(Inspection.client_uuid == client_uuid))
+
+
+def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
+           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
+    """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
+
+    data: site_id or qr_token, mode, client_uuid, answers {key: {value, note}}, and optionally device_time,
+    contact_name, called_at, lat, lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
+    when anything is wrong; the ServiceError names each wrong field.
+    """
+    errors: dict = {}
+    client_uuid = _clean_uuid(data.get("client_uuid"), errors)
+    site, saved_id = _find_site(data, client_uuid, errors)
+    if saved_id is None and site is None and client_uuid:
+        # A replay whose QR code was rotated (or site lookup failed) since the first try still gets its record.
+        saved = find(client_uuid)
+        saved_id = saved.id if saved else None
+    if saved_id is not None:
+        return db.session.get(Inspection, saved_id), False
+    mode = data.get("mode")
+    if mode not in MODES:
+        errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
+    tpl = _current_template()
+    if tpl is None:
+        raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
+    items_all = {i.key: i for i in tpl.items}
+    answers = _check_answers(data.get("answers"), items_all, mode, errors) if mode in MODES else []
+    now = clock.now()
+    device_time = _parse_time(data.get("device_time"), "device_time", errors)
+    called_at = _parse_time(data.get("called_at"), "called_at", errors)
+    lat = _parse_coord(data.get("lat"), "lat", -90, 90, errors)
+    lng = _parse_coord(data.get("lng"), "lng", -180, 180, errors)
+    contact = str(data.get("contact_name") or "").strip()
+    if mode == "phone" and not contact:
+        errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
+    elif len(contact) > CONTACT_MAX:
+        errors["contact_name"] = _("이름은 %(n)s자를 넘을 수 없습니다", n=CONTACT_MAX)
+    if called_at and called_at > now + timedelta(minutes=10):
+        errors["called_at"] = _("통화 시각이 미래입니다")
+    if mode == "onsite" and site is not None and "site_id" not in errors:
+        if data.get("scan_token"):
+            try:
+                scanned_at = read_scan_token(data["scan_token"], site.id)
+            except ServiceError as exc:
+                errors.update(exc.errors)
+        elif data.get("qr_token") and scanned_at is None:
+            scanned_at = now  # a client that read the printed QR and sends it straight away
+    prepared = []
+    for key, raw in photos or []:
+        if key not in items_all or (mode in MODES and not items_all[key].applies_to(mode)):
+            errors[f"photos.{key}"] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
+            continue
+        try:
+            prepared.append(prepare_photo(raw, key))
+        except ServiceError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
+
+    by_key = {a["item_key"]: a["value"] for a in answers}
+    insp = Inspection(
+        client_uuid=client_uuid, site_id=site.id, template_id=tpl.id, inspector_id=getattr(by, "id", None),
+        mode=mode, week=clock.week_of(now), submitted_at=now, device_time=device_time,
+        contact_name=contact if mode == "phone" else "", called_at=(called_at or now) if mode == "phone" else None,
+        qr_scanned_at=scanned_at if mode == "onsite" else None, lat=lat, lng=lng,
+        note=str(data.get("note") or "").strip()[:NOTE_MAX],
+        yes_count=sum(v == "yes" for v in by_key.values()), no_count=sum(v == "no" for v in by_key.values()),
+        na_count=sum(v == "na" for v in by_key.values()),
+        critical_no_count=sum(v == "no" and items_all[k].critical for k, v in by_key.items()))
+    insp.compliant = insp.critical_no_count == 0
+    try:
+        db.session.add(insp)
+        db.session.flush()
+        rows = [Answer(inspection_id=insp.id, **a) for a in answers]
+        rows += [Photo(inspection_id=insp.id, item_key=p["item_key"], sha256=p["sha256"], width=p["width"],
+                       height=p["height"], size_bytes=p["size_bytes"]) for p in prepared]
+        _preassign_ids(rows)
+        db.session.add_all(rows)  # one INSERT per table, however many items
+        db.session.flush()
+    except IntegrityError:
+        # Lost the race for client_uuid to a simultaneous copy of this submission: return the one that won.
+        # The edge has nothing else pending in this transaction, so rolling it back loses nothing.
+        db.session.rollback()
+        existing = find(client_uuid)
+        if existing is None:
+            raise
+        return existing, False
+    for p in prepared:
+        _store(p)
+    # Prime the collections so that after_submit and the caller read them without another query.
+    set_committed_value(insp, "answers", [r for r in rows if isinstance(r, Answer)])
+    set_committed_value(insp, "photos", [r for r in rows if isinstance(r, Photo)])
+    set_committed_value(insp, "template", tpl)
+    set_committed_value(insp, "site", site)
+    schedule.after_submit(insp, tpl.items)
+    return insp, True
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def can_view(user, insp: Inspection) -> bool:
+    """Leads and admins see every inspection; inspectors see their own."""
+    return user.role in ("lead", "admin") or insp.inspector_id == user.id
+
+
+def get(inspection_id: int) -> Inspection | None:
+    """One inspection with its site, template items, inspector, answers and photos."""
+    return db.session.scalar(select(Inspection).where(Inspection.id == inspection_id).options(
+        selectinload(Inspection.answers), selectinload(Inspection.photos),
+        selectinload(Inspection.template).selectinload(ChecklistTemplate.items),
+        selectinload(Inspection.site), selectinload(Inspection.inspector)))
+
+
+def result(insp: Inspection) -> dict:
+    """What the result page shows: failed items (critical first), passed and not-applicable ones."""
+    items = {i.key: i for i in insp.template.items}
+    rows = [(items.get(a.item_key), a) for a in insp.answers]
+    failed = sorted([r for r in rows if r[1].value == "no"],
+                    key=lambda r: (not (r[0] and r[0].critical), r[0].position if r[0] else 0))
+    by_item = {}
+    for p in insp.photos:
+        by_item.setdefault(p.item_key, []).append(p)
+    return {"failed": failed, "passed": [r for r in rows if r[1].value == "yes"],
+            "na": [r for r in rows if r[1].value == "na"], "photos": by_item}
+
+
+def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id: int | None = None,
+              full: bool = False):
+    """Inspections, newest first, filtered by site, week and inspector; full loads answers and photos too."""
+    stmt = select(Inspection).options(selectinload(Inspection.site), selectinload(Inspection.inspector))
+    if full:
+        stmt = stmt.options(selectinload(Inspection.answers), selectinload(Inspection.photos),
+                            selectinload(Inspection.template))
+    if site_id is not None:
+        stmt = stmt.where(Inspection.site_id == site_id)
+    if week:
+        stmt = stmt.where(Inspection.week == week)
+    if inspector_id is not None:
+        stmt = stmt.where(Inspection.inspector_id == inspector_id)
+    return stmt.order_by(Inspection.submitted_at.desc(), Inspection.id.desc())
+
+
+def photo_for(sha256: str) -> Photo | None:
+    """A photo row by its content hash (the first inspection that stored it)."""
+    return db.session.scalar(select(Photo).where(Photo.sha256 == sha256).options(selectinload(Photo.inspection))
+                             .order_by(Photo.id).limit(1))
+
+
+def photo_visible(user, sha256: str) -> bool:
+    """Whether the user may see a photo: any inspection they may view holds it."""
+    if user.role in ("lead", "admin"):
+        return db.session.scalar(select(exists().where(Photo.sha256 == sha256)))
+    return db.session.scalar(select(exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
+                                                   Inspection.inspector_id == user.id)))
+
+
+def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None]]:
+    """The user's sites for a week with the id of that week's latest inspection (None: not yet done).
+
+    Theirs are the active sites of the dongs assigned to them; with no assignment, every active site.
+    """
+    week = week or clock.week_of()
+    mine = select(DongAssignment.dong).where(DongAssignment.inspector_id == user.id)
+    latest = (select(func.max(Inspection.id)).where(Inspection.site_id == Site.id, Inspection.week == week)
+              .correlate(Site).scalar_subquery())
+    stmt = select(Site, latest).where(Site.status == "active")
+    has_any = db.session.scalar(select(mine.exists()))
+    if has_any:
+        stmt = stmt.where(Site.dong.in_(mine))
+    stmt = stmt.order_by(latest.is_not(None), Site.dong, Site.name, Site.id)
+    return [(s, i) for s, i in db.session.execute(stmt).all()]
+
+
+def to_dict(insp: Inspection) -> dict:
+    """The API's shape of an inspection."""
+    return {"id": insp.id, "client_uuid": insp.client_uuid, "site_id": insp.site_id, "mode": insp.mode,
+            "template_id": insp.template_id, "template_version": insp.template.version if insp.template else None,
+            "inspector_id": insp.inspector_id, "week": insp.week,
+            "submitted_at": insp.submitted_at.isoformat(),
+            "device_time": insp.device_time.isoformat() if insp.device_time else None,
+            "qr_scanned_at": insp.qr_scanned_at.isoformat() if insp.qr_scanned_at else None,
+            "contact_name": insp.contact_name, "called_at": insp.called_at.isoformat() if insp.called_at else None,
+            "lat": insp.lat, "lng": insp.lng, "yes_count": insp.yes_count, "no_count": insp.no_count,
+            "na_count": insp.na_count, "critical_no_count": insp.critical_no_count, "compliant": insp.compliant,
+            "answers": {a.item_key: {"value": a.value, "note": a.note} for a in insp.answers},
+            "photos": [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
+                       for p in insp.photos]}

@@ -1,0 +1,186 @@
+"""Tables out: XLSX and CSV (UTF-8 with BOM so that Excel shows Korean), for the register and reports."""
+import csv
+import io
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from ..extensions import db
+from . import sites
+
+# Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
+FORMULA_START = ("=", "+", "-", "@")
+REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+
+
+def to_csv(headers: list, rows) -> bytes:
+    """CSV in UTF-8 with a BOM."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(headers)
+    # The importer strips this apostrophe again, so the export still round-trips.
+    w.writerows([f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row] for row in rows)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(sheets: list[tuple[str, list, list]]) -> bytes:
+    """An XLSX workbook from (title, headers, rows) sheets, with bold headers and readable widths."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, headers, rows in sheets:
+        ws = wb.create_sheet(title[:31])
+        ws.append(headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        widths = [len(str(h)) * 2 + 2 for h in headers]
+        for row in rows:
+            ws.append(list(row))
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text, not a formula
+            for i, v in enumerate(row):
+                widths[i] = min(60, max(widths[i], len(str(v if v is not None else "")) + 2))
+        for i, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+        ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def register_rows(**filters):
+    """The register as rows, with the filters of the list page."""
+    status_ko = {"active": "운영", "closed": "폐업"}
+    for s in db.session.scalars(sites.list_stmt(**filters)):
+        yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, s.manager_name,
+               s.manager_phone, status_ko.get(s.status, s.status)]
+
+
+def register_export(fmt: str, **filters) -> bytes:
+    """The register as 'xlsx' or 'csv' bytes."""
+    rows = list(register_rows(**filters))
+    if fmt == "csv":
+        return to_csv(REGISTER_HEADERS, rows)
+    return to_xlsx([("콜센터 현황", REGISTER_HEADERS, rows)])
+
+
+# --- dashboard exports and the council report (issue 5) -------------------------------------------------------
+
+VALUE_KO = {"yes": "예", "no": "아니오", "na": "해당없음"}
+MODE_KO = {"onsite": "현장점검", "phone": "전화 모니터링"}
+ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "cleared": "조치 완료"}
+INSPECTION_HEADERS = ["주", "점검일시", "사업장명", "사업자등록번호", "행정동", "규모", "점검 방식", "점검원", "적합 여부",
+                      "예", "아니오", "해당없음", "중요 항목 아니오"]
+ACTION_HEADERS = ["사업장명", "행정동", "점검 항목", "항목 키", "중요", "상태", "발생일", "조치 기한", "경과일", "조치일"]
+
+
+def _item_meta() -> list:
+    from . import checklist
+    tpl = checklist.current()
+    return list(tpl.items) if tpl else []
+
+
+def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:
+    """(headers, rows): one row per inspection of the period with each item's answer as a column.
+
+    The answers are pivoted in SQL (max(case …) grouped by inspection), so it is one query whatever the size.
+    """
+    from sqlalchemy import case, func, select
+
+    from .. import clock
+    from ..models import Answer, Inspection, Site, User
+    items = _item_meta()
+    i = Inspection
+    pivot = [func.max(case((Answer.item_key == it.key, Answer.value))) for it in items]
+    stmt = (select(i.week, i.submitted_at, Site.name, Site.business_no, Site.dong, Site.size_band, i.mode, User.name,
+                   i.compliant, i.yes_count, i.no_count, i.na_count, i.critical_no_count, *pivot)
+            .join(Site, Site.id == i.site_id).outerjoin(User, User.id == i.inspector_id)
+            .outerjoin(Answer, Answer.inspection_id == i.id)
+            .where(i.week >= first, i.week <= last)
+            .group_by(i.id, i.week, i.submitted_at, Site.name, Site.business_no, Site.dong, Site.size_band, i.mode,
+                      User.name, i.compliant, i.yes_count, i.no_count, i.na_count, i.critical_no_count)
+            .order_by(i.week, Site.dong, Site.name, i.submitted_at))
+    if dong:
+        stmt = stmt.where(Site.dong == dong)
+    headers = INSPECTION_HEADERS + [it.label_ko for it in items]
+    rows = []
+    for r in db.session.execute(stmt):
+        week, at, name, bno, dg, band, mode, who, ok, y, n, na, crit, *vals = r
+        rows.append([week, clock.local(at).strftime("%Y-%m-%d %H:%M"), name, bno, dg, band, MODE_KO.get(mode, mode),
+                     who or "", "적합" if ok else "부적합", y, n, na, crit]
+                    + [VALUE_KO.get(v, "") for v in vals])
+    return headers, rows
+
+
+def action_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:
+    """(headers, rows): follow-up actions opened in the period (and the dong), oldest first."""
+    from sqlalchemy import select
+
+    from .. import clock
+    from ..models import Action, Site
+    labels = {it.key: it.label_ko for it in _item_meta()}
+    start, end = clock.week_start_utc(first), clock.week_end_utc(last)
+    stmt = (select(Action.item_key, Action.critical, Action.status, Action.opened_at, Action.due_at,
+                   Action.cleared_at, Site.name, Site.dong)
+            .join(Site, Site.id == Action.site_id)
+            .where(Action.opened_at >= start, Action.opened_at < end).order_by(Action.opened_at, Action.id))
+    if dong:
+        stmt = stmt.where(Site.dong == dong)
+    now = clock.now()
+    day = "%Y-%m-%d"
+    rows = []
+    for key, crit, status, opened, due, cleared, name, dg in db.session.execute(stmt):
+        age = ((cleared or now) - opened).days
+        rows.append([name, dg, labels.get(key, key), key, "중요" if crit else "", ACTION_STATUS_KO.get(status, status),
+                     clock.local(opened).strftime(day), clock.local(due).strftime(day), age,
+                     clock.local(cleared).strftime(day) if cleared else ""])
+    return ACTION_HEADERS, rows
+
+
+def dashboard_export(what: str, fmt: str, first: str, last: str, dong: str | None = None) -> bytes:
+    """'inspections' or 'actions' of a period as 'csv' or 'xlsx' bytes."""
+    headers, rows = (inspection_rows if what == "inspections" else action_rows)(first, last, dong)
+    if fmt == "csv":
+        return to_csv(headers, rows)
+    return to_xlsx([("점검 결과" if what == "inspections" else "행정지도", headers, rows)])
+
+
+def council_tables(s: dict, counts: dict) -> list[tuple[str, list, list]]:
+    """The council report's tables as (title, headers, rows): sites by dong and band, and the period's results.
+
+    s is summary.compute(...) for the period; counts is sites.counts() (active sites).
+    """
+    dongs = list(counts["by_dong"])
+    bands = list(counts["by_band"])
+    onsite_dong = {r["key"]: r["onsite_sites_inspected"] for r in s["by_dong"]}
+    onsite_band = {r["key"]: r["onsite_sites_inspected"] for r in s["by_band"]}
+    return [
+        ("동별 현황", ["구분"] + dongs + ["계"],
+         [["사업장 수"] + [counts["by_dong"][d] for d in dongs] + [counts["total"]],
+          ["현장점검 사업장"] + [onsite_dong.get(d, 0) for d in dongs] + [s["onsite_sites_inspected"]]]),
+        ("직원수별 현황", ["직원수"] + bands + ["계"],
+         [["사업장 수"] + [counts["by_band"][b] for b in bands] + [counts["total"]],
+          ["현장점검 사업장"] + [onsite_band.get(b, 0) for b in bands] + [s["onsite_sites_inspected"]]]),
+        ("점검 실적", ["기간", "관내 콜센터(개소)", "현장점검(개소)", "모니터링(회)", "점검 건수", "준수율(%)", "확진자(명)"],
+         [[f"{s['from']} ~ {s['to']}", counts["total"], s["onsite_sites_inspected"], s["monitoring_rounds"],
+           s["inspections"], s["compliance_rate"] if s["compliance_rate"] is not None else "",
+           s["confirmed_cases"]]]),
+    ]
+
+
+def council_xlsx(s: dict, counts: dict) -> bytes:
+    """The council report as an XLSX workbook, numbers with thousands separators."""
+    from openpyxl import load_workbook
+    raw = to_xlsx(council_tables(s, counts))
+    wb = load_workbook(io.BytesIO(raw))
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, int):
+                    cell.number_format = "#,##0"
+                elif isinstance(cell.value, float):
+                    cell.number_format = "#,##0.0"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,398 @@
+"""Weekly rounds, due/overdue/missed, follow-up actions (행정지도), incidents and risk.
+
+Every function here is safe to run twice or in two processes at once: rows are made with
+INSERT … ON CONFLICT DO NOTHING against unique keys, and state moves with conditional UPDATEs.
+"""
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, func, or_, select, update
+
+from .. import clock
+from ..dbutil import insert_ignore
+from ..extensions import db
+from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User
+from . import ServiceError, audit
+
+ROUND = "weekly_monitoring"
+REINSPECTION = "reinspection"
+INCIDENT = "incident_response"
+OPEN_ACTION = ("open", "escalated")
+AGE_BUCKETS = [(0, 7), (8, 14), (15, 30), (31, None)]
+
+# The risk rule, shown on the site page as it is applied here.
+RISK_POINTS = {"large_site": 2, "medium_site": 1, "open_critical_action": 2, "recent_incident": 3, "missed_week": 1}
+RISK_HIGH, RISK_MEDIUM = 4, 2
+RISK_LOOKBACK_WEEKS = 4
+RECENT_INCIDENT_DAYS = 28
+
+
+def risk_rule() -> list[str]:
+    """The risk rule in words, for the site page."""
+    edges = current_app.config["TRACKER_BAND_EDGES"]
+    return [
+        _("종사자 %(n)s명 초과: +%(p)s점", n=edges[5], p=RISK_POINTS["large_site"]),
+        _("종사자 %(a)s명 초과 %(b)s명 이하: +%(p)s점", a=edges[1], b=edges[5], p=RISK_POINTS["medium_site"]),
+        _("미조치 중요 항목 행정지도 1건당: +%(p)s점", p=RISK_POINTS["open_critical_action"]),
+        _("최근 %(d)s일 안의 확진자 발생: +%(p)s점", d=RECENT_INCIDENT_DAYS, p=RISK_POINTS["recent_incident"]),
+        _("최근 %(w)s주 동안 놓친 주간 점검 1회당: +%(p)s점", w=RISK_LOOKBACK_WEEKS, p=RISK_POINTS["missed_week"]),
+        _("%(h)s점 이상 높음(현장점검 배정), %(m)s점 이상 보통, 그 밖에는 낮음", h=RISK_HIGH, m=RISK_MEDIUM),
+    ]
+
+
+def _level(score: int) -> str:
+    return "high" if score >= RISK_HIGH else "medium" if score >= RISK_MEDIUM else "low"
+
+
+def risk_scores(site_ids: list[int] | None = None, at: datetime | None = None) -> dict[int, dict]:
+    """Risk of each active site (or the given ones): {site_id: {"score", "level", "parts"}}, counted in SQL."""
+    at = at or clock.now()
+    edges = current_app.config["TRACKER_BAND_EDGES"]
+    week = clock.week_of(at)
+    since_week = clock.add_weeks(week, -RISK_LOOKBACK_WEEKS)
+    since_day = clock.local(at).date() - timedelta(days=RECENT_INCIDENT_DAYS)
+    crit = (select(Action.site_id, func.count().label("n")).where(Action.status.in_(OPEN_ACTION), Action.critical)
+            .group_by(Action.site_id).subquery())
+    inc = (select(Incident.site_id, func.count().label("n")).where(Incident.confirmed_on >= since_day)
+           .group_by(Incident.site_id).subquery())
+    missed = (select(Task.site_id, func.count().label("n"))
+              .where(Task.kind == ROUND, Task.status == "missed", Task.week >= since_week, Task.week < week)
+              .group_by(Task.site_id).subquery())
+    stmt = (select(Site.id, Site.headcount, func.coalesce(crit.c.n, 0), func.coalesce(inc.c.n, 0),
+                   func.coalesce(missed.c.n, 0))
+            .outerjoin(crit, crit.c.site_id == Site.id).outerjoin(inc, inc.c.site_id == Site.id)
+            .outerjoin(missed, missed.c.site_id == Site.id))
+    stmt = stmt.where(Site.id.in_(site_ids)) if site_ids is not None else stmt.where(Site.status == "active")
+    out = {}
+    for sid, headcount, n_crit, n_inc, n_missed in db.session.execute(stmt):
+        parts = {}
+        if headcount > edges[5]:
+            parts["large_site"] = RISK_POINTS["large_site"]
+        elif headcount > edges[1]:
+            parts["medium_site"] = RISK_POINTS["medium_site"]
+        if n_crit:
+            parts["open_critical_action"] = n_crit * RISK_POINTS["open_critical_action"]
+        if n_inc:
+            parts["recent_incident"] = RISK_POINTS["recent_incident"]
+        if n_missed:
+            parts["missed_week"] = n_missed * RISK_POINTS["missed_week"]
+        score = sum(parts.values())
+        out[sid] = {"score": score, "level": _level(score), "parts": parts}
+    return out
+
+
+# --- due times -------------------------------------------------------------------------------
+
+def due_at(week: str, weekday: int | None = None) -> datetime:
+    """When a round of the week is due: the configured weekday and time (default Friday 18:00), as UTC."""
+    cfg = current_app.config
+    weekday = weekday or cfg["TRACKER_DUE_WEEKDAY"]
+    return clock.at_local(clock.week_monday(week) + timedelta(days=weekday - 1), cfg["TRACKER_DUE_TIME"])
+
+
+def next_working_day(day: date) -> date:
+    """The next weekday after a date (public holidays are not known to the app)."""
+    day += timedelta(days=1)
+    while day.isoweekday() > 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _assignees() -> dict[str, int]:
+    return dict(db.session.execute(select(DongAssignment.dong, DongAssignment.inspector_id)
+                                   .join(User, User.id == DongAssignment.inspector_id).where(User.active)).all())
+
+
+def _raised_sites(week: str) -> set[int]:
+    """Sites whose monitoring is raised to twice a week during this week, after an incident."""
+    monday = clock.week_monday(week)
+    return set(db.session.scalars(select(Incident.site_id).where(
+        Incident.confirmed_on <= monday + timedelta(days=6), Incident.raised_until >= monday)))
+
+
+# --- the weekly round --------------------------------------------------------------------------
+
+def schedule_week(week: str | None = None) -> int:
+    """Make the week's monitoring tasks for every active site; returns how many were new. Idempotent."""
+    week = week or clock.week_of()
+    clock.parse_week(week)
+    assign = _assignees()
+    raised = _raised_sites(week)
+    # Risk as it stood when the week began (or now, for a week ahead), so a late catch-up decides the same way.
+    risks = risk_scores(at=min(clock.now(), clock.week_start_utc(week)))
+    normal_due = due_at(week)
+    # A raised cadence asks for a first check early in the week and a second by the usual due time.
+    early_due = due_at(week, max(1, current_app.config["TRACKER_DUE_WEEKDAY"] - 3))
+    rows = []
+    for sid, dong in db.session.execute(select(Site.id, Site.dong).where(Site.status == "active")):
+        onsite = sid in raised or risks.get(sid, {}).get("level") == "high"
+        base = {"site_id": sid, "week": week, "kind": ROUND, "assignee_id": assign.get(dong), "status": "open",
+                "required_mode": "onsite" if onsite else "any", "created_at": clock.now(), "overdue": False}
+        if sid in raised:
+            rows.append({**base, "slot": 0, "due_at": early_due})
+            rows.append({**base, "slot": 1, "due_at": normal_due, "required_mode": "any"})
+        else:
+            rows.append({**base, "slot": 0, "due_at": normal_due})
+    new = insert_ignore(Task, rows)
+    reconcile_week(week)
+    return new
+
+
+def reconcile_week(week: str) -> None:
+    """Mark round tasks done where the site already has enough inspections that week (n inspections close n slots)."""
+    n_insp = (select(func.count()).select_from(Inspection)
+              .where(Inspection.site_id == Task.site_id, Inspection.week == week).scalar_subquery())
+    first = (select(func.min(Inspection.id)).where(Inspection.site_id == Task.site_id, Inspection.week == week)
+             .scalar_subquery())
+    db.session.execute(update(Task).where(Task.week == week, Task.kind == ROUND, Task.status == "open",
+                                          Task.slot < n_insp)
+                       .values(status="done", closed_at=clock.now(), done_inspection_id=first)
+                       .execution_options(synchronize_session=False))
+
+
+def mark_overdue(at: datetime | None = None) -> dict:
+    """Flag open tasks past due, mark rounds of ended weeks missed, escalate actions past due. Idempotent."""
+    at = at or clock.now()
+    current = clock.week_of(at)
+    overdue = db.session.execute(update(Task).where(Task.status == "open", Task.due_at < at, Task.overdue.is_(False))
+                                 .values(overdue=True).execution_options(synchronize_session=False)).rowcount
+    missed = db.session.execute(update(Task).where(Task.status == "open", Task.kind == ROUND, Task.week < current)
+                                .values(status="missed", closed_at=at)
+                                .execution_options(synchronize_session=False)).rowcount
+    escalated = db.session.execute(update(Action).where(Action.status == "open", Action.due_at < at)
+                                   .values(status="escalated").execution_options(synchronize_session=False)).rowcount
+    return {"overdue": overdue, "missed": missed, "escalated": escalated}
+
+
+# --- after an inspection -------------------------------------------------------------------------
+
+def _close_one(site_id: int, kind: str, inspection, week: str | None = None) -> None:
+    """Close the lowest open task of a kind that this inspection satisfies, with a conditional update."""
+    stmt = select(Task.id).where(Task.site_id == site_id, Task.kind == kind, Task.status == "open",
+                                 or_(Task.required_mode == "any", Task.required_mode == inspection.mode))
+    if week:
+        stmt = stmt.where(Task.week == week)
+    else:
+        stmt = stmt.where(Task.created_at <= inspection.submitted_at)
+    tid = db.session.scalar(stmt.order_by(Task.week, Task.slot).limit(1))
+    if tid:
+        db.session.execute(update(Task).where(Task.id == tid, Task.status == "open")
+                           .values(status="done", closed_at=inspection.submitted_at,
+                                   done_inspection_id=inspection.id)
+                           .execution_options(synchronize_session=False))
+
+
+def after_submit(inspection, items) -> None:
+    """Close the site's tasks that this inspection satisfies, and open or clear follow-up actions."""
+    _close_one(inspection.site_id, ROUND, inspection, inspection.week)
+    _close_one(inspection.site_id, REINSPECTION, inspection)
+    if inspection.mode == "onsite":
+        _close_one(inspection.site_id, INCIDENT, inspection)
+    by_key = {i.key: i for i in items}
+    answers = {a.item_key: a for a in inspection.answers}
+    yes = [k for k, a in answers.items() if a.value == "yes"]
+    no = [k for k, a in answers.items() if a.value == "no"]
+    if yes:
+        db.session.execute(update(Action).where(Action.site_id == inspection.site_id, Action.item_key.in_(yes),
+                                                Action.status.in_(OPEN_ACTION))
+                           .values(status="cleared", cleared_at=inspection.submitted_at,
+                                   cleared_inspection_id=inspection.id)
+                           .execution_options(synchronize_session=False))
+    if no:
+        _open_actions(inspection, [by_key[k] for k in no if k in by_key], answers)
+
+
+def _open_actions(inspection, failed_items, answers) -> None:
+    cfg = current_app.config
+    already = set(db.session.scalars(select(Action.item_key).where(
+        Action.site_id == inspection.site_id, Action.status.in_(OPEN_ACTION))))
+    new = [i for i in failed_items if i.key not in already]
+    if not new:
+        return
+    at = inspection.submitted_at
+    rows = []
+    for item in new:
+        days = cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"]
+        rows.append({"site_id": inspection.site_id, "item_key": item.key, "opened_inspection_id": inspection.id,
+                     "status": "open", "critical": item.critical, "note": answers[item.key].note or "",
+                     "opened_at": at, "due_at": at + timedelta(days=days)})
+    db.session.execute(Action.__table__.insert(), rows)
+    # A reinspection checks the fix: on site when any failed item can only be judged there.
+    onsite = any(not i.applies_to("phone") for i in new)
+    _add_task(inspection.site_id, REINSPECTION, min(r["due_at"] for r in rows), "onsite" if onsite else "any")
+
+
+def _add_task(site_id: int, kind: str, due: datetime, mode: str) -> None:
+    """A task in the week it is due, in the next free slot of that week and kind."""
+    site = db.session.get(Site, site_id)
+    week = clock.week_of(due)
+    slot = db.session.scalar(select(func.coalesce(func.max(Task.slot) + 1, 0)).where(
+        Task.site_id == site_id, Task.week == week, Task.kind == kind))
+    assignee = _assignees().get(site.dong) if site else None
+    insert_ignore(Task, [{"site_id": site_id, "week": week, "kind": kind, "slot": slot, "required_mode": mode,
+                          "due_at": due, "assignee_id": assignee, "status": "open", "overdue": False,
+                          "created_at": clock.now()}])
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+def record_incident(site: Site, confirmed_on: date, cases: int, note: str = "", by=None) -> Incident:
+    """A confirmed case at a site: an on-site task due the next working day, and closer monitoring for a period."""
+    if cases is None or int(cases) < 1:
+        raise ServiceError(_("확진자 수는 1 이상이어야 합니다"), errors={"cases": "must be at least 1"})
+    if confirmed_on > clock.today():
+        raise ServiceError(_("확진일은 미래일 수 없습니다"), errors={"confirmed_on": "in the future"})
+    days = current_app.config["TRACKER_INCIDENT_DAYS"]
+    inc = Incident(site_id=site.id, confirmed_on=confirmed_on, cases=int(cases), note=note or "",
+                   raised_until=confirmed_on + timedelta(days=days), created_by_id=getattr(by, "id", None))
+    db.session.add(inc)
+    db.session.flush()
+    due_day = next_working_day(max(confirmed_on, clock.today()))
+    _add_task(site.id, INCIDENT, clock.at_local(due_day, current_app.config["TRACKER_DUE_TIME"]), "onsite")
+    # The raised cadence starts now: add this week's second check if the round already exists and a working
+    # day is left before it is due; otherwise it starts with next week's round.
+    week = clock.week_of()
+    if due_at(week) - clock.now() > timedelta(days=1) and db.session.scalar(
+            select(func.count()).select_from(Task).where(Task.week == week, Task.kind == ROUND)):
+        schedule_week(week)
+        db.session.execute(update(Task).where(Task.site_id == site.id, Task.week == week, Task.kind == ROUND,
+                                              Task.slot == 0, Task.status == "open")
+                           .values(required_mode="onsite").execution_options(synchronize_session=False))
+    audit.record(by, "incident", inc.id, "create", None,
+                 {"site_id": site.id, "confirmed_on": confirmed_on.isoformat(), "cases": inc.cases})
+    return inc
+
+
+# --- assignment -----------------------------------------------------------------------------------
+
+def assign_dong(dong: str, inspector_id: int | None, by=None) -> None:
+    """Set which inspector covers a dong; open round tasks of that dong follow."""
+    row = db.session.get(DongAssignment, dong)
+    if inspector_id is None:
+        if row:
+            db.session.delete(row)
+        return
+    user = db.session.get(User, inspector_id)
+    if user is None or user.role != "inspector" or not user.active:
+        raise ServiceError(_("점검원을 찾을 수 없습니다"), errors={"inspector_id": "not an active inspector"})
+    before = row.inspector_id if row else None
+    if row:
+        row.inspector_id = inspector_id
+    else:
+        db.session.add(DongAssignment(dong=dong, inspector_id=inspector_id))
+    db.session.execute(update(Task).where(Task.status == "open", Task.site_id.in_(
+        select(Site.id).where(Site.dong == dong))).values(assignee_id=inspector_id)
+        .execution_options(synchronize_session=False))
+    audit.record(by, "assignment", None, "update", {"dong": dong, "inspector_id": before},
+                 {"dong": dong, "inspector_id": inspector_id})
+
+
+def reassign_task(task: Task, inspector_id: int, by=None) -> None:
+    """Give one task to another inspector."""
+    user = db.session.get(User, inspector_id)
+    if user is None or user.role != "inspector" or not user.active:
+        raise ServiceError(_("점검원을 찾을 수 없습니다"), errors={"inspector_id": "not an active inspector"})
+    before = task.assignee_id
+    task.assignee_id = inspector_id
+    audit.record(by, "task", task.id, "reassign", {"assignee_id": before}, {"assignee_id": inspector_id})
+
+
+# --- views of the work ----------------------------------------------------------------------------
+
+def tasks_stmt(week: str | None = None, status: str | None = None, kind: str | None = None,
+               assignee_id: int | None = None, dong: str | None = None, overdue: bool | None = None):
+    """Tasks filtered, with their sites."""
+    stmt = select(Task).join(Site, Site.id == Task.site_id)
+    if week:
+        stmt = stmt.where(Task.week == week)
+    if status:
+        stmt = stmt.where(Task.status == status)
+    if kind:
+        stmt = stmt.where(Task.kind == kind)
+    if assignee_id:
+        stmt = stmt.where(Task.assignee_id == assignee_id)
+    if dong:
+        stmt = stmt.where(Site.dong == dong)
+    if overdue is not None:
+        stmt = stmt.where(Task.overdue.is_(overdue))
+    return stmt.order_by(Site.dong, Site.name, Task.kind, Task.slot)
+
+
+def actions_stmt(status: str | None = None, dong: str | None = None, item: str | None = None,
+                 min_age: int | None = None, site_id: int | None = None):
+    """Follow-up actions filtered by status ('open' means open or escalated), dong, item, age and site."""
+    stmt = select(Action).join(Site, Site.id == Action.site_id)
+    if status == "open":
+        stmt = stmt.where(Action.status.in_(OPEN_ACTION))
+    elif status:
+        stmt = stmt.where(Action.status == status)
+    if dong:
+        stmt = stmt.where(Site.dong == dong)
+    if item:
+        stmt = stmt.where(Action.item_key == item)
+    if min_age:
+        stmt = stmt.where(Action.opened_at <= clock.now() - timedelta(days=min_age))
+    if site_id:
+        stmt = stmt.where(Action.site_id == site_id)
+    return stmt.order_by(Action.opened_at, Action.id)
+
+
+def action_age_buckets(dong: str | None = None, at: datetime | None = None) -> list[dict]:
+    """Open actions counted by age in days, in SQL."""
+    at = at or clock.now()
+    cols = []
+    for lo, hi in AGE_BUCKETS:
+        cond = Action.opened_at <= at - timedelta(days=lo)
+        if hi is not None:
+            cond = and_(cond, Action.opened_at > at - timedelta(days=hi + 1))
+        cols.append(func.sum(case((cond, 1), else_=0)))
+    stmt = select(*cols).select_from(Action).join(Site, Site.id == Action.site_id).where(Action.status.in_(OPEN_ACTION))
+    if dong:
+        stmt = stmt.where(Site.dong == dong)
+    row = db.session.execute(stmt).one()
+    return [{"from": lo, "to": hi, "count": int(n or 0)} for (lo, hi), n in zip(AGE_BUCKETS, row)]
+
+
+def week_view(week: str, dong: str | None = None) -> dict:
+    """The lead's week: overdue and missed sites by inspector and dong, actions by age, incidents, workloads."""
+    late = db.session.scalars(tasks_stmt(week=week, dong=dong).where(
+        or_(Task.status == "missed", and_(Task.status == "open", Task.overdue)))).all()
+    by_inspector, by_dong = {}, {}
+    for t in late:  # grouping an already bounded list for display, not aggregating
+        by_inspector.setdefault(t.assignee.name if t.assignee else _("미배정"), []).append(t)
+        by_dong.setdefault(t.site.dong, []).append(t)
+    load = (select(User.id, User.name,
+                   func.sum(case((Task.status == "open", 1), else_=0)),
+                   func.sum(case((Task.status == "done", 1), else_=0)),
+                   func.sum(case((Task.status == "missed", 1), else_=0)),
+                   func.sum(case((and_(Task.status == "open", Task.overdue), 1), else_=0)))
+            .join(Task, Task.assignee_id == User.id).join(Site, Site.id == Task.site_id)
+            .where(Task.week == week).group_by(User.id, User.name).order_by(User.name))
+    if dong:
+        load = load.where(Site.dong == dong)
+    monday = clock.week_monday(week)
+    incidents = db.session.scalars(select(Incident).join(Site).where(
+        Incident.confirmed_on <= monday + timedelta(days=6), Incident.raised_until >= monday - timedelta(days=14))
+        .where(Site.dong == dong if dong else True).order_by(Incident.confirmed_on.desc())).all()
+    return {
+        "week": week, "late": late, "late_by_inspector": by_inspector, "late_by_dong": by_dong,
+        "workload": [{"id": i, "name": n, "open": int(o or 0), "done": int(d or 0), "missed": int(m or 0),
+                      "overdue": int(od or 0)} for i, n, o, d, m, od in db.session.execute(load)],
+        "action_ages": action_age_buckets(dong),
+        "incidents": incidents,
+    }
+
+
+def site_panel(site: Site) -> dict:
+    """What the site page shows of the schedule: open actions, open tasks, incidents and the risk with its rule."""
+    return {
+        "open_actions": db.session.scalars(actions_stmt(status="open", site_id=site.id)).all(),
+        "open_tasks": db.session.scalars(select(Task).where(Task.site_id == site.id, Task.status == "open")
+                                         .order_by(Task.due_at)).all(),
+        "incidents": db.session.scalars(select(Incident).where(Incident.site_id == site.id)
+                                        .order_by(Incident.confirmed_on.desc())).all(),
+        "risk": risk_scores([site.id]).get(site.id, {"score": 0, "level": "low", "parts": {}}),
+        "risk_rule": risk_rule(),
+        "panels_template": "schedule/site_panel.html",
+    }

@@ -1,0 +1,239 @@
+"""Import the register from the spreadsheets a district office keeps: CSV (UTF-8, BOM, CP949) or XLSX.
+
+All or nothing: the file is checked whole first, and nothing is written unless every row is good.
+"""
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from openpyxl import load_workbook
+
+from ..extensions import db
+from . import ServiceError, sites
+
+# Accepted header spellings per field; Korean first, as the office writes them.
+HEADERS = {
+    "name": ("사업장명", "사업장", "상호", "업체명", "콜센터명", "name", "site", "site name"),
+    "business_no": ("사업자등록번호", "사업자번호", "등록번호", "business_no", "business no", "business number",
+                    "brn"),
+    "dong": ("행정동", "동", "소재동", "dong", "district"),
+    "address": ("소재지", "주소", "address"),
+    "headcount": ("종사자수", "직원수", "근로자수", "종사자 수", "직원 수", "headcount", "employees", "staff"),
+    "manager_name": ("방역담당자", "담당자", "방역 담당자", "manager", "manager_name", "officer"),
+    "manager_phone": ("연락처", "전화번호", "전화", "manager_phone", "phone", "contact"),
+}
+REQUIRED = ("name", "business_no", "dong", "headcount")
+LABELS = {"name": "사업장명", "business_no": "사업자등록번호", "dong": "행정동", "address": "소재지",
+          "headcount": "종사자수", "manager_name": "방역담당자", "manager_phone": "연락처"}
+HEADER_SCAN_ROWS = 15
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self):
+        return _("%(row)s행: %(reason)s", row=self.row, reason=self.reason)
+
+
+@dataclass
+class ImportReport:
+    created: list = field(default_factory=list)   # names
+    updated: list = field(default_factory=list)   # (name, {field: (old, new)})
+    unchanged: int = 0
+    errors: list = field(default_factory=list)    # RowError
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def bad_rows(self) -> int:
+        """How many distinct rows have at least one error."""
+        return len({e.row for e in self.errors})
+
+
+def _norm_header(text) -> str:
+    return "".join(str(text or "").split()).lower()
+
+
+_ALIASES = {_norm_header(alias): f for f, aliases in HEADERS.items() for alias in aliases}
+
+
+DELIMITERS = (",", "\t", ";")
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def _blank(value) -> bool:
+    return value is None or str(value).strip() == ""
+
+
+def read_rows(data: bytes, filename: str = "") -> list[list]:
+    """The file's cells as rows of values; ServiceError when it is not a CSV or XLSX we can read."""
+    if not data or not data.strip():
+        raise ServiceError(_("파일이 비어 있습니다."))
+    if data[:4] == b"\xd0\xcf\x11\xe0":
+        raise ServiceError(_("예전 Excel 형식(.xls)은 읽을 수 없습니다. Excel에서 XLSX 또는 CSV로 다시 저장하세요."))
+    if data[:2] == b"PK" or filename.lower().endswith(".xlsx"):
+        rows = _read_xlsx(data)
+    else:
+        rows = _read_csv(data)
+    if all(_blank(v) for row in rows for v in row):
+        raise ServiceError(_("파일이 비어 있습니다."))
+    return rows
+
+
+def _read_xlsx(data: bytes) -> list[list]:
+    # Not read_only: that mode trusts the sheet's stored dimensions, which some programs write wrong.
+    try:
+        wb = load_workbook(io.BytesIO(data), data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise ServiceError(_("XLSX 파일을 읽을 수 없습니다. 파일이 손상되었거나 XLSX 형식이 아닙니다.")) from exc
+    try:
+        ws = wb.worksheets[0]
+        return [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _looks_binary(text: str) -> bool:
+    """Text with NULs or many control characters came from something other than a spreadsheet's CSV."""
+    if "\x00" in text:
+        return True
+    ctrl = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n\x0b\x0c\x1a")
+    return ctrl > max(2, len(text) // 200)
+
+
+def _read_csv(data: bytes) -> list[list]:
+    for enc in ("utf-8-sig", "cp949"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        if _looks_binary(data.decode("latin-1")):
+            raise ServiceError(_("CSV 또는 XLSX 파일이 아닙니다."))
+        raise ServiceError(_("파일의 문자 인코딩을 알 수 없습니다. UTF-8 또는 CP949(EUC-KR) CSV로 저장하세요."))
+    if _looks_binary(text):
+        raise ServiceError(_("CSV 또는 XLSX 파일이 아닙니다."))
+    # The delimiter is the one under which a header row appears; csv.Sniffer guesses wrong on title lines.
+    best, best_score = None, -1
+    for delim in DELIMITERS:
+        try:
+            rows = [[_unguard(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim)]
+        except csv.Error as exc:
+            raise ServiceError(_("CSV 형식이 올바르지 않습니다: %(e)s", e=str(exc))) from exc
+        score = len(_best_header(rows)[1])
+        if score > best_score:
+            best, best_score = rows, score
+    return best
+
+
+def _unguard(value: str) -> str:
+    """Undo the apostrophe the export puts before text that Excel would run as a formula."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _best_header(rows: list[list]) -> tuple[int, dict]:
+    """The row among the first few that names the most known columns, and {field: column index}."""
+    best = (-1, {})
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        mapping = {}
+        for col, cell in enumerate(row):
+            f = _ALIASES.get(_norm_header(cell))
+            if f and f not in mapping:
+                mapping[f] = col
+        if len(mapping) > len(best[1]):
+            best = (i, mapping)
+        if all(f in mapping for f in REQUIRED):
+            return i, mapping
+    return best
+
+
+def _find_header(rows: list[list]) -> tuple[int, dict]:
+    """Index of the header row and {field: column index}; title lines and blank lines may sit above it."""
+    idx, mapping = _best_header(rows)
+    missing = [LABELS[f] for f in REQUIRED if f not in mapping]
+    if missing:
+        raise ServiceError(_("머리글 행을 찾을 수 없습니다. 없는 열: %(cols)s", cols=", ".join(missing)),
+                           errors={"columns": missing})
+    return idx, mapping
+
+
+def _cell(row, col):
+    value = row[col] if col < len(row) else None
+    return value.strip() if isinstance(value, str) else value
+
+
+def plan(rows: list[list]) -> tuple[list, ImportReport]:
+    """Check every row; returns the (site or None, clean data) pairs to write and the report."""
+    report = ImportReport()
+    header_idx, mapping = _find_header(rows)
+    seen: dict[str, int] = {}
+    todo = []
+    for offset, row in enumerate(rows[header_idx + 1:]):
+        rowno = header_idx + 2 + offset  # the number the office sees in Excel
+        if all(_blank(v) for v in row):
+            continue
+        data = {f: _cell(row, col) for f, col in mapping.items()}
+        clean, errors = sites.validate(data)
+        for f, reason in errors.items():
+            report.errors.append(RowError(rowno, LABELS[f], reason))
+        bno = clean.get("business_no")
+        if bno:
+            if bno in seen:
+                report.errors.append(RowError(rowno, LABELS["business_no"], _(
+                    "사업자등록번호 %(v)s이(가) 파일에 두 번 있습니다 (처음: %(first)s행)", v=bno, first=seen[bno])))
+            else:
+                seen[bno] = rowno
+        if not errors:
+            todo.append((rowno, clean))
+    if not todo and not report.errors:
+        raise ServiceError(_("가져올 행이 없습니다."))
+    return todo, report
+
+
+def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False) -> ImportReport:
+    """Create or update sites from a file, matched on 사업자등록번호. Writes nothing if any row is bad."""
+    todo, report = plan(read_rows(data, filename))
+    report.dry_run = dry_run
+    if report.errors:
+        return report
+    existing = {s.business_no: s for s in db.session.scalars(
+        sites.list_stmt().where(sites.Site.business_no.in_([c["business_no"] for _, c in todo])))}
+    for _rowno, clean in todo:
+        site = existing.get(clean["business_no"])
+        if site is None:
+            report.created.append(clean["name"])
+            if not dry_run:
+                sites.create_site(clean, by=by, action="import")
+            continue
+        changes = _changes(site, clean)
+        if not changes:
+            report.unchanged += 1
+            continue
+        report.updated.append((clean["name"], changes))
+        if not dry_run:
+            sites.update_site(site, clean, by=by, action="import")
+    return report
+
+
+def _changes(site, clean: dict) -> dict:
+    """What an import would change on an existing site; blank optional cells keep what is stored."""
+    changes = {}
+    for f in sites.FIELDS:
+        new = clean[f]
+        if f in ("address", "manager_name", "manager_phone") and not new:
+            clean[f] = getattr(site, f)
+            continue
+        if getattr(site, f) != new:
+            changes[f] = (getattr(site, f), new)
+    return changes

@@ -1,0 +1,63 @@
+"""The weekly summary e-mail: last week's figures from summary.compute(), the same function as the dashboard."""
+from datetime import timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import distinct, func, select
+
+from .. import clock
+from ..extensions import db
+from ..models import Inspection, User
+from . import schedule, summary
+
+LONG_OPEN_DAYS = 14
+TOP_ITEMS = 5
+
+
+def recipients() -> list[str]:
+    """Every active lead, plus TRACKER_SUMMARY_RECIPIENTS, each once."""
+    leads = db.session.scalars(select(User.email).where(User.role == "lead", User.active)).all()
+    seen, out = set(), []
+    for addr in list(leads) + current_app.config["TRACKER_SUMMARY_RECIPIENTS"]:
+        key = addr.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out
+
+
+def context(week: str) -> dict:
+    """What the e-mail says about a week."""
+    fig = summary.compute(week, week)
+    inspected = db.session.scalar(select(func.count(distinct(Inspection.site_id))).where(Inspection.week == week))
+    view = schedule.week_view(week)
+    base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
+    monday = clock.week_monday(week)
+    return {
+        "week": week, "monday": monday, "sunday": monday + timedelta(days=6),
+        "district": current_app.config["TRACKER_DISTRICT_NAME"],
+        "fig": fig, "inspected": int(inspected or 0),
+        "late": view["late"],
+        "failed_items": [i for i in fig["by_item"] if i["no"]][:TOP_ITEMS],
+        "long_open": db.session.scalars(schedule.actions_stmt(status="open", min_age=LONG_OPEN_DAYS)).all(),
+        "long_open_days": LONG_OPEN_DAYS,
+        "incidents": summary.incidents(week, week) or view["incidents"],
+        "dashboard_url": f"{base}/dashboard?from={week}&to={week}",
+    }
+
+
+def subject(ctx: dict) -> str:
+    """The Korean subject line."""
+    return f"[{ctx['district']}] 콜센터 방역 점검 주간 요약 {ctx['week']} ({ctx['monday']:%m.%d}~{ctx['sunday']:%m.%d})"
+
+
+def render(week: str) -> dict:
+    """Subject, plain text and HTML of a week's summary."""
+    ctx = context(week)
+    return {"subject": subject(ctx), "body_text": render_template("mail/weekly.txt", **ctx),
+            "body_html": render_template("mail/weekly.html", **ctx)}
+
+
+def render_all(week: str) -> list[dict]:
+    """One message per recipient, rendered once."""
+    msg = render(week)
+    return [{**msg, "recipient": r} for r in recipients()]

@@ -1,0 +1,1 @@
+"""Page blueprints, one per area."""

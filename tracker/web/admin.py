@@ -1,0 +1,138 @@
+"""Admin pages: users and roles, and the checklist templates."""
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..auth import roles_required
+from ..extensions import db
+from ..models import ChecklistTemplate, User
+from ..services import ServiceError, accounts, checklist
+from .forms import ChecklistEditForm, TemplateImportForm, UserEditForm, UserForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():
+    """List users and create one."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            accounts.create_user(form.email.data, form.name.data, form.role.data, form.password.data, by=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.email.errors = list(form.email.errors) + [exc.message]
+        else:
+            db.session.commit()
+            flash(_("사용자를 만들었습니다."), "info")
+            return redirect(url_for("admin.users"))
+    rows = db.session.scalars(accounts.users_stmt()).all()
+    edit_forms = {u.id: UserEditForm(prefix=f"u{u.id}", role=u.role, active=u.active) for u in rows}
+    return render_template("admin/users.html", form=form, users=rows, edit_forms=edit_forms)
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@roles_required("admin")
+def update_user(user_id):
+    """Change a user's role, or deactivate them."""
+    user = db.get_or_404(User, user_id)
+    form = UserEditForm(prefix=f"u{user.id}")
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(user, form.role.data, form.active.data, by=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s: 저장했습니다.", name=user.name), "info")
+    return redirect(url_for("admin.users"))
+
+
+# --- checklist templates (issue 3) ---
+
+def _editor_data(tpl) -> dict:
+    items = checklist.to_dict(tpl)["items"] if tpl else checklist.default_items()
+    return {"name": tpl.name if tpl else checklist.DEFAULT_NAME,
+            "items": [dict(it, onsite="onsite" in it["modes"], phone="phone" in it["modes"]) for it in items]}
+
+
+def _rows(form: ChecklistEditForm) -> list[dict]:
+    """The editor's rows, minus those marked for removal, in the shape checklist.publish takes."""
+    return [{"key": r.key.data, "label_ko": r.label_ko.data, "label_en": r.label_en.data,
+             "category": r.category.data, "critical": r.critical.data,
+             "modes": [m for m in ("onsite", "phone") if getattr(r, m).data]}
+            for r in form.items if not r.remove.data]
+
+
+def _checklist_page(import_form=None, error=None, status=200):
+    return render_template("admin/checklist.html", tpl=checklist.current(), versions=db.session.scalars(
+        select(ChecklistTemplate).order_by(ChecklistTemplate.version.desc()).limit(20)).all(),
+        import_form=import_form or TemplateImportForm(), labels=checklist.CATEGORY_LABELS, error=error), status
+
+
+@bp.route("/checklist")
+@roles_required("admin")
+def checklist_view():
+    """The published checklist, earlier versions, export and import."""
+    return _checklist_page()
+
+
+@bp.route("/checklist/edit", methods=["GET", "POST"])
+@roles_required("admin")
+def checklist_edit():
+    """Edit the checklist item by item; saving publishes a new version."""
+    form = ChecklistEditForm() if request.method == "POST" else ChecklistEditForm(data=_editor_data(checklist.current()))
+    errors, status = [], 200
+    if form.validate_on_submit():
+        if "add_row" in request.form:
+            form.items.append_entry({"category": "management", "onsite": True, "phone": True})
+        else:
+            try:
+                tpl = checklist.publish(form.name.data, _rows(form), by=current_user)
+            except ServiceError as exc:
+                db.session.rollback()
+                errors, status = (exc.errors if isinstance(exc.errors, list) else [exc.message]), 422
+            else:
+                db.session.commit()
+                flash(_("점검표 %(v)s판을 게시했습니다. 이미 저장된 점검은 예전 판을 그대로 씁니다.", v=tpl.version), "info")
+                return redirect(url_for("admin.checklist_view"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/checklist_edit.html", form=form, errors=errors), status
+
+
+@bp.route("/checklist/export.json")
+@roles_required("admin")
+def checklist_export():
+    """The published checklist as a JSON download."""
+    tpl = checklist.current() or abort(404)
+    body = json.dumps(checklist.to_dict(tpl), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="checklist-v{tpl.version}.json"'})
+
+
+@bp.route("/checklist/import", methods=["POST"])
+@roles_required("admin")
+def checklist_import():
+    """Publish a new version from an uploaded JSON export."""
+    form = TemplateImportForm()
+    if not form.validate_on_submit():
+        return _checklist_page(form, status=422)
+    raw = form.file.data.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _checklist_page(form, _("파일이 UTF-8 텍스트가 아닙니다."), 422)
+    try:
+        tpl = checklist.import_json(text, by=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _checklist_page(form, exc.message, 422)
+    db.session.commit()
+    flash(_("가져온 점검표를 %(v)s판으로 게시했습니다.", v=tpl.version), "info")
+    return redirect(url_for("admin.checklist_view"))

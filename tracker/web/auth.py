@@ -1,0 +1,49 @@
+"""Login, logout and the language switch."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..auth import roles_required
+from ..extensions import db
+from ..services import ServiceError, accounts
+from .forms import ConfirmForm, LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # "//host" and "/\\host" both leave the site in a browser.
+    ok = target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+    return target if ok else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with e-mail and password; repeated failures are slowed down."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        key = f"{form.email.data.strip().lower()}|{request.remote_addr}"
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data, key)
+        except ServiceError as exc:
+            db.session.commit()  # keep the failure count
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            db.session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@roles_required()
+def logout():
+    """Sign out."""
+    if ConfirmForm().validate_on_submit():
+        logout_user()
+        flash(_("로그아웃했습니다."), "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,113 @@
+"""The landing page, the lead's compliance dashboard, its exports and the council report."""
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import clock, district
+from ..auth import roles_required
+from ..services import ServiceError, reports, sites, summary
+
+bp = Blueprint("dashboard", __name__)
+LEADS = ("lead", "admin")
+MIME = {"csv": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.route("/")
+@roles_required()
+def home():
+    """Inspectors land on this week's sites; leads and admins on the dashboard."""
+    if current_user.role == "inspector":
+        return redirect(url_for("inspect.home"))
+    return redirect(url_for("dashboard.overview"))
+
+
+def _period() -> tuple[str, str, str | None]:
+    """from/to/dong from the query string; a wrong value is named in a message and the default is used."""
+    args = request.args
+    try:
+        return summary.parse_params(args.get("from"), args.get("to"), args.get("dong"))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return summary.parse_params(None, None, None)
+
+
+def trend_chart(weeks: list[dict], width: int = 720, height: int = 240) -> dict:
+    """Geometry of the weekly trend (bars: inspections; line: compliance rate), drawn as SVG by the template."""
+    left, right, top, bottom = 58, 50, 14, 40
+    pw, ph = width - left - right, height - top - bottom
+    n = max(1, len(weeks))
+    step = pw / n
+    peak = max([w["inspections"] for w in weeks] + [1])
+    bars, points, labels = [], [], []
+    every = max(1, -(-n // (8 if width >= 600 else 5)))
+    for i, w in enumerate(weeks):
+        x = left + i * step
+        bh = ph * w["inspections"] / peak
+        bw = min(step * 0.7, 40)
+        bars.append({"x": round(x + (step - bw) / 2, 1), "y": round(top + ph - bh, 1), "w": round(bw, 1),
+                     "h": round(bh, 1), "week": w["week"], "n": w["inspections"], "rate": w["compliance_rate"]})
+        if w["compliance_rate"] is not None:
+            points.append((round(x + step / 2, 1), round(top + ph * (1 - w["compliance_rate"] / 100), 1)))
+        if (n - 1 - i) % every == 0:  # counted back from the last week, so that it is always labelled
+            labels.append({"x": round(x + step / 2, 1), "text": w["week"][5:] if n > 1 else w["week"]})
+    return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
+            "base": top + ph, "mid": top + ph / 2, "bars": bars, "peak": peak, "labels": labels,
+            "points": " ".join(f"{x},{y}" for x, y in points), "dots": points}
+
+
+@bp.route("/dashboard")
+@roles_required(*LEADS)
+def overview():
+    """Compliance for a week or a range of weeks, optionally one dong."""
+    first, last, dong = _period()
+    s = summary.compute(first, last, dong)
+    return render_template("dashboard/overview.html", s=s, charts=[("wide", trend_chart(s["weeks"])),
+                                                                   ("compact", trend_chart(s["weeks"], 360, 230))],
+                           incidents=summary.incidents(first, last, dong), district=district.current(),
+                           filters={"from": first, "to": last, "dong": dong or ""}, this_week=clock.week_of(),
+                           prev_week=clock.add_weeks(last, -1), next_week=clock.add_weeks(last, 1))
+
+
+@bp.route("/dashboard/export/<what>.<fmt>")
+@roles_required(*LEADS)
+def export(what, fmt):
+    """Inspections with their answers, or actions, as CSV (UTF-8 with BOM) or XLSX, with the page's filters."""
+    if what not in ("inspections", "actions") or fmt not in MIME:
+        abort(404)
+    first, last, dong = _period()
+    body = reports.dashboard_export(what, fmt, first, last, dong)
+    name = f"{what}_{first}_{last}{'_' + dong if dong else ''}.{fmt}"
+    return _download(body, fmt, name)
+
+
+def _download(body: bytes, fmt: str, name: str) -> Response:
+    from urllib.parse import quote
+    return Response(body, mimetype=MIME[fmt], headers={
+        "Content-Disposition": f"attachment; filename=\"{name.encode('ascii', 'ignore').decode()}\"; "
+                               f"filename*=UTF-8''{quote(name)}"})
+
+
+@bp.route("/reports/council")
+@roles_required(*LEADS)
+def council():
+    """The council report's tables for a period, printable on A4."""
+    first, last, _dong = _period()
+    s = summary.compute(first, last)
+    counts = sites.counts()
+    return render_template("reports/council.html", s=s, counts=counts, tables=reports.council_tables(s, counts),
+                           filters={"from": first, "to": last}, printed_on=clock.today())
+
+
+@bp.route("/reports/council.xlsx")
+@roles_required(*LEADS)
+def council_xlsx():
+    """The council report's tables as XLSX."""
+    first, last, _dong = _period()
+    body = reports.council_xlsx(summary.compute(first, last), sites.counts())
+    return _download(body, "xlsx", f"council_{first}_{last}.xlsx")
+
+
+@bp.app_template_filter("pct")
+def pct(value):
+    """A rate in per cent, or a dash when nothing applied."""
+    return "–" if value is None else f"{value:.1f}%"

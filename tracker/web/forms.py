@@ -1,0 +1,67 @@
+"""Flask-WTF forms: the shape of the input only. The rules live in the services."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, EmailField, FieldList, Form, FormField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("이메일"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("비밀번호"), validators=[DataRequired()])
+
+
+class SiteForm(FlaskForm):
+    name = StringField(_l("사업장명"), validators=[DataRequired(), Length(max=200)])
+    business_no = StringField(_l("사업자등록번호"), validators=[DataRequired(), Length(max=20)])
+    dong = SelectField(_l("행정동"), validators=[DataRequired()])
+    address = StringField(_l("소재지"), validators=[Optional(), Length(max=300)])
+    headcount = IntegerField(_l("종사자수"), validators=[InputRequired(), NumberRange(min=0)])
+    manager_name = StringField(_l("방역담당자"), validators=[Optional(), Length(max=100)])
+    manager_phone = StringField(_l("연락처"), validators=[Optional(), Length(max=40)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("파일 (CSV 또는 XLSX)"), validators=[
+        FileRequired(), FileAllowed(["csv", "xlsx", "txt"], _l("CSV 또는 XLSX 파일만 올릴 수 있습니다."))])
+    dry_run = BooleanField(_l("미리보기만 (저장하지 않음)"), default=True)
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes state: only the CSRF token."""
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("이메일"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("이름"), validators=[DataRequired(), Length(max=100)])
+    role = SelectField(_l("역할"), choices=[("inspector", _l("점검원")), ("lead", _l("팀장")), ("admin", _l("관리자"))])
+    password = PasswordField(_l("비밀번호"), validators=[DataRequired(), Length(min=8)])
+
+
+class UserEditForm(FlaskForm):
+    role = SelectField(_l("역할"), choices=[("inspector", _l("점검원")), ("lead", _l("팀장")), ("admin", _l("관리자"))])
+    active = BooleanField(_l("활성"))
+
+
+class TemplateImportForm(FlaskForm):
+    file = FileField(_l("점검표 JSON"), validators=[FileRequired(), FileAllowed(["json"], _l("JSON 파일만 올릴 수 있습니다."))])
+
+
+# --- checklist editor (issue 3) ---
+class ChecklistItemForm(Form):
+    """One row of the checklist editor (a sub-form: the page's CSRF token covers it)."""
+    key = StringField(_l("키"), validators=[Optional(), Length(max=60)])
+    label_ko = StringField(_l("한국어 문구"), validators=[Optional(), Length(max=300)])
+    label_en = StringField(_l("영어 문구"), validators=[Optional(), Length(max=300)])
+    category = SelectField(_l("분류"), choices=[("management", _l("관리체계")), ("workspace", _l("근무환경")),
+                                                ("hygiene", _l("위생·방역")), ("health", _l("건강관리")),
+                                                ("incident", _l("확진자 대응"))])
+    critical = BooleanField(_l("중요"))
+    onsite = BooleanField(_l("현장점검"))
+    phone = BooleanField(_l("전화 모니터링"))
+    remove = BooleanField(_l("삭제"))
+
+
+class ChecklistEditForm(FlaskForm):
+    name = StringField(_l("점검표 이름"), validators=[DataRequired(), Length(max=200)])
+    items = FieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=200)

@@ -1,0 +1,160 @@
+"""The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import clock
+from ..auth import roles_required
+from ..extensions import db
+from ..models import MODES, Site
+from ..services import ServiceError, checklist, inspections, sites
+
+bp = Blueprint("inspect", __name__)
+
+
+def _wants_json() -> bool:
+    # The form's script asks for JSON; a plain browser POST gets pages and redirects.
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: str | None = None,
+                 answers: dict | None = None, fields: dict | None = None, errors: dict | None = None,
+                 message: str | None = None, status: int = 200):
+    tpl = checklist.current()
+    if tpl is None:  # a fresh install: the built-in default (CHECKLIST.md) until an admin publishes another
+        tpl = checklist.ensure_default()
+        db.session.commit()
+    items = inspections.items_for(tpl, mode)
+    return render_template(
+        "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
+        client_uuid=client_uuid or inspections.new_client_uuid(), scan_token=scan_token,
+        answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message,
+        now_local=clock.local().strftime("%Y-%m-%dT%H:%M")), status
+
+
+def _posted() -> tuple[dict, list, dict]:
+    """The multipart form as the service's input: (data, photos, answers for re-display)."""
+    form = request.form
+    answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
+    data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
+                                     "called_at", "lat", "lng", "note")}
+    data.update(site_id=request.view_args["site_id"], answers=answers)
+    photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
+    return data, [p for p in photos if p[1]], answers
+
+
+@bp.route("/inspect")
+@roles_required()
+def home():
+    """This week's sites of the inspector, done or not yet, with the code entry for a QR that will not scan."""
+    week = clock.week_of()
+    rows = inspections.week_sites(current_user, week)
+    return render_template("inspect/home.html", rows=rows, week=week, done=sum(1 for _s, i in rows if i))
+
+
+@bp.route("/s/<token>")
+@roles_required()
+def scan(token):
+    """A scanned QR code: the site's on-site form with the scan's server time signed into it."""
+    site = sites.find_by_code(token)
+    if site is None:
+        return render_template("error.html", status=404, title=_("사용할 수 없는 QR 코드"), message=_(
+            "이 QR 코드는 더 이상 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다. 팀장에게 새 QR 코드를 요청하세요.")), 404
+    if site.status != "active":
+        return render_template("error.html", status=410, title=_("폐업한 사업장"), message=_(
+            "%(name)s은(는) 폐업 처리되어 점검할 수 없습니다.", name=site.name)), 410
+    return _render_form(site, "onsite", scan_token=inspections.scan_token(site))
+
+
+@bp.route("/inspect/sites/<int:site_id>", methods=["GET"])
+@roles_required()
+def form(site_id):
+    """The checklist form opened from the list: on site (without a scan) or by phone."""
+    site = db.get_or_404(Site, site_id)
+    if site.status != "active":
+        abort(410)
+    mode = request.args.get("mode", "onsite")
+    return _render_form(site, mode if mode in MODES else "onsite")
+
+
+@bp.route("/inspect/sites/<int:site_id>", methods=["POST"])
+@roles_required()
+def submit(site_id):
+    """Save the inspection (a replay returns the saved one), then show its result."""
+    site = db.get_or_404(Site, site_id)
+    data, photos, answers = _posted()
+    try:
+        insp, created = inspections.submit(data, by=current_user, photos=photos)
+    except ServiceError as exc:
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+        mode = data["mode"] if data["mode"] in MODES else "onsite"
+        uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
+        return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
+                            fields=data, errors=exc.errors, message=exc.message, status=exc.status)
+    db.session.commit()
+    url = url_for("inspect.detail", inspection_id=insp.id)
+    if _wants_json():
+        return jsonify(id=insp.id, created=created, url=url), 201 if created else 200
+    if created:
+        flash(_("점검 결과를 저장했습니다."), "info")
+    return redirect(url, 303)
+
+
+@bp.route("/inspections/<int:inspection_id>")
+@roles_required()
+def detail(inspection_id):
+    """One inspection: failed items (critical first), passed ones, photos. Inspectors see their own."""
+    insp = inspections.get(inspection_id) or abort(404)
+    if not inspections.can_view(current_user, insp):
+        abort(403)
+    return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
+                           mode_label=inspections.mode_label(insp.mode))
+
+
+@bp.route("/photos/<sha>.jpg")
+@roles_required()
+def photo(sha):
+    """A stored photo, only for users who may see an inspection that holds it."""
+    if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+        abort(404)
+    if not inspections.photo_visible(current_user, sha):
+        abort(404)
+    resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """The service worker, from the app root so that its scope covers the forms."""
+    resp = current_app.send_static_file("js/sw.js")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Service-Worker-Allowed"] = "/"
+    return resp
+
+
+@bp.app_context_processor
+def _history_helper():
+    def inspection_history(site_id: int, limit: int = 30):
+        return db.session.scalars(inspections.list_stmt(site_id=site_id).limit(limit)).all()
+    return {"inspection_history": inspection_history, "mode_label": inspections.mode_label}
+
+
+def rescue_expired_form():
+    """When the CSRF token of an inspection form expired, give the form back with its answers (None otherwise)."""
+    if request.endpoint != "inspect.submit" or not current_user.is_authenticated:
+        return None
+    if _wants_json():
+        return jsonify(error="csrf", message=_("보안 토큰이 만료되었습니다. 새 토큰으로 다시 보내세요.")), 400
+    site = db.session.get(Site, request.view_args["site_id"])
+    if site is None:
+        return None
+    data, _photos, answers = _posted()
+    mode = data["mode"] if data["mode"] in MODES else "onsite"
+    return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=data["client_uuid"],
+                        answers=answers, fields=data, status=400, message=_(
+                            "보안 토큰이 만료되어 아직 저장하지 않았습니다. 입력한 답은 그대로 두었습니다. "
+                            "사진을 첨부했다면 다시 첨부한 뒤 제출을 누르세요."))

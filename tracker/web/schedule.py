@@ -1,0 +1,122 @@
+"""The lead's pages for the weekly rounds, follow-up actions (행정지도), incidents and assignments."""
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import clock, district
+from ..auth import roles_required
+from ..extensions import db
+from ..models import DongAssignment, Site, Task, User
+from ..services import ServiceError, checklist, schedule
+from .forms import ConfirmForm
+
+bp = Blueprint("schedule", __name__)
+LEADS = ("lead", "admin")
+
+
+def _week_arg() -> str:
+    week = request.args.get("week") or clock.week_of()
+    try:
+        clock.parse_week(week)
+    except ValueError:
+        flash(_("주는 2020-W11 형식이어야 합니다: '%(w)s'", w=week), "error")
+        week = clock.week_of()
+    return week
+
+
+def _inspectors():
+    return db.session.scalars(select(User).where(User.role == "inspector", User.active).order_by(User.name)).all()
+
+
+@bp.route("/schedule")
+@roles_required(*LEADS)
+def week():
+    """One week: overdue and missed sites by inspector and dong, actions by age, incidents, workloads."""
+    wk = _week_arg()
+    dong = request.args.get("dong") or None
+    return render_template("schedule/week.html", view=schedule.week_view(wk, dong), week=wk, dong=dong,
+                           prev=clock.add_weeks(wk, -1), next=clock.add_weeks(wk, 1),
+                           district=district.current(), inspectors=_inspectors(), form=ConfirmForm())
+
+
+@bp.route("/actions")
+@roles_required(*LEADS)
+def actions():
+    """Follow-up actions, filtered by status, dong, item and age."""
+    args = request.args
+    status = args.get("status", "open")
+    min_age = args.get("min_age", type=int)
+    rows = db.paginate(schedule.actions_stmt(status=status or None, dong=args.get("dong") or None,
+                                             item=args.get("item") or None, min_age=min_age),
+                       page=args.get("page", 1, type=int), per_page=50, error_out=False)
+    tpl = checklist.current()
+    labels = {i.key: i for i in tpl.items} if tpl else {}
+    return render_template("schedule/actions.html", page=rows, labels=labels, status=status,
+                           filters={k: v for k, v in args.items() if k != "page" and v},
+                           district=district.current(), now=clock.now())
+
+
+@bp.route("/sites/<int:site_id>/incidents", methods=["POST"])
+@roles_required(*LEADS)
+def record_incident(site_id):
+    """Record a confirmed case at a site."""
+    site = db.get_or_404(Site, site_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("sites.detail", site_id=site.id))
+    try:
+        day = date.fromisoformat(request.form.get("confirmed_on", ""))
+        cases = int(request.form.get("cases", "1"))
+    except ValueError:
+        flash(_("확진일(YYYY-MM-DD)과 확진자 수(숫자)를 확인하세요."), "error")
+        return redirect(url_for("sites.detail", site_id=site.id))
+    try:
+        schedule.record_incident(site, day, cases, request.form.get("note", ""), by=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("확진자 발생을 기록했습니다. 다음 근무일까지 현장점검이 배정되고 모니터링이 주 2회로 늘어납니다."), "info")
+    return redirect(url_for("sites.detail", site_id=site.id))
+
+
+@bp.route("/schedule/assignments", methods=["GET", "POST"])
+@roles_required(*LEADS)
+def assignments():
+    """Which inspector covers each dong."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            for dong in district.current().dongs:
+                raw = request.form.get(f"dong-{dong}", "")
+                schedule.assign_dong(dong, int(raw) if raw else None, by=current_user)
+        except (ServiceError, ValueError) as exc:
+            db.session.rollback()
+            flash(getattr(exc, "message", str(exc)), "error")
+        else:
+            db.session.commit()
+            flash(_("담당을 저장했습니다."), "info")
+            return redirect(url_for("schedule.assignments"))
+    current = dict(db.session.execute(select(DongAssignment.dong, DongAssignment.inspector_id)).all())
+    return render_template("schedule/assignments.html", form=form, dongs=district.current().dongs,
+                           current=current, inspectors=_inspectors())
+
+
+@bp.route("/tasks/<int:task_id>/assignee", methods=["POST"])
+@roles_required(*LEADS)
+def reassign(task_id):
+    """Give one task to another inspector."""
+    task = db.get_or_404(Task, task_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            schedule.reassign_task(task, int(request.form.get("inspector_id", "0")), by=current_user)
+        except (ServiceError, ValueError) as exc:
+            db.session.rollback()
+            flash(getattr(exc, "message", str(exc)), "error")
+        else:
+            db.session.commit()
+            flash(_("담당자를 바꿨습니다."), "info")
+    return redirect(request.referrer or url_for("schedule.week", week=task.week))

@@ -1,0 +1,202 @@
+"""The register: list with council tables, site pages, edits, QR codes, import and export."""
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import district
+from ..auth import roles_required
+from ..extensions import db
+from ..models import Site
+from ..services import ServiceError, audit, reports, site_import, sites
+from .forms import ConfirmForm, ImportForm, SiteForm
+
+bp = Blueprint("sites", __name__, url_prefix="/sites")
+EDITORS = ("lead", "admin")
+PER_PAGE = 25
+
+
+def _filters() -> dict:
+    args = request.args
+    return {k: (args.get(k) or None) for k in ("dong", "band", "status", "q")}
+
+
+@bp.route("/")
+@roles_required()
+def index():
+    """The register, filtered and paged, under the report's two tables."""
+    filters = _filters()
+    page = db.paginate(sites.list_stmt(**filters), page=request.args.get("page", 1, type=int),
+                       per_page=PER_PAGE, error_out=False)
+    return render_template("sites/index.html", page=page, filters=filters, counts=sites.counts(),
+                           args={k: v for k, v in filters.items() if v},
+                           district=district.current(), can_edit=current_user.role in EDITORS)
+
+
+def _get(site_id: int) -> Site:
+    return db.get_or_404(Site, site_id)
+
+
+@bp.route("/<int:site_id>")
+@roles_required()
+def detail(site_id):
+    """One site: details, QR code, and what changed when."""
+    site = _get(site_id)
+    history = db.session.scalars(audit.history_stmt("site", site.id).limit(50)).all()
+    extra = {}
+    try:
+        from ..services import schedule
+    except ImportError:
+        schedule = None
+    panel = getattr(schedule, "site_panel", None)
+    if panel is not None:
+        extra = panel(site)
+    return render_template("sites/detail.html", site=site, history=history, form=ConfirmForm(),
+                           short_code=sites.short_code(site), qr_url=sites.qr_url(site),
+                           can_edit=current_user.role in EDITORS, **extra)
+
+
+def _site_form(site: Site | None = None) -> SiteForm:
+    form = SiteForm(obj=site)
+    form.dong.choices = [("", _("선택"))] + [(d, d) for d in district.current().dongs]
+    return form
+
+
+def _save(form: SiteForm, site: Site | None):
+    data = {f: getattr(form, f).data for f in sites.FIELDS}
+    try:
+        if site is None:
+            site = sites.create_site(data, by=current_user)
+        else:
+            sites.update_site(site, data, by=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        for f, msg in exc.errors.items():
+            getattr(form, f).errors = list(getattr(form, f).errors) + [msg]
+        return None
+    db.session.commit()
+    return site
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def create():
+    """Register a new site."""
+    form = _site_form()
+    if form.validate_on_submit() and (site := _save(form, None)):
+        flash(_("사업장을 등록했습니다."), "info")
+        return redirect(url_for("sites.detail", site_id=site.id))
+    return render_template("sites/form.html", form=form, site=None)
+
+
+@bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def edit(site_id):
+    """Edit a site; its band follows the head count."""
+    site = _get(site_id)
+    form = _site_form(site)
+    if form.validate_on_submit() and _save(form, site):
+        flash(_("저장했습니다."), "info")
+        return redirect(url_for("sites.detail", site_id=site.id))
+    return render_template("sites/form.html", form=form, site=site)
+
+
+@bp.route("/<int:site_id>/status", methods=["POST"])
+@roles_required(*EDITORS)
+def set_status(site_id):
+    """Close or reopen a site."""
+    site = _get(site_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            sites.set_status(site, request.form.get("status", ""), by=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("폐업 처리했습니다.") if site.status == "closed" else _("다시 운영 중으로 바꿨습니다."), "info")
+    return redirect(url_for("sites.detail", site_id=site.id))
+
+
+@bp.route("/<int:site_id>/rotate-qr", methods=["POST"])
+@roles_required(*EDITORS)
+def rotate_qr(site_id):
+    """Issue a new QR token; the old printed code stops working."""
+    site = _get(site_id)
+    if ConfirmForm().validate_on_submit():
+        sites.rotate_token(site, by=current_user)
+        db.session.commit()
+        flash(_("QR 코드를 새로 발급했습니다. 예전 코드는 더 이상 쓸 수 없습니다. 새 코드를 인쇄해 붙이세요."), "info")
+    return redirect(url_for("sites.detail", site_id=site.id))
+
+
+@bp.route("/<int:site_id>/qr.<fmt>")
+@roles_required()
+def qr(site_id, fmt):
+    """The site's QR code as SVG or PNG."""
+    site = _get(site_id)
+    if fmt == "svg":
+        return Response(sites.qr_svg(site), mimetype="image/svg+xml")
+    if fmt == "png":
+        return Response(sites.qr_png(site), mimetype="image/png",
+                        headers={"Content-Disposition": f'inline; filename="qr-{site.id}.png"'})
+    abort(404)
+
+
+@bp.route("/qr-sheet")
+@roles_required(*EDITORS)
+def qr_sheet():
+    """A printable A4 sheet with every active site's code."""
+    active = db.session.scalars(sites.list_stmt(status="active", dong=request.args.get("dong") or None)).all()
+    return render_template("sites/qr_sheet.html", sites=active, short_code=sites.short_code)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def upload():
+    """Upload a CSV or XLSX register; preview first, then import all or nothing."""
+    form = ImportForm()
+    report, error = None, None
+    if form.validate_on_submit():
+        dry = form.dry_run.data or request.form.get("action") == "preview"
+        f = form.file.data
+        try:
+            report = site_import.import_sites(f.read(), f.filename or "", by=current_user, dry_run=dry)
+        except ServiceError as exc:
+            error = exc.message
+        if report is not None and report.ok and not dry:
+            db.session.commit()
+            flash(_("가져오기를 마쳤습니다: 새로 %(c)s곳, 변경 %(u)s곳, 그대로 %(n)s곳.",
+                    c=len(report.created), u=len(report.updated), n=report.unchanged), "info")
+            return redirect(url_for("sites.index"))
+        db.session.rollback()
+    status = 422 if (error or (report and not report.ok)) else 200
+    return render_template("sites/import.html", form=form, report=report, error=error), status
+
+
+@bp.route("/export.<fmt>")
+@roles_required()
+def export(fmt):
+    """The register, with the list's filters, as XLSX or CSV."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    body = reports.register_export(fmt, **_filters())
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="sites.{fmt}"'})
+
+
+@bp.route("/code", methods=["GET"])
+@roles_required()
+def by_code():
+    """Open a site from the short code typed by hand under its QR."""
+    site = sites.find_by_code(request.args.get("code", ""))
+    if site is None:
+        flash(_("그 코드의 사업장이 없습니다. 코드를 다시 확인하세요."), "error")
+        return redirect(request.referrer or url_for("dashboard.home"))
+    return redirect(url_for("inspect.scan", token=site.qr_token))
+
+
+def sites_for_select():
+    """Active sites for pickers."""
+    return db.session.scalars(select(Site).where(Site.status == "active").order_by(Site.name)).all()
