@@ -29,8 +29,8 @@ def load_user_from_bearer(req):
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    tok = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(header[7:].strip())))
-    return tok.user if tok and tok.user.active else None
+    return db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == token_hash(header[7:].strip()), User.active.is_(True)))
 
 
 def roles_required(*roles: str):

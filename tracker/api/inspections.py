@@ -22,8 +22,9 @@ def create_inspection():
     if not isinstance(body, dict):
         raise ServiceError(_("JSON 객체를 보내야 합니다"), errors={"body": "expected a JSON object"})
     insp, created = inspections.submit({k: body.get(k) for k in SUBMIT_FIELDS}, by=current_user)
+    record = inspections.to_dict(insp)  # before the commit expires it: everything is still in memory
     db.session.commit()
-    return jsonify(inspections.to_dict(insp)), 201 if created else 200
+    return jsonify(record), 201 if created else 200
 
 
 @bp.route("/inspections")

@@ -2,7 +2,7 @@
 import hashlib
 import io
 import uuid as uuidlib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from flask import current_app
@@ -321,6 +321,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         na_count=sum(v == "na" for v in by_key.values()),
         critical_no_count=sum(v == "no" and items_all[k].critical for k, v in by_key.items()))
     insp.compliant = insp.critical_no_count == 0
+    insp.site = site  # already loaded: the rollup hook reads its dong and band from here
     try:
         db.session.add(insp)
         db.session.flush()
@@ -344,7 +345,6 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     set_committed_value(insp, "answers", [r for r in rows if isinstance(r, Answer)])
     set_committed_value(insp, "photos", [r for r in rows if isinstance(r, Photo)])
     set_committed_value(insp, "template", tpl)
-    set_committed_value(insp, "site", site)
     schedule.after_submit(insp, tpl.items)
     return insp, True
 
@@ -425,14 +425,17 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None]]:
 
 
 def to_dict(insp: Inspection) -> dict:
-    """The API's shape of an inspection."""
+    """The API's shape of an inspection; times in UTC, whether or not it has been reloaded since it was saved."""
+    def iso(value):
+        return value.astimezone(timezone.utc).isoformat() if value else None
+
     return {"id": insp.id, "client_uuid": insp.client_uuid, "site_id": insp.site_id, "mode": insp.mode,
             "template_id": insp.template_id, "template_version": insp.template.version if insp.template else None,
             "inspector_id": insp.inspector_id, "week": insp.week,
-            "submitted_at": insp.submitted_at.isoformat(),
-            "device_time": insp.device_time.isoformat() if insp.device_time else None,
-            "qr_scanned_at": insp.qr_scanned_at.isoformat() if insp.qr_scanned_at else None,
-            "contact_name": insp.contact_name, "called_at": insp.called_at.isoformat() if insp.called_at else None,
+            "submitted_at": iso(insp.submitted_at),
+            "device_time": iso(insp.device_time),
+            "qr_scanned_at": iso(insp.qr_scanned_at),
+            "contact_name": insp.contact_name, "called_at": iso(insp.called_at),
             "lat": insp.lat, "lng": insp.lng, "yes_count": insp.yes_count, "no_count": insp.no_count,
             "na_count": insp.na_count, "critical_no_count": insp.critical_no_count, "compliant": insp.compliant,
             "answers": {a.item_key: {"value": a.value, "note": a.note} for a in insp.answers},

@@ -168,19 +168,18 @@ def mark_overdue(at: datetime | None = None) -> dict:
 # --- after an inspection -------------------------------------------------------------------------
 
 def _close_one(site_id: int, kind: str, inspection, week: str | None = None) -> None:
-    """Close the lowest open task of a kind that this inspection satisfies, with a conditional update."""
-    stmt = select(Task.id).where(Task.site_id == site_id, Task.kind == kind, Task.status == "open",
-                                 or_(Task.required_mode == "any", Task.required_mode == inspection.mode))
+    """Close the lowest open task of a kind that this inspection satisfies: one conditional UPDATE, so that two
+    inspections arriving together cannot both close the same task."""
+    first = select(Task.id).where(Task.site_id == site_id, Task.kind == kind, Task.status == "open",
+                                  or_(Task.required_mode == "any", Task.required_mode == inspection.mode))
     if week:
-        stmt = stmt.where(Task.week == week)
+        first = first.where(Task.week == week)
     else:
-        stmt = stmt.where(Task.created_at <= inspection.submitted_at)
-    tid = db.session.scalar(stmt.order_by(Task.week, Task.slot).limit(1))
-    if tid:
-        db.session.execute(update(Task).where(Task.id == tid, Task.status == "open")
-                           .values(status="done", closed_at=inspection.submitted_at,
-                                   done_inspection_id=inspection.id)
-                           .execution_options(synchronize_session=False))
+        first = first.where(Task.created_at <= inspection.submitted_at)
+    first = first.order_by(Task.week, Task.slot).limit(1).scalar_subquery()
+    db.session.execute(update(Task).where(Task.id == first, Task.status == "open")
+                       .values(status="done", closed_at=inspection.submitted_at, done_inspection_id=inspection.id)
+                       .execution_options(synchronize_session=False))
 
 
 def after_submit(inspection, items) -> None:

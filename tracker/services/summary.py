@@ -5,7 +5,8 @@ Definitions (stated on the dashboard, used here exactly):
 - A *compliance rate* is yes / (yes + no) over the items that apply; n/a answers are left out of both.
 - *compliant share* is compliant inspections / inspections.
 - *monitoring rounds* is the number of ISO weeks of the period that have a weekly monitoring round: at least one
-  weekly_monitoring task, or at least one inspection, for a site in scope (the dong, when one is chosen).
+  weekly_monitoring task for a site in scope (the dong, when one is chosen). The first on-site sweep and ad-hoc
+  visits are inspections, not rounds.
 - *on-site sites inspected* is the number of distinct sites with at least one on-site inspection in the period.
 - *confirmed cases* is the sum of Incident.cases confirmed between the period's first Monday and last Sunday.
 
@@ -15,7 +16,6 @@ every new Inspection and Answer in the same transaction; rebuild_rollup() recomp
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
@@ -260,31 +260,30 @@ def _progress(week: str, dong) -> dict:
 
 # --- the rollup: kept at flush time, rebuilt on demand ---------------------------------------------------------
 
+_UPSERTS: dict = {}
+
+
+def _upsert_stmt(dialect: str):
+    """One ON CONFLICT statement per dialect, built once: executed with a list of rows it is compiled once and
+    sent as an executemany, where a multi-row VALUES would be a new statement (and a new compile) per submit."""
+    if dialect not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(SummaryWeek)
+        t = SummaryWeek.__table__.c
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["week", "dong", "size_band", "mode", "item_key"],
+            set_={c: t[c] + stmt.excluded[c] for c in ("inspections", "compliant", "yes", "no", "na")})
+    return _UPSERTS[dialect]
+
+
 def _upsert(conn, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(SummaryWeek).values(rows)
-    ex = stmt.excluded
-    t = SummaryWeek.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["week", "dong", "size_band", "mode", "item_key"],
-        set_={c: t[c] + ex[c] for c in ("inspections", "compliant", "yes", "no", "na")})
-    conn.execute(stmt)
-
-
-_ROLLUP_READY: set = set()
-
-
-def _rollup_ready(conn) -> bool:
-    """Whether summary_week exists; until a migration adds it, submits go on and the rollup is rebuilt later."""
-    key = id(conn.engine)
-    if key not in _ROLLUP_READY and sa_inspect(conn).has_table(SummaryWeek.__tablename__):
-        _ROLLUP_READY.add(key)
-    return key in _ROLLUP_READY
+    if rows:
+        # Rows in key order: two submits touching the same rows lock them in the same order (no deadlock).
+        rows.sort(key=lambda r: (r["week"], r["dong"], r["size_band"], r["mode"], r["item_key"]))
+        conn.execute(_upsert_stmt(conn.dialect.name), rows)
 
 
 @event.listens_for(Session, "after_flush")
@@ -295,11 +294,13 @@ def _rollup_after_flush(session, _ctx):
     if not new_insp and not new_ans:
         return
     conn = session.connection()
-    if not _rollup_ready(conn):
-        return
-    site_ids = {o.site_id for o in new_insp}
-    where = {sid: (dong, band) for sid, dong, band in conn.execute(
-        select(Site.id, Site.dong, Site.size_band).where(Site.id.in_(site_ids)))} if site_ids else {}
+    # The submit path hands over the site it already loaded; anything else is looked up in one query.
+    where = {o.site_id: (o.__dict__["site"].dong, o.__dict__["site"].size_band) for o in new_insp
+             if o.__dict__.get("site") is not None}
+    site_ids = {o.site_id for o in new_insp} - set(where)
+    if site_ids:
+        where.update({sid: (dong, band) for sid, dong, band in conn.execute(
+            select(Site.id, Site.dong, Site.size_band).where(Site.id.in_(site_ids)))})
     ctx = {o.id: (o.week, o.mode) + where[o.site_id] for o in new_insp}
     missing = {a.inspection_id for a in new_ans} - set(ctx)
     if missing:
