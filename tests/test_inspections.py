@@ -479,3 +479,32 @@ def test_week_list_marks_done_and_follows_assignments(app, tpl, site_factory, ma
     html = _client_as(app, me).get("/inspect").get_data(as_text=True)
     assert "여의도센터" in html and "점검 완료" in html and "당산센터" not in html and b.name not in html
     assert "1 / 1곳 완료" in html
+
+
+def test_a_closed_sites_form_says_why_it_cannot_be_inspected(app, tpl, site_factory, make_user):
+    site = site_factory(name="문 닫은 센터")
+    sites.set_status(site, "closed")
+    me = make_user("inspector")
+    _db.session.commit()
+    c = _client_as(app, me)
+    for url in (f"/inspect/sites/{site.id}", f"/s/{site.qr_token}"):
+        resp = c.get(url)
+        assert resp.status_code == 410, url
+        assert "문 닫은 센터은(는) 폐업 처리되어 점검할 수 없습니다" in resp.get_data(as_text=True)
+
+
+def test_site_page_shows_the_last_ten_inspections_and_links_to_all(app, tpl, site_factory, make_user):
+    site = site_factory(name="이력센터")
+    me, lead = make_user("inspector"), make_user("lead")
+    for day in range(1, 13):
+        clock.set_now(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
+        inspections.submit(payload(site, tpl, mode="phone"), by=me)
+    _db.session.commit()
+    c = _client_as(app, lead)
+    page = c.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert page.count("/inspections/") == 10 and "2020-03-12" in page and "2020-03-02 " not in page
+    assert "전체 12건 보기" in page
+    page = c.get(f"/sites/{site.id}?history=all").get_data(as_text=True)
+    assert page.count("/inspections/") == 12 and "전체 12건 보기" not in page
+    # inspectors do not get the site's history
+    assert "/inspections/" not in _client_as(app, me).get(f"/sites/{site.id}").get_data(as_text=True)

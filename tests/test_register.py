@@ -148,7 +148,9 @@ def test_lead_edits_a_site_and_the_audit_keeps_before_and_after(client, db, logi
     assert (row.before["name"], row.after["name"]) == ("옛센터", "새센터")
     assert (row.before["size_band"], row.after["size_band"]) == ("50 이하", "251~300")
     html = client.get(f"/sites/{s.id}").get_data(as_text=True)
-    assert "headcount: 40 → 260" in html and lead.name in html
+    assert "종사자수: 40 → 260" in html and "규모: 50 이하 → 251~300" in html and lead.name in html
+    assert "<b>수정</b>" in html and "사업장명: 옛센터 → 새센터" in html
+    assert "사업자등록번호:" not in html and "행정동:" not in html  # untouched fields are not listed
     # saving the same values again writes no audit row
     client.post(f"/sites/{s.id}/edit", data=site_form(token, name="새센터", business_no="107-81-11111",
                                                         dong="여의동", headcount="260"))

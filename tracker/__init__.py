@@ -111,9 +111,11 @@ def register_hooks(app: Flask) -> None:
     def template_globals():
         from flask_babel import get_locale
         from . import clock
+        from .services import audit
         return {"lang": str(get_locale() or "ko"), "clock": clock,
                 "district_name": app.config["TRACKER_DISTRICT_NAME"], "nav_links": NAV_LINKS,
-                "has_endpoint": lambda ep: ep in app.view_functions}
+                "has_endpoint": lambda ep: ep in app.view_functions,
+                "audit_action": audit.action_label, "audit_changes": audit.changes}
 
     @app.template_filter("localtime")
     def localtime(dt, fmt="%Y-%m-%d %H:%M"):

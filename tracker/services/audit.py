@@ -1,8 +1,19 @@
 """The audit trail: who changed what, when, with the state before and after."""
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Audit
+
+# What a reader of the trail sees; the stored codes stay stable whatever the language.
+ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("가져오기"), "close": _l("폐업 처리"),
+                 "reopen": _l("운영 재개"), "rotate_qr": _l("QR 코드 새로 발급"), "publish": _l("게시"),
+                 "reassign": _l("담당 변경")}
+FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
+                "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
+                "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"), "status": _l("상태"),
+                "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자")}
 
 
 def record(user, entity: str, entity_id, action: str, before: dict | None, after: dict | None) -> None:
@@ -14,4 +25,16 @@ def record(user, entity: str, entity_id, action: str, before: dict | None, after
 def history_stmt(entity: str, entity_id: int):
     """Audit rows of one record, newest first."""
     return (select(Audit).where(Audit.entity == entity, Audit.entity_id == entity_id)
-            .order_by(Audit.at.desc(), Audit.id.desc()))
+            .options(selectinload(Audit.user)).order_by(Audit.at.desc(), Audit.id.desc()))
+
+
+def changes(row: Audit) -> list[tuple[str, object, object]]:
+    """(field label, before, after) for each field the change touched; every field for a creation."""
+    before, after = row.before or {}, row.after or {}
+    return [(str(FIELD_LABELS.get(k, k)), before.get(k), v) for k, v in after.items()
+            if not before or before.get(k) != v]
+
+
+def action_label(action: str) -> str:
+    """The action in the reader's language."""
+    return str(ACTION_LABELS.get(action, action))

@@ -62,9 +62,13 @@ def scan(token):
         return render_template("error.html", status=404, title=_("사용할 수 없는 QR 코드"), message=_(
             "이 QR 코드는 더 이상 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다. 팀장에게 새 QR 코드를 요청하세요.")), 404
     if site.status != "active":
-        return render_template("error.html", status=410, title=_("폐업한 사업장"), message=_(
-            "%(name)s은(는) 폐업 처리되어 점검할 수 없습니다.", name=site.name)), 410
+        return _closed(site)
     return _render_form(site, "onsite", scan_token=inspections.scan_token(site))
+
+
+def _closed(site):
+    return render_template("error.html", status=410, title=_("폐업한 사업장"), message=_(
+        "%(name)s은(는) 폐업 처리되어 점검할 수 없습니다.", name=site.name)), 410
 
 
 @bp.route("/inspect/sites/<int:site_id>", methods=["GET"])
@@ -73,7 +77,7 @@ def form(site_id):
     """The checklist form opened from the list: on site (without a scan) or by phone."""
     site = db.get_or_404(Site, site_id)
     if site.status != "active":
-        abort(410)
+        return _closed(site)
     mode = request.args.get("mode", "onsite")
     return _render_form(site, mode if mode in MODES else "onsite")
 
@@ -137,10 +141,8 @@ def service_worker():
 
 
 @bp.app_context_processor
-def _history_helper():
-    def inspection_history(site_id: int, limit: int = 30):
-        return db.session.scalars(inspections.list_stmt(site_id=site_id).limit(limit)).all()
-    return {"inspection_history": inspection_history, "mode_label": inspections.mode_label}
+def _mode_label():
+    return {"mode_label": inspections.mode_label}
 
 
 def rescue_expired_form():

@@ -2,18 +2,19 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
-from ..models import Site
-from ..services import ServiceError, audit, reports, site_import, sites
+from ..models import Inspection, Site
+from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
 from .forms import ConfirmForm, ImportForm, SiteForm
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
 EDITORS = ("lead", "admin")
 PER_PAGE = 25
+HISTORY_SHORT, HISTORY_ALL = 10, 500
 
 
 def _filters() -> dict:
@@ -43,14 +44,14 @@ def detail(site_id):
     """One site: details, QR code, and what changed when."""
     site = _get(site_id)
     history = db.session.scalars(audit.history_stmt("site", site.id).limit(50)).all()
-    extra = {}
-    try:
-        from ..services import schedule
-    except ImportError:
-        schedule = None
-    panel = getattr(schedule, "site_panel", None)
-    if panel is not None:
-        extra = panel(site)
+    extra = schedule.site_panel(site)
+    if current_user.role in EDITORS:
+        # A phone shows the last ten; the whole history is one tap away.
+        limit = HISTORY_ALL if request.args.get("history") == "all" else HISTORY_SHORT
+        extra["inspection_history"] = db.session.scalars(
+            inspections.list_stmt(site_id=site.id).limit(limit)).all()
+        extra["inspection_count"] = db.session.scalar(
+            select(func.count()).select_from(Inspection).where(Inspection.site_id == site.id))
     return render_template("sites/detail.html", site=site, history=history, form=ConfirmForm(),
                            short_code=sites.short_code(site), qr_url=sites.qr_url(site),
                            can_edit=current_user.role in EDITORS, **extra)
