@@ -131,3 +131,14 @@ def test_query_count_does_not_grow_with_the_data(history, client, login, db, app
     db.session.commit()
     assert count() == small
     assert small <= 20
+
+
+def test_council_report_defaults_to_the_programme_so_far(history, client, login):  # noqa: F811
+    """Without a period the council report runs from the first inspected week to this week (2020-W13 here)."""
+    login("lead")
+    html = client.get("/reports/council").get_data(as_text=True)
+    assert "2020-W11 ~ 2020-W13" in html
+    wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx").data))
+    res = [list(r) for r in wb["점검 실적"].iter_rows(values_only=True)]
+    assert res[1][0] == "2020-W11 ~ 2020-W13"
+    assert res[1][2] == 2  # A and C were inspected on site in W11-W12

@@ -130,6 +130,15 @@ def compute(first: str | None = None, last: str | None = None, dong: str | None 
     }
 
 
+def programme_start() -> str | None:
+    """The first week with an inspection, at most MAX_WEEKS before this one; None before the first inspection."""
+    first = db.session.scalar(select(func.min(Inspection.week)))
+    if first is None:
+        return None
+    floor = clock.add_weeks(clock.week_of(), -(MAX_WEEKS - 1))
+    return floor if clock.week_monday(first) < clock.week_monday(floor) else first
+
+
 def incidents(first: str, last: str, dong: str | None = None, limit: int = 50) -> list:
     """Incidents confirmed in the period, newest first, with their sites (one query)."""
     from sqlalchemy.orm import contains_eager

@@ -21,11 +21,18 @@ def home():
     return redirect(url_for("dashboard.overview"))
 
 
-def _period() -> tuple[str, str, str | None]:
-    """from/to/dong from the query string; a wrong value is named in a message and the default is used."""
+def _period(whole_programme: bool = False) -> tuple[str, str, str | None]:
+    """from/to/dong from the query string; a wrong value is named in a message and the default is used.
+
+    The default is this week, or for the council report the programme so far: its first inspected week to now.
+    """
     args = request.args
+    first = args.get("from")
+    start = summary.programme_start() if whole_programme and not first and not args.get("to") else None
+    if start and clock.week_monday(start) <= clock.week_monday(clock.week_of()):
+        return summary.parse_params(start, clock.week_of(), None)
     try:
-        return summary.parse_params(args.get("from"), args.get("to"), args.get("dong"))
+        return summary.parse_params(first, args.get("to"), args.get("dong"))
     except ServiceError as exc:
         flash(exc.message, "error")
         return summary.parse_params(None, None, None)
@@ -91,7 +98,7 @@ def _download(body: bytes, fmt: str, name: str) -> Response:
 @roles_required(*LEADS)
 def council():
     """The council report's tables for a period, printable on A4."""
-    first, last, _dong = _period()
+    first, last, _dong = _period(whole_programme=True)
     s = summary.compute(first, last)
     counts = sites.counts()
     return render_template("reports/council.html", s=s, counts=counts, tables=reports.council_tables(s, counts),
@@ -102,7 +109,7 @@ def council():
 @roles_required(*LEADS)
 def council_xlsx():
     """The council report's tables as XLSX."""
-    first, last, _dong = _period()
+    first, last, _dong = _period(whole_programme=True)
     body = reports.council_xlsx(summary.compute(first, last), sites.counts())
     return _download(body, "xlsx", f"council_{first}_{last}.xlsx")
 
