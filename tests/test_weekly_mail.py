@@ -1,7 +1,7 @@
 """The weekly summary e-mail against a real SMTP server (aiosmtpd): right figures, once, Korean intact."""
 import threading
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -130,3 +130,48 @@ def test_preview_page_shows_the_week(client, login, history):
     assert "마바센터" in body.get_data(as_text=True)
     assert "frame-ancestors 'self'" in body.headers["Content-Security-Policy"]
     assert "script-src" not in body.headers["Content-Security-Policy"]
+
+
+def test_long_open_actions_and_incidents_as_of_that_week(app, db, history):
+    """An action opened 20 days before the week's end and still open is listed, by its label; one opened 5 days
+    before is not yet; one cleared before the week ended is not; one cleared after it still is (as of then).
+    The week's incident is listed."""
+    from tracker.models import Action, Incident, Inspection
+    b = history["b"]
+    opened_by = db.session.scalar(select(Inspection.id).where(Inspection.site_id == b.id))
+    end = clock.week_end_utc(WEEK)
+    for key, opened_days, cleared in (("ventilation", 20, None), ("hygiene_supplies", 5, None),
+                                      ("disinfection", 30, end - timedelta(days=1)),
+                                      ("office_clean", 25, end + timedelta(days=3))):
+        db.session.add(Action(site_id=b.id, item_key=key, opened_inspection_id=opened_by, status="cleared" if cleared else "escalated",
+                              critical=False, opened_at=end - timedelta(days=opened_days),
+                              due_at=end - timedelta(days=opened_days - 7), cleared_at=cleared))
+    db.session.add(Incident(site_id=history["a"].id, confirmed_on=date(2020, 5, 9), cases=1,
+                            raised_until=date(2020, 5, 23), note="이태원 관련"))
+    db.session.commit()
+    ctx = weekly_mail.context(WEEK)
+    assert sorted(a.item_key for a in ctx["long_open"]) == ["office_clean", "ventilation"]
+    msg = weekly_mail.render(WEEK)
+    assert "주기적 환기 (1일 2회 이상)" in msg["body_text"] and "ventilation" not in msg["body_text"]
+    assert "가나센터 (여의동): 2020-05-09 확진 1명" in msg["body_text"]
+    assert "가나센터 (여의동) — 2020-05-09 확진 1명" in msg["body_html"]
+
+
+def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(app, db, history, smtp_server):
+    """A scheduler (re)started on Monday before 08:00 sends nothing yet; started after, it queues and sends
+    last week's summary; the 08:00 job and further restarts add nothing."""
+    from tracker import jobs
+
+    def rows():
+        db.session.rollback()
+        return db.session.scalars(select(Outbox.recipient).where(Outbox.period == WEEK).order_by(Outbox.recipient)).all()
+    clock.set_now(at("2020-05-11T07:30"))
+    jobs.catch_up(app)
+    assert rows() == [] and smtp_server.messages == []
+    clock.set_now(at("2020-05-11T09:10"))
+    jobs.catch_up(app)
+    assert rows() == ["chief@district.example", "lead@district.example"]
+    assert sorted(m["To"] for m in smtp_server.messages) == ["chief@district.example", "lead@district.example"]
+    jobs.weekly_summary(app)
+    jobs.catch_up(app)
+    assert len(rows()) == 2 and len(smtp_server.messages) == 2

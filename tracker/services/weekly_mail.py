@@ -2,12 +2,13 @@
 from datetime import timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from .. import clock
 from ..extensions import db
-from ..models import Inspection, User
-from . import schedule, summary
+from ..models import Action, Inspection, Site, User
+from . import checklist, schedule, summary
 
 LONG_OPEN_DAYS = 14
 TOP_ITEMS = 5
@@ -38,11 +39,23 @@ def context(week: str) -> dict:
         "fig": fig, "inspected": int(inspected or 0),
         "late": view["late"],
         "failed_items": [i for i in fig["by_item"] if i["no"]][:TOP_ITEMS],
-        "long_open": db.session.scalars(schedule.actions_stmt(status="open", min_age=LONG_OPEN_DAYS)).all(),
+        "long_open": long_open_actions(week),
+        "item_labels": {i.key: i.label_ko for i in (checklist.current().items if checklist.current() else [])},
         "long_open_days": LONG_OPEN_DAYS,
         "incidents": summary.incidents(week, week) or view["incidents"],
         "dashboard_url": f"{base}/dashboard?from={week}&to={week}",
     }
+
+
+def long_open_actions(week: str) -> list:
+    """Actions that, at the end of the week, had been open (or escalated) longer than LONG_OPEN_DAYS: the same list
+    whether the e-mail goes out on Monday or is previewed months later."""
+    end = clock.week_end_utc(week)
+    return db.session.scalars(
+        select(Action).join(Site, Site.id == Action.site_id).options(contains_eager(Action.site))
+        .where(Action.opened_at <= end - timedelta(days=LONG_OPEN_DAYS),
+               or_(Action.cleared_at.is_(None), Action.cleared_at > end))
+        .order_by(Action.opened_at, Action.id)).all()
 
 
 def subject(ctx: dict) -> str:
