@@ -213,3 +213,26 @@ def test_unanswered_items_block_submit(phone, site_factory):
     assert page.locator("#q-case_reporting.has-error").count() == 1
     assert "답하지 않은 항목" in page.locator("#insp-status").inner_text()
     assert saved() == (0, 0)
+
+
+def test_a_queued_inspection_the_server_refuses_is_shown_not_hidden(phone, site_factory):
+    """Queued offline; the site is closed meanwhile; back online the server refuses it (422): the inspector is told
+    which site and why, instead of being promised an automatic send that will never come."""
+    from tracker.services import sites
+    page, ctx, base = phone
+    site = site_factory(name="곧닫는센터")
+    page.goto(f"{base}/inspect/sites/{site.id}?mode=onsite")
+    answer_all(page, "yes")
+    ctx.set_offline(True)
+    page.locator("#insp-submit").tap()
+    page.locator("#insp-status").wait_for(state="visible")
+    page.goto("about:blank")
+    sites.set_status(site, "closed")
+    _db.session.commit()
+    ctx.set_offline(False)
+    page.goto(f"{base}/inspect")
+    note = page.locator("#insp-queue")
+    wait_until(lambda: "서버가 받지 않았습니다" in (note.inner_text() if note.is_visible() else ""))
+    text = note.inner_text()
+    assert "곧닫는센터" in text and "폐업" in text and "자동으로 보냅니다" not in text
+    assert queue_count(page) == 1 and saved() == (0, 0)

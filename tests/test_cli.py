@@ -143,6 +143,7 @@ def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):
     env = {**os.environ, "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
            "TRACKER_INSTANCE_PATH": str(tmp_path / "instance"), "TRACKER_SECRET_KEY": "dev-test"}
     env.pop("TRACKER_FAKE_NOW", None)
+    env.pop("TRACKER_BASE_URL", None)
     up = subprocess.run([flask, "--app", "wsgi", "db", "upgrade"], cwd=root, env=env, capture_output=True, text=True,
                         timeout=120)
     assert up.returncode == 0, up.stderr
@@ -161,6 +162,27 @@ def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):
                 assert proc.poll() is None, proc.stdout.read()
                 time.sleep(0.3)
         assert status == 200 and 'name="csrf_token"' in body
+        # QR codes printed from this server point at it, not at the default port
+        login = subprocess.run([flask, "--app", "wsgi", "create-user", "--email", "d@example.test", "--name", "D",
+                                "--role", "lead", "--password", "long-enough-1"], cwd=root, env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert login.returncode == 0, login.stderr
+        sheet = tmp_path / "sites.csv"
+        sheet.write_text(GOOD, encoding="utf-8")
+        imported = subprocess.run([flask, "--app", "wsgi", "import-sites", str(sheet)], cwd=root, env=env,
+                                  capture_output=True, text=True, timeout=60)
+        assert imported.returncode == 0, imported.stderr
+        import http.cookiejar
+        import re
+        from urllib.parse import urlencode
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        base = f"http://127.0.0.1:{port}"
+        login_page = opener.open(f"{base}/login").read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page).group(1)
+        opener.open(f"{base}/login", urlencode({"csrf_token": token, "email": "d@example.test",
+                                                "password": "long-enough-1"}).encode())
+        page = opener.open(f"{base}/sites/1").read().decode()
+        assert f"{base}/s/" in page
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

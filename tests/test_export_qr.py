@@ -165,3 +165,17 @@ def test_closed_site_code_says_so(client, db, login, site_factory):
     login("inspector")
     resp = client.get(f"/s/{s.qr_token}")
     assert resp.status_code == 410 and "폐업 처리되어" in resp.get_data(as_text=True)
+
+
+def test_short_codes_forgive_look_alikes_and_keep_old_codes_working(db, site_factory):
+    s = site_factory()
+    assert all(c in sites.CODE_ALPHABET for c in s.qr_token[:8])  # new codes never hold I, L, O or U
+    s.qr_token = "0A1BCD2E" + "rest-of-the-token"
+    old = site_factory()
+    old.qr_token = "Ab-d_x9Q" + "legacy"  # issued before the alphabet: dash and underscore kept
+    db.session.commit()
+    assert sites.short_code(s) == "0A1B-CD2E"
+    for typed in ("0A1B-CD2E", "oa1b cd2e", "OAIB-CD2E", "0alb-cd2e", " 0a1bcd2e "):
+        assert sites.find_by_code(typed) == s, typed
+    assert sites.short_code(old) == "AB-D_X9Q" and sites.find_by_code("ab-d_x9q") == old
+    assert sites.find_by_code("0A1B-CD2F") is None

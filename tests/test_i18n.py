@@ -248,3 +248,27 @@ def test_every_catalogue_entry_is_translated_and_keeps_its_placeholders(catalogu
     wrong = [(m.id, m.string) for m in catalogue if m.id and
              sorted(placeholder.findall(m.id)) != sorted(placeholder.findall(m.string))]
     assert not wrong, wrong
+
+
+def test_the_language_link_keeps_the_page_and_its_filters(client, login, site_factory):
+    import html as htmllib
+    import re
+    from urllib.parse import parse_qs, urlsplit
+    site = site_factory()
+    login("inspector")
+    for url, expected in ((f"/inspect/sites/{site.id}?mode=phone", {"mode": ["phone"]}),
+                          ("/sites/?dong=여의동&page=2", {"dong": ["여의동"], "page": ["2"]})):
+        page = client.get(url).get_data(as_text=True)
+        href = htmllib.unescape(re.search(r'<a href="([^"]+)" hreflang="en">', page).group(1))
+        parts = urlsplit(href)
+        assert parts.path == urlsplit(url).path
+        assert parse_qs(parts.query) == {**expected, "lang": ["en"]}
+
+
+def test_size_bands_read_naturally_in_english(client, login, site_factory):
+    site_factory(headcount=30)
+    site_factory(headcount=900)
+    login("lead")
+    html = client.get("/sites/?lang=en").get_data(as_text=True)
+    assert "≤ 50" in html and "≥ 701" in html and "51–100" in html and ">50 이하<" not in html  # values stay
+    assert "50 이하" in client.get("/sites/?lang=ko").get_data(as_text=True)

@@ -118,6 +118,11 @@ def test_closed_sites_get_no_tasks(db, setup, site_factory):
     clock.set_now(at("2020-03-09T00:05"))
     schedule.schedule_week()
     assert [t.site_id for t in tasks(db)] == [setup["site"].id]
+    # A site closed mid-week: its open round is cancelled, so it never turns overdue or missed.
+    sites.set_status(setup["site"], "closed")
+    schedule.mark_overdue(at("2020-03-16T00:30"))
+    db.session.commit()
+    assert [t.status for t in tasks(db)] == ["cancelled"]
 
 
 def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
@@ -194,6 +199,12 @@ def test_lead_reassigns_dongs_and_tasks(db, setup, client, login):
     resp = client.post("/schedule/assignments", data={"csrf_token": csrf_from(page), "dong-여의동": str(other.id)})
     assert resp.status_code == 302
     assert tasks(db)[0].assignee_id == other.id  # the open task moved with the dong
+    from tracker.models import Audit
+    trail = lambda: db.session.scalars(select(Audit).where(Audit.entity == "assignment")).all()  # noqa: E731
+    assert [(a.before, a.after) for a in trail()] == [
+        ({"dong": "여의동", "inspector_id": setup["inspector"].id}, {"dong": "여의동", "inspector_id": other.id})]
+    client.post("/schedule/assignments", data={"csrf_token": csrf_from(page), "dong-여의동": str(other.id)})
+    assert len(trail()) == 1  # saving the page unchanged writes nothing
     task = tasks(db)[0]
     resp = client.post(f"/tasks/{task.id}/assignee", data={"csrf_token": csrf_from(page),
                                                           "inspector_id": str(setup["inspector"].id)})
@@ -217,7 +228,7 @@ def test_week_page_groups_late_sites_and_workload(db, setup, client, login, site
     assert "늦은센터" in page and "이점검" in page
 
 
-def test_actions_list_filters_and_api(db, setup, client, login):
+def test_actions_list_filters_and_api(db, setup, client, login, site_factory):
     clock.set_now(at("2020-03-09T00:05"))
     schedule.schedule_week()
     submit(setup["site"], "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("ventilation", "masks_mandatory"))
@@ -237,6 +248,18 @@ def test_actions_list_filters_and_api(db, setup, client, login):
     assert client.get("/api/v1/tasks?week=2020-11").status_code == 422
     page = client.get("/actions?item=ventilation").get_data(as_text=True)
     assert setup["site"].name in page
+    # The page's filters: a second site elsewhere, then dong, status and age narrow the list.
+    far = site_factory(dong="문래동", name="문래먼센터")
+    submit(far, "phone", at("2020-03-29T10:00"), setup["inspector"], no=("ventilation",))
+    clock.set_now(at("2020-03-30T10:00"))
+    db.session.commit()
+    both = client.get("/actions?status=open").get_data(as_text=True)
+    assert setup["site"].name in both and "문래먼센터" in both
+    only_far = client.get("/actions?status=open&dong=문래동").get_data(as_text=True)
+    assert "문래먼센터" in only_far and setup["site"].name not in only_far
+    old_only = client.get("/actions?status=open&min_age=14").get_data(as_text=True)
+    assert setup["site"].name in old_only and "문래먼센터" not in old_only
+    assert "문래먼센터" not in client.get("/actions?status=cleared").get_data(as_text=True)
 
 
 def test_cli_wrappers(app, db, setup):
@@ -273,7 +296,7 @@ def test_seed_story_on_the_real_calendar(app, db):
     assert demo.seed_history(date(2020, 3, 9)) == {"inspections": 0}  # laid once
 
 
-def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, db):
+def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, db, client, login):
     """What the team reported to the council: 73 sites by dong and band, all 73 inspected on site,
     12 monitoring rounds, one confirmed case."""
     from tracker.services import demo, reports, sites, summary
@@ -292,3 +315,99 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     assert band_row == {"50 이하": 29, "51~100": 14, "101~150": 4, "151~200": 9, "201~250": 2, "251~300": 5,
                         "301~400": 3, "401~700": 3, "701이상": 4, "계": 73}
     assert results[2][0][1:4] == [73, 73, 12] and results[2][0][-1] == 1
+    # The page's XLSX without a period covers the programme, years later as well: the same figures.
+    import io
+    from openpyxl import load_workbook
+    login("lead")
+    wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx").data))
+    row = [list(r) for r in wb["점검 실적"].iter_rows(values_only=True)][1]
+    assert row[0].startswith("2020-W11 ~ 2020-W2") and row[1:4] == [73, 73, 12] and row[-1] == 1
+
+
+def test_each_part_of_the_risk_counts_whatever_the_bands(db, setup, site_factory, app, client, login):
+    """Medium size +1, an open critical action +2, a missed week +1 = 4: high. Another district's three bands do
+    not change the rule (its size thresholds are their own settings)."""
+    app.config["TRACKER_BAND_EDGES"] = [50, 100, 150]
+    mid = site_factory(dong="여의동", headcount=150)
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    submit(mid, "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("masks_mandatory",))  # critical
+    clock.set_now(at("2020-03-16T00:05"))
+    schedule.schedule_week()                       # W12: nobody calls
+    schedule.mark_overdue(at("2020-03-23T00:30"))  # W12's round is missed
+    db.session.commit()
+    clock.set_now(at("2020-03-23T09:00"))
+    risk = schedule.risk_scores([mid.id])[mid.id]
+    assert risk["parts"] == {"medium_site": 1, "open_critical_action": 2, "missed_week": 1}
+    assert (risk["score"], risk["level"]) == (4, "high")
+    schedule.schedule_week()                       # W13: the high risk asks for a visit
+    assert tasks(db, site_id=mid.id, week="2020-W13", kind="weekly_monitoring")[0].required_mode == "onsite"
+    login("lead")
+    page = client.get(f"/sites/{mid.id}").get_data(as_text=True)
+    assert "종사자 100명 초과 300명 이하: +1점" in page
+    app.config["TRACKER_RISK_MEDIUM_HEADCOUNT"] = 200  # a district that counts from 200
+    assert "medium_site" not in schedule.risk_scores([mid.id])[mid.id]["parts"]
+
+
+def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(db, setup, site_factory, client, login):
+    from sqlalchemy import event
+
+    def statements(url):
+        seen = []
+        listener = lambda *a: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    login("lead")
+    counts = []
+    for week, n in (("2020-W11", 2), ("2020-W12", 12)):
+        for k in range(n):
+            site_factory(dong=("여의동", "문래동", "당산1동")[k % 3])
+        clock.set_now(at(f"{clock.week_monday(week)}T00:05"))
+        schedule.schedule_week()
+        for site in db.session.scalars(select(schedule.Site)).all():
+            submit(site, "phone", at(f"{clock.week_monday(week)}T10:00"), setup["inspector"], no=("ventilation",))
+        db.session.commit()
+        counts.append((statements(f"/api/v1/tasks?week={week}"), statements("/api/v1/actions?status=open"),
+                       statements(f"/schedule?week={week}")))
+    assert counts[0] == counts[1], counts
+
+
+def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(db, setup, site_factory):
+    """The round is made after inspections already arrived that week (the scheduler was down): a phone call
+    closes an 'any' round, but not a round that asks for a visit."""
+    big = site_factory(dong="여의동", headcount=900)            # large: +2
+    clock.set_now(at("2020-03-07T11:00"))
+    schedule.record_incident(big, date(2020, 3, 7), 1)          # recent case: +3 -> high: on site
+    db.session.commit()
+    submit(big, "phone", at("2020-03-09T09:00"), setup["inspector"])
+    submit(setup["site"], "phone", at("2020-03-09T09:05"), setup["inspector"])
+    clock.set_now(at("2020-03-09T10:00"))
+    schedule.schedule_week("2020-W11")
+    db.session.commit()
+    rounds = {t.site_id: t for t in tasks(db, week="2020-W11", kind="weekly_monitoring", slot=0)}
+    assert rounds[big.id].required_mode == "onsite" and rounds[big.id].status == "open"
+    assert rounds[setup["site"].id].status == "done"
+
+
+def test_seed_story_without_a_start_ends_this_week(app, db):
+    """`seed-demo` without --start: the same story, laid so that its last round is this week."""
+    from tracker.services import demo, summary
+    clock.set_now(at("2026-11-25T15:00"))  # a Wednesday: this week's round exists, its inspections partly done
+    demo.seed()
+    demo.seed_history()
+    clock.set_now(at("2026-11-25T15:00"))
+    db.session.commit()
+    this_week = clock.week_of()
+    first = clock.add_weeks(this_week, -12)
+    s = summary.compute(first, this_week)
+    assert (s["onsite_sites_inspected"], s["monitoring_rounds"], s["confirmed_cases"]) == (73, 12, 1)
+    assert s["weeks"][-1]["week"] == this_week and s["weeks"][-1]["round"] is True
+    # nothing is laid after "now"
+    from tracker.models import Inspection
+    latest = db.session.scalar(select(func.max(Inspection.submitted_at)))
+    assert latest <= clock.now()

@@ -1,5 +1,6 @@
 """Application factory. It never starts the scheduler: see jobs.py."""
 import os
+import re
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
@@ -25,6 +26,17 @@ NAV_LINKS = [
     ("admin.checklist_view", _l("점검표"), ("admin",)),
     ("outbox.index", _l("메일"), ("admin",)),
 ]
+
+
+def _same_page(**changes) -> str:
+    """This page's URL with some query arguments changed (the language link keeps filters, mode and page)."""
+    from flask import request, url_for
+    args = request.args.to_dict(flat=False)
+    args.update({k: [v] for k, v in changes.items()})
+    if request.endpoint is None:
+        from urllib.parse import urlencode
+        return "?" + urlencode(args, doseq=True)
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -111,11 +123,22 @@ def register_hooks(app: Flask) -> None:
     def template_globals():
         from flask_babel import get_locale
         from . import clock
-        from .services import audit
-        return {"lang": str(get_locale() or "ko"), "clock": clock,
+        from .services import audit, checklist
+        lang = str(get_locale() or "ko")
+        return {"lang": lang, "clock": clock, "item_label": lambda key: checklist.item_label(key, lang),
                 "district_name": app.config["TRACKER_DISTRICT_NAME"], "nav_links": NAV_LINKS,
                 "has_endpoint": lambda ep: ep in app.view_functions,
-                "audit_action": audit.action_label, "audit_changes": audit.changes}
+                "audit_action": audit.action_label, "audit_changes": audit.changes, "same_page": _same_page}
+
+    @app.template_filter("band")
+    def band(label):
+        """A head-count band in the reader's language: '50 이하' reads '≤ 50' in English."""
+        from flask_babel import get_locale
+        if str(get_locale() or "ko") != "en" or not isinstance(label, str):
+            return label
+        for pattern, repl in ((r"^(\d+) ?이하$", r"≤ \1"), (r"^(\d+) ?이상$", r"≥ \1"), (r"^(\d+)~(\d+)$", r"\1–\2")):
+            label = re.sub(pattern, repl, label)
+        return label
 
     @app.template_filter("localtime")
     def localtime(dt, fmt="%Y-%m-%d %H:%M"):

@@ -102,7 +102,11 @@ def register(app: Flask) -> None:
     @click.option("--port", default=5000, type=int)
     def dev(host, port):
         """Serve the app for one desk (`make run`), with the scheduler in the same process."""
+        import os
         from . import jobs
+        if not os.environ.get("TRACKER_BASE_URL"):
+            # QR codes and e-mail links must point where this server really listens.
+            app.config["TRACKER_BASE_URL"] = f"http://{host}:{port}"
         scheduler = jobs.start_in_process(app)
         click.echo(f"Tracker on http://{host}:{port}/  (scheduler: {'on' if scheduler else 'off'})")
         from werkzeug.serving import run_simple

@@ -69,7 +69,10 @@ def load(instance_path):
         "TRACKER_TIMEZONE": _env("TIMEZONE", "Asia/Seoul"),
         "TRACKER_BASE_URL": base_url,
         "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
-        "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "10")) * 1024 * 1024,
+        # The whole request may be larger than one photo may be, so that an oversized photo reaches the photo
+        # check and is refused by name, with the form's answers kept, instead of failing the whole post.
+        "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "40")) * 1024 * 1024,
+        "TRACKER_PHOTO_MAX_MB": int(_env("PHOTO_MAX_MB", "10")),
         "TRACKER_PHOTO_MAX_PX": int(_env("PHOTO_MAX_PX", "1600")),
         # Weekly monitoring is due by this ISO weekday (1=Mon) and time.
         "TRACKER_DUE_WEEKDAY": int(_env("DUE_WEEKDAY", "5")),
@@ -77,6 +80,9 @@ def load(instance_path):
         "TRACKER_ACTION_DAYS": int(_env("ACTION_DAYS", "7")),
         "TRACKER_ACTION_DAYS_CRITICAL": int(_env("ACTION_DAYS_CRITICAL", "3")),
         "TRACKER_INCIDENT_DAYS": int(_env("INCIDENT_DAYS", "14")),
+        # Head counts above which a site earns risk points as medium or large (the 2020 report's 100 and 300).
+        "TRACKER_RISK_MEDIUM_HEADCOUNT": int(_env("RISK_MEDIUM_HEADCOUNT", "100")),
+        "TRACKER_RISK_LARGE_HEADCOUNT": int(_env("RISK_LARGE_HEADCOUNT", "300")),
         "TRACKER_SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "TRACKER_SMTP_PORT": int(_env("SMTP_PORT", "25")),
         "TRACKER_SMTP_USER": _env("SMTP_USER"),

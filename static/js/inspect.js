@@ -86,7 +86,10 @@
               markSent(e.uuid);
               return queue.del(e.uuid).then(function () { sentFromQueue(e, res.body); });
             }
-            e.error = res.body.message || String(res.status);  // will not pass on a retry: keep it, stop retrying
+            // It will not pass on a retry: keep it, stop retrying, and keep the reasons the server gave.
+            var errs = res.body.errors || {};
+            var why = Object.keys(errs).map(function (k) { return errs[k]; }).join(" · ");
+            e.error = why || res.body.message || String(res.status);
             return queue.put(e);
           });
         });
@@ -103,8 +106,18 @@
   function showQueue() {
     if (!queueNote || !window.indexedDB) return;
     queue.all().then(function (entries) {
-      queueNote.hidden = entries.length === 0;
-      queueNote.textContent = queueNote.getAttribute("data-msg").replace("{n}", entries.length);
+      // Refused entries are never retried; say so, with the server's reason, instead of promising to send them.
+      var refused = entries.filter(function (e) { return e.error; });
+      var waiting = entries.length - refused.length;
+      var lines = [];
+      if (waiting) lines.push(queueNote.getAttribute("data-msg").replace("{n}", waiting));
+      refused.forEach(function (e) {
+        lines.push(queueNote.getAttribute("data-msg-refused").replace("{site}", e.siteName || "")
+                   .replace("{why}", e.error));
+      });
+      queueNote.hidden = lines.length === 0;
+      queueNote.className = "flash " + (refused.length ? "error" : "warn");
+      queueNote.textContent = lines.join(" ");
     });
   }
 
@@ -238,8 +251,8 @@
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       fields.push([el.name, el.value]);
     });
-    return { uuid: uuidField.value, url: form.action, site: site, fields: fields, files: files,
-             at: new Date().toISOString() };
+    return { uuid: uuidField.value, url: form.action, site: site, siteName: form.getAttribute("data-site-name"),
+             fields: fields, files: files, at: new Date().toISOString() };
   }
 
   function showErrors(body) {

@@ -40,6 +40,25 @@ def current() -> ChecklistTemplate | None:
     return db.session.scalar(ChecklistTemplate.current_stmt().options(selectinload(ChecklistTemplate.items)))
 
 
+def item_labels() -> dict[str, tuple[str, str]]:
+    """{key: (Korean label, English label)} of every template's items, newest version winning; once a request."""
+    from flask import g, has_request_context
+    if has_request_context() and "_item_labels" in g:
+        return g._item_labels
+    rows = db.session.execute(select(ChecklistItem.key, ChecklistItem.label_ko, ChecklistItem.label_en)
+                              .order_by(ChecklistItem.template_id)).all()
+    labels = {k: (ko, en) for k, ko, en in rows}
+    if has_request_context():
+        g._item_labels = labels
+    return labels
+
+
+def item_label(key: str, lang: str = "ko") -> str:
+    """An item's label in the reader's language; the key itself for an item no template knows."""
+    ko, en = item_labels().get(key, (key, key))
+    return en if lang == "en" and en else ko
+
+
 def default_items() -> list[dict]:
     """The default items as dicts, the shape publish() and the JSON export use."""
     return [dict(key=k, label_ko=ko, label_en=en, category=c, critical=crit, modes=m.split(","))

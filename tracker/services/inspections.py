@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import clock
 from ..extensions import db
 from ..models import (ANSWER_VALUES, CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection,
-                      Photo, Site)
+                      Photo, Site, Task)
 from . import ServiceError, checklist, schedule
 
 SCAN_SALT = "tracker-qr-scan"
@@ -39,8 +39,9 @@ def scan_token(site: Site) -> str:
     return _scan_serializer().dumps({"site": site.id, "at": clock.now().isoformat()})
 
 
-def read_scan_token(token: str, site_id: int) -> datetime:
-    """The server time of the scan from a signed token; ServiceError when forged, stale or for another site."""
+def read_scan_token(token: str, site_id: int) -> datetime | None:
+    """The server time of the scan from a signed token; None when stale; ServiceError when forged or for another
+    site."""
     try:
         data = _scan_serializer().loads(token)
         at = datetime.fromisoformat(data["at"])
@@ -50,9 +51,10 @@ def read_scan_token(token: str, site_id: int) -> datetime:
         raise ServiceError(_("QR 스캔 기록이 이 사업장의 것이 아닙니다."),
                            errors={"scan_token": _("다른 사업장의 QR 스캔 기록입니다")})
     # Checked against the project's clock (not the wall clock) so that tests and --at runs agree.
+    # A stale proof proves nothing about this visit, but the answers were still given: an inspection queued
+    # offline over a weekend is saved, without the proof of presence, rather than refused.
     if clock.now() - at > timedelta(seconds=SCAN_MAX_AGE):
-        raise ServiceError(_("QR 스캔 기록이 만료되었습니다. QR 코드를 다시 스캔하세요."),
-                           errors={"scan_token": _("QR 스캔 기록이 만료되었습니다")})
+        return None
     return at
 
 
@@ -407,21 +409,27 @@ def photo_visible(user, sha256: str) -> bool:
                                                    Inspection.inspector_id == user.id)))
 
 
-def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None]]:
-    """The user's sites for a week with the id of that week's latest inspection (None: not yet done).
+def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bool]]:
+    """The user's sites for a week: (site, id of that week's latest inspection or None, whether a visit on site
+    is asked for), not yet done first.
 
-    Theirs are the active sites of the dongs assigned to them; with no assignment, every active site.
+    Theirs are the sites with a task of that week assigned to them, or unassigned in their dongs; a site with no
+    task that week (not yet scheduled) is theirs by dong. With no dong assigned, every dong is theirs.
     """
     week = week or clock.week_of()
     mine = select(DongAssignment.dong).where(DongAssignment.inspector_id == user.id)
+    in_my_dongs = Site.dong.in_(mine) if db.session.scalar(select(mine.exists())) else true()
+    task = (select(Task.id).where(Task.site_id == Site.id, Task.week == week, Task.status != "cancelled")
+            .correlate(Site))
+    theirs = or_(task.where(or_(Task.assignee_id == user.id,
+                                and_(Task.assignee_id.is_(None), in_my_dongs))).exists(),
+                 and_(~task.exists(), in_my_dongs))
+    onsite = task.where(Task.status == "open", Task.required_mode == "onsite").exists()
     latest = (select(func.max(Inspection.id)).where(Inspection.site_id == Site.id, Inspection.week == week)
               .correlate(Site).scalar_subquery())
-    stmt = select(Site, latest).where(Site.status == "active")
-    has_any = db.session.scalar(select(mine.exists()))
-    if has_any:
-        stmt = stmt.where(Site.dong.in_(mine))
-    stmt = stmt.order_by(latest.is_not(None), Site.dong, Site.name, Site.id)
-    return [(s, i) for s, i in db.session.execute(stmt).all()]
+    stmt = (select(Site, latest, onsite).where(Site.status == "active", theirs)
+            .order_by(latest.is_not(None), Site.dong, Site.name, Site.id))
+    return [(s, i, bool(o)) for s, i, o in db.session.execute(stmt).all()]
 
 
 def to_dict(insp: Inspection) -> dict:

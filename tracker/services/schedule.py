@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import contains_eager, selectinload
 
 from .. import clock
 from ..dbutil import insert_ignore
@@ -28,12 +29,18 @@ RISK_LOOKBACK_WEEKS = 4
 RECENT_INCIDENT_DAYS = 28
 
 
+def _size_thresholds() -> tuple[int, int]:
+    """Head counts above which a site is medium or large, from config: independent of the district's bands."""
+    cfg = current_app.config
+    return cfg["TRACKER_RISK_MEDIUM_HEADCOUNT"], cfg["TRACKER_RISK_LARGE_HEADCOUNT"]
+
+
 def risk_rule() -> list[str]:
     """The risk rule in words, for the site page."""
-    edges = current_app.config["TRACKER_BAND_EDGES"]
+    medium, large = _size_thresholds()
     return [
-        _("종사자 %(n)s명 초과: +%(p)s점", n=edges[5], p=RISK_POINTS["large_site"]),
-        _("종사자 %(a)s명 초과 %(b)s명 이하: +%(p)s점", a=edges[1], b=edges[5], p=RISK_POINTS["medium_site"]),
+        _("종사자 %(n)s명 초과: +%(p)s점", n=large, p=RISK_POINTS["large_site"]),
+        _("종사자 %(a)s명 초과 %(b)s명 이하: +%(p)s점", a=medium, b=large, p=RISK_POINTS["medium_site"]),
         _("미조치 중요 항목 행정지도 1건당: +%(p)s점", p=RISK_POINTS["open_critical_action"]),
         _("최근 %(d)s일 안의 확진자 발생: +%(p)s점", d=RECENT_INCIDENT_DAYS, p=RISK_POINTS["recent_incident"]),
         _("최근 %(w)s주 동안 놓친 주간 점검 1회당: +%(p)s점", w=RISK_LOOKBACK_WEEKS, p=RISK_POINTS["missed_week"]),
@@ -48,7 +55,7 @@ def _level(score: int) -> str:
 def risk_scores(site_ids: list[int] | None = None, at: datetime | None = None) -> dict[int, dict]:
     """Risk of each active site (or the given ones): {site_id: {"score", "level", "parts"}}, counted in SQL."""
     at = at or clock.now()
-    edges = current_app.config["TRACKER_BAND_EDGES"]
+    medium, large = _size_thresholds()
     week = clock.week_of(at)
     since_week = clock.add_weeks(week, -RISK_LOOKBACK_WEEKS)
     since_day = clock.local(at).date() - timedelta(days=RECENT_INCIDENT_DAYS)
@@ -67,9 +74,9 @@ def risk_scores(site_ids: list[int] | None = None, at: datetime | None = None) -
     out = {}
     for sid, headcount, n_crit, n_inc, n_missed in db.session.execute(stmt):
         parts = {}
-        if headcount > edges[5]:
+        if headcount > large:
             parts["large_site"] = RISK_POINTS["large_site"]
-        elif headcount > edges[1]:
+        elif headcount > medium:
             parts["medium_site"] = RISK_POINTS["medium_site"]
         if n_crit:
             parts["open_critical_action"] = n_crit * RISK_POINTS["open_critical_action"]
@@ -140,11 +147,12 @@ def schedule_week(week: str | None = None) -> int:
 
 
 def reconcile_week(week: str) -> None:
-    """Mark round tasks done where the site already has enough inspections that week (n inspections close n slots)."""
-    n_insp = (select(func.count()).select_from(Inspection)
-              .where(Inspection.site_id == Task.site_id, Inspection.week == week).scalar_subquery())
-    first = (select(func.min(Inspection.id)).where(Inspection.site_id == Task.site_id, Inspection.week == week)
-             .scalar_subquery())
+    """Mark round tasks done where the site already has enough fitting inspections that week (n close n slots)."""
+    # Only inspections of the mode a task asks for count, as when an inspection closes a task on arrival.
+    fits = (Inspection.site_id == Task.site_id, Inspection.week == week,
+            or_(Task.required_mode == "any", Inspection.mode == Task.required_mode))
+    n_insp = select(func.count()).select_from(Inspection).where(*fits).scalar_subquery()
+    first = select(func.min(Inspection.id)).where(*fits).scalar_subquery()
     db.session.execute(update(Task).where(Task.week == week, Task.kind == ROUND, Task.status == "open",
                                           Task.slot < n_insp)
                        .values(status="done", closed_at=clock.now(), done_inspection_id=first)
@@ -266,17 +274,18 @@ def record_incident(site: Site, confirmed_on: date, cases: int, note: str = "", 
 # --- assignment -----------------------------------------------------------------------------------
 
 def assign_dong(dong: str, inspector_id: int | None, by=None) -> None:
-    """Set which inspector covers a dong; open round tasks of that dong follow."""
+    """Set (or with None, clear) which inspector covers a dong; its open tasks follow. Unchanged: nothing written."""
     row = db.session.get(DongAssignment, dong)
-    if inspector_id is None:
-        if row:
-            db.session.delete(row)
-        return
-    user = db.session.get(User, inspector_id)
-    if user is None or user.role != "inspector" or not user.active:
-        raise ServiceError(_("점검원을 찾을 수 없습니다"), errors={"inspector_id": "not an active inspector"})
     before = row.inspector_id if row else None
-    if row:
+    if inspector_id == before:
+        return
+    if inspector_id is not None:
+        user = db.session.get(User, inspector_id)
+        if user is None or user.role != "inspector" or not user.active:
+            raise ServiceError(_("점검원을 찾을 수 없습니다"), errors={"inspector_id": "not an active inspector"})
+    if inspector_id is None:
+        db.session.delete(row)
+    elif row:
         row.inspector_id = inspector_id
     else:
         db.session.add(DongAssignment(dong=dong, inspector_id=inspector_id))
@@ -301,8 +310,9 @@ def reassign_task(task: Task, inspector_id: int, by=None) -> None:
 
 def tasks_stmt(week: str | None = None, status: str | None = None, kind: str | None = None,
                assignee_id: int | None = None, dong: str | None = None, overdue: bool | None = None):
-    """Tasks filtered, with their sites."""
-    stmt = select(Task).join(Site, Site.id == Task.site_id)
+    """Tasks filtered, with their sites and assignees loaded (no query per row)."""
+    stmt = (select(Task).join(Site, Site.id == Task.site_id)
+            .options(contains_eager(Task.site), selectinload(Task.assignee)))
     if week:
         stmt = stmt.where(Task.week == week)
     if status:
@@ -321,7 +331,7 @@ def tasks_stmt(week: str | None = None, status: str | None = None, kind: str | N
 def actions_stmt(status: str | None = None, dong: str | None = None, item: str | None = None,
                  min_age: int | None = None, site_id: int | None = None):
     """Follow-up actions filtered by status ('open' means open or escalated), dong, item, age and site."""
-    stmt = select(Action).join(Site, Site.id == Action.site_id)
+    stmt = select(Action).join(Site, Site.id == Action.site_id).options(contains_eager(Action.site))
     if status == "open":
         stmt = stmt.where(Action.status.in_(OPEN_ACTION))
     elif status:
@@ -371,7 +381,7 @@ def week_view(week: str, dong: str | None = None) -> dict:
     if dong:
         load = load.where(Site.dong == dong)
     monday = clock.week_monday(week)
-    incidents = db.session.scalars(select(Incident).join(Site).where(
+    incidents = db.session.scalars(select(Incident).join(Site).options(contains_eager(Incident.site)).where(
         Incident.confirmed_on <= monday + timedelta(days=6), Incident.raised_until >= monday - timedelta(days=14))
         .where(Site.dong == dong if dong else True).order_by(Incident.confirmed_on.desc())).all()
     return {

@@ -8,11 +8,11 @@ import qrcode
 import qrcode.image.svg
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
-from .. import district
+from .. import clock, district
 from ..extensions import db
-from ..models import Site
+from ..models import Site, Task
 from . import ServiceError, audit
 
 FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone")
@@ -135,19 +135,29 @@ def update_site(site: Site, data: dict, by=None, action: str = "update") -> bool
 
 
 def set_status(site: Site, status: str, by=None) -> None:
-    """Close a site (no new tasks, no inspections) or reopen it."""
+    """Close a site (its open tasks are cancelled; no new tasks, no inspections) or reopen it."""
     if status not in ("active", "closed"):
         raise ServiceError(_("상태는 active 또는 closed여야 합니다"))
     if site.status == status:
         return
     before = site.snapshot()
     site.status = status
+    if status == "closed":
+        # Work on a site that no longer exists would turn overdue and missed, and count against its inspector.
+        db.session.execute(update(Task).where(Task.site_id == site.id, Task.status == "open")
+                           .values(status="cancelled", closed_at=clock.now())
+                           .execution_options(synchronize_session=False))
     audit.record(by, "site", site.id, "close" if status == "closed" else "reopen", before, site.snapshot())
 
 
+# Crockford's base32: no I, L, O or U, so a code read off a wall cannot be typed wrong as a look-alike.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
 def new_token() -> str:
-    """A random, unguessable QR token."""
-    return secrets.token_urlsafe(12)
+    """A random, unguessable QR token whose first eight characters are the short code typed by hand."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8)) + secrets.token_urlsafe(12)
 
 
 def rotate_token(site: Site, by=None) -> None:
@@ -159,21 +169,28 @@ def rotate_token(site: Site, by=None) -> None:
 
 
 def short_code(site: Site) -> str:
-    """The code printed under the QR, for typing by hand."""
-    return site.qr_token[:8].upper()
+    """The code printed under the QR, for typing by hand: ABCD-EFGH."""
+    code = site.qr_token[:8].upper()
+    return f"{code[:4]}-{code[4:]}" if all(c in CODE_ALPHABET for c in code) else code
 
 
 def find_by_code(code: str) -> Site | None:
-    """A site from its QR token or the short code typed by hand."""
+    """A site from its QR token or the short code typed by hand (any case, spaces, dash, O for 0, I or L for 1)."""
     code = (code or "").strip()
     if not code:
         return None
     site = db.session.scalar(select(Site).where(Site.qr_token == code))
-    if site is None and len(code) == 8:
-        # The short code is the token's first eight characters, upper-cased for legibility.
-        candidates = db.session.scalars(select(Site).where(func.upper(func.substr(Site.qr_token, 1, 8)) == code.upper())).all()
-        site = candidates[0] if len(candidates) == 1 else None
-    return site
+    if site is not None:
+        return site
+    raw = code.upper().replace(" ", "")
+    clean = raw.replace("-", "").translate(_LOOK_ALIKES)
+    # Tokens issued before the unambiguous alphabet keep their old eight characters, dashes included.
+    for candidate in dict.fromkeys(c for c in (clean, raw) if len(c) == 8):
+        found = db.session.scalars(select(Site).where(
+            func.upper(func.substr(Site.qr_token, 1, 8)) == candidate).limit(2)).all()
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def qr_url(site: Site) -> str:

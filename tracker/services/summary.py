@@ -130,13 +130,14 @@ def compute(first: str | None = None, last: str | None = None, dong: str | None 
     }
 
 
-def programme_start() -> str | None:
-    """The first week with an inspection, at most MAX_WEEKS before this one; None before the first inspection."""
-    first = db.session.scalar(select(func.min(Inspection.week)))
+def programme_period() -> tuple[str, str] | None:
+    """The programme so far: its first to its last inspected week (the last MAX_WEEKS of it when longer);
+    None before the first inspection."""
+    first, last = db.session.execute(select(func.min(Inspection.week), func.max(Inspection.week))).one()
     if first is None:
         return None
-    floor = clock.add_weeks(clock.week_of(), -(MAX_WEEKS - 1))
-    return floor if clock.week_monday(first) < clock.week_monday(floor) else first
+    floor = clock.add_weeks(last, -(MAX_WEEKS - 1))
+    return (floor if clock.week_monday(first) < clock.week_monday(floor) else first), last
 
 
 def incidents(first: str, last: str, dong: str | None = None, limit: int = 50) -> list:

@@ -24,13 +24,13 @@ def home():
 def _period(whole_programme: bool = False) -> tuple[str, str, str | None]:
     """from/to/dong from the query string; a wrong value is named in a message and the default is used.
 
-    The default is this week, or for the council report the programme so far: its first inspected week to now.
+    The default is this week, or for the council report the programme so far: its first to its last inspected week.
     """
     args = request.args
     first = args.get("from")
-    start = summary.programme_start() if whole_programme and not first and not args.get("to") else None
-    if start and clock.week_monday(start) <= clock.week_monday(clock.week_of()):
-        return summary.parse_params(start, clock.week_of(), None)
+    period = summary.programme_period() if whole_programme and not first and not args.get("to") else None
+    if period:
+        return summary.parse_params(*period, None)
     try:
         return summary.parse_params(first, args.get("to"), args.get("dong"))
     except ServiceError as exc:

@@ -50,7 +50,7 @@ def home():
     """This week's sites of the inspector, done or not yet, with the code entry for a QR that will not scan."""
     week = clock.week_of()
     rows = inspections.week_sites(current_user, week)
-    return render_template("inspect/home.html", rows=rows, week=week, done=sum(1 for _s, i in rows if i))
+    return render_template("inspect/home.html", rows=rows, week=week, done=sum(1 for _s, i, _o in rows if i))
 
 
 @bp.route("/s/<token>")
