@@ -541,7 +541,7 @@ def test_week_list_follows_the_tasks_a_lead_assigns(app, tpl, site_factory, make
     me, other = make_user("inspector"), make_user("inspector")
     _db.session.add_all([DongAssignment(dong="여의동", inspector_id=me.id),
                          DongAssignment(dong="당산1동", inspector_id=other.id)])
-    mine = site_factory(name="내센터", dong="여의동", headcount=40)
+    site_factory(name="내센터", dong="여의동", headcount=40)
     theirs = site_factory(name="남의센터", dong="당산1동", headcount=900)
     schedule.schedule_week()
     _db.session.commit()
