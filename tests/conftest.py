@@ -232,7 +232,7 @@ def _fresh_user_per_request(request):
         from flask import g
         # The user (Flask-Login), the chosen language (Flask-Babel) and the CSRF token (Flask-WTF) are all
         # cached on g, which a real server starts empty for every request.
-        for key in ("_login_user", "_flask_babel", "csrf_token"):
+        for key in ("_login_user", "_flask_babel", "csrf_token", "authenticated_by_token", "_item_labels"):
             g.pop(key, None)
     app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
 

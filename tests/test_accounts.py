@@ -38,10 +38,11 @@ def test_login_and_logout(client, make_user, form_token):
 def test_login_goes_back_to_the_page_asked_for_but_never_off_site(client, make_user):
     user = make_user("lead")
     assert post_login(client, user.email, PASSWORD, "?next=/sites/new").headers["Location"] == "/sites/new"
-    for bad in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+    for bad in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "/%09/evil.example",
+                "/%0A/evil.example", "/%20/evil.example"):
         client.post("/logout", data={"csrf_token": csrf_from(client.get("/sites/").get_data(as_text=True))})
         resp = post_login(client, user.email, PASSWORD, f"?next={bad}")
-        assert "evil" not in resp.headers["Location"]
+        assert resp.status_code == 302 and "evil" not in resp.headers["Location"], bad
 
 
 def test_wrong_password_is_refused_with_a_message(client, make_user):
@@ -183,3 +184,25 @@ def test_create_user_rules(db, kwargs, phrase):
     with pytest.raises(ServiceError, match=phrase):
         accounts.create_user(**args)
     assert db.session.scalar(select(User)) is None
+
+
+def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monkeypatch):
+    """With TRACKER_PROXIES=1 the throttle keys on the client's address from X-Forwarded-For, so one client's
+    failures do not lock the real user out from another address."""
+    from tracker import create_app
+    user = make_user("lead")
+    monkeypatch.setenv("TRACKER_PROXIES", "1")
+    proxied = create_app({k: app.config[k] for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "TRACKER_UPLOAD_DIR",
+                                                     "TRACKER_BASE_URL", "SECRET_KEY")})
+    client = proxied.test_client()
+    clock.set_now(clock.now())
+    attacker, owner = {"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}
+
+    def attempt(password, headers):
+        token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+        return client.post("/login", headers=headers, data={"email": user.email, "password": password,
+                                                             "csrf_token": token})
+    for _ in range(app.config["TRACKER_LOGIN_FREE_FAILURES"]):
+        assert attempt("wrong-password", attacker).status_code == 401
+    assert attempt(PASSWORD, attacker).status_code == 429
+    assert attempt(PASSWORD, owner).status_code == 302

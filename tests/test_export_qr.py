@@ -92,7 +92,7 @@ def expected_png(url):
 def test_qr_codes_encode_the_inspection_form_url(client, db, login, site_factory):
     checklist.ensure_default()
     s = site_factory()
-    login("inspector")
+    login("lead")
     url = f"http://tracker.test/s/{s.qr_token}"
     png = client.get(f"/sites/{s.id}/qr.png")
     assert png.status_code == 200 and png.mimetype == "image/png"

@@ -291,3 +291,24 @@ def test_upload_without_csrf_token_is_refused(client, login, count_rows):
                        content_type="multipart/form-data")
     assert resp.status_code == 400
     assert count_rows(Site) == 0
+
+
+def test_files_built_to_exhaust_memory_are_refused_with_a_reason(db, count_rows, monkeypatch):
+    """An XLSX is judged by its unpacked size before it is parsed (the bound is lowered here so that the test
+    file stays small); a CSV of 30,000 rows is no register."""
+    monkeypatch.setattr(site_import, "MAX_XLSX_UNZIPPED", 256 * 1024)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["사업장명", "사업자등록번호", "행정동", "종사자수"])
+    for n in range(5_000):
+        ws.append(["x", "", "여의동", 1])
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(ServiceError) as exc:
+        site_import.read_rows(buf.getvalue(), "big.xlsx")
+    assert "너무 큽니다" in exc.value.message
+    rows = "사업장명,사업자등록번호,행정동,종사자수\r\n" + "x,,여의동,1\r\n" * 30_000
+    with pytest.raises(ServiceError) as exc:
+        site_import.read_rows(rows.encode(), "big.csv")
+    assert "행이 너무 많습니다: 30,001행" in exc.value.message
+    assert count_rows(Site) == 0

@@ -130,6 +130,9 @@ def test_session_needs_csrf_header(client, login, tpl, site_factory):
     login("inspector")
     r = client.post("/api/v1/inspections", json=body(site, tpl))
     assert r.status_code == 400
+    # A made-up Authorization header does not turn a cookie session into a token request
+    r = client.post("/api/v1/inspections", json=body(site, tpl), headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 400 and n_rows() == (0, 0)
     token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
     r = client.post("/api/v1/inspections", json=body(site, tpl), headers={"X-CSRFToken": token})
     assert r.status_code == 201
@@ -167,3 +170,16 @@ def test_checklist_endpoint(client, tpl, bearer):
 def test_openapi_lists_the_paths(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"post", "get"} <= set(paths["/api/v1/inspections"]) and "get" in paths["/api/v1/checklist"]
+
+
+def test_replaying_another_inspectors_uuid_gives_nothing_away(client, tpl, site_factory, bearer):
+    site = site_factory()
+    _, h = bearer()
+    _, h_other = bearer()
+    _, h_lead = bearer("lead")
+    b = body(site, tpl)
+    assert client.post("/api/v1/inspections", json=b, headers=h).status_code == 201
+    r = client.post("/api/v1/inspections", json=b, headers=h_other)
+    assert r.status_code == 409 and "answers" not in r.get_json() and "client_uuid" in r.get_json()["errors"]
+    assert client.post("/api/v1/inspections", json=b, headers=h_lead).status_code == 200  # leads see all
+    assert n_rows() == (1, 17)

@@ -560,3 +560,16 @@ def test_week_list_follows_the_tasks_a_lead_assigns(app, tpl, site_factory, make
     site_factory(name="새센터", dong="여의동")
     _db.session.commit()
     assert "새센터" in names(me)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, tpl, site_factory):
+    """A 13,000 × 13,000 one-bit PNG is a few kilobytes on the wire and a gigabyte once decoded."""
+    site = site_factory()
+    bomb = io.BytesIO()
+    Image.new("1", (13000, 13000)).save(bomb, format="PNG")
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(ServiceError) as exc:
+        inspections.submit(payload(site, tpl), photos=[("masks_mandatory", bomb.getvalue())])
+    assert "화소" in exc.value.errors["photos.masks_mandatory"]
+    _db.session.rollback()
+    assert counts() == (0, 0, 0)

@@ -4,6 +4,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import csrf_from
 from tracker.models import Audit, Site
 
 
@@ -78,16 +79,23 @@ def test_register_pages(client, login, site_factory):
 
 
 def test_site_page_shows_details_and_qr(client, login, site_factory):
+    from tracker.services import sites
     s = site_factory(name="한빛고객센터", business_no="107-81-11111", dong="당산2동", headcount=1204,
                      address="당산로 1", manager_name="김방역", manager_phone="02-2670-0001")
-    login("inspector")
+    login("lead")
     html = client.get(f"/sites/{s.id}").get_data(as_text=True)
     for text in ("한빛고객센터", "107-81-11111", "당산2동", "당산로 1", "1,204명", "701이상", "김방역",
                  'href="tel:02-2670-0001"', f"/sites/{s.id}/qr.svg", f"http://tracker.test/s/{s.qr_token}",
-                 s.qr_token[:8].upper()):
+                 sites.short_code(s)):
         assert text in html, text
-    # inspectors see no edit controls
+    client.post("/logout", data={"csrf_token": csrf_from(html)})
+    login("inspector")
+    html = client.get(f"/sites/{s.id}").get_data(as_text=True)
+    assert "한빛고객센터" in html and 'href="tel:02-2670-0001"' in html
+    # inspectors see no edit controls, and never the code: it is what proves they stood at the site
     assert f"/sites/{s.id}/edit" not in html and "rotate-qr" not in html
+    assert s.qr_token not in html and sites.short_code(s) not in html
+    assert client.get(f"/sites/{s.id}/qr.png").status_code == 403
     assert client.get("/sites/999999").status_code == 404
 
 

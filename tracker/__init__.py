@@ -52,6 +52,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
     register_cli(app)
+    if app.config["TRACKER_PROXIES"]:
+        # Behind a reverse proxy every request comes from the proxy: take the client's address (login throttling,
+        # logs) and scheme from the headers the trusted proxies set, and from no one else's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = app.config["TRACKER_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     return app
 
 

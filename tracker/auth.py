@@ -2,7 +2,7 @@
 import hashlib
 from functools import wraps
 
-from flask import abort, jsonify, request
+from flask import abort, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,8 +29,10 @@ def load_user_from_bearer(req):
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    return db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+    user = db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
         ApiToken.token_hash == token_hash(header[7:].strip()), User.active.is_(True)))
+    g.authenticated_by_token = user is not None
+    return user
 
 
 def roles_required(*roles: str):
@@ -64,5 +66,7 @@ def api_roles(*roles: str):
 
 
 def uses_bearer() -> bool:
-    """Whether this request authenticates with a token rather than the session cookie."""
-    return request.headers.get("Authorization", "").startswith("Bearer ")
+    """Whether this request was authenticated by its token rather than the session cookie. A cookie session with
+    any Authorization header added is still a cookie session, and still needs its CSRF token."""
+    current_user._get_current_object()  # make Flask-Login decide now: session first, then the token
+    return bool(g.get("authenticated_by_token"))

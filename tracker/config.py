@@ -45,7 +45,10 @@ def _secret_key(instance_path):
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
+        # Readable by the app's own user only: whoever reads it can forge sessions.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 
@@ -68,6 +71,7 @@ def load(instance_path):
         "TRACKER_BAND_EDGES": edges,
         "TRACKER_TIMEZONE": _env("TIMEZONE", "Asia/Seoul"),
         "TRACKER_BASE_URL": base_url,
+        "TRACKER_PROXIES": int(_env("PROXIES", "0")),
         "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         # The whole request may be larger than one photo may be, so that an oversized photo reaches the photo
         # check and is refused by name, with the form's answers kept, instead of failing the whole post.

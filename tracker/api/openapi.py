@@ -97,6 +97,7 @@ PATHS = {
                     "lat": {"type": "number"}, "lng": {"type": "number"}, "note": {"type": "string"}}}}}},
             "responses": {"201": {"description": "the new inspection"},
                           "200": {"description": "the inspection already saved under this client_uuid"},
+                          "409": _err("client_uuid already used by another inspector's inspection"),
                           **STD_ERRORS}},
         "get": {
             "summary": "Inspections by site and week; inspectors see their own", "operationId": "listInspections",

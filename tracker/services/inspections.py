@@ -23,6 +23,7 @@ from . import ServiceError, checklist, schedule
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
 SCAN_MAX_AGE = 24 * 3600
+PHOTO_MAX_PIXELS = 60_000_000
 NOTE_MAX = 2000
 CONTACT_MAX = 100
 PHOTO_DEFAULT_MAX_MB = 10
@@ -199,10 +200,19 @@ def prepare_photo(raw: bytes, item_key: str) -> dict:
                            errors={field: _("사진이 %(mb)sMB를 넘습니다", mb=limit // (1024 * 1024))})
     try:
         img = Image.open(io.BytesIO(raw))
-        img.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
         raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
-                           errors={field: _("이미지 파일이 아닙니다")})
+                           errors={field: _("이미지 파일이 아닙니다")}) from None
+    # A few kilobytes of PNG can claim 13,000 × 13,000 pixels and take a gigabyte to decode: the header's size is
+    # checked before anything is decoded (a 50-megapixel phone camera still passes).
+    if img.width * img.height > PHOTO_MAX_PIXELS:
+        raise ServiceError(_("사진의 화소 수가 너무 많습니다 (%(w)s×%(h)s).", w=img.width, h=img.height),
+                           errors={field: _("사진의 화소 수가 너무 많습니다")})
+    try:
+        img.load()
+    except (OSError, Image.DecompressionBombError, ValueError):
+        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
+                           errors={field: _("이미지 파일이 아닙니다")}) from None
     img = ImageOps.exif_transpose(img)  # keep the picture upright once the orientation tag is gone
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
@@ -250,6 +260,14 @@ def _preassign_ids(rows: list) -> None:
             row.id = n
 
 
+def _replayed(insp: Inspection, by) -> Inspection:
+    """The saved inspection a replayed client_uuid names, if the caller may see it; a UUID is not a password."""
+    if by is not None and getattr(by, "role", None) and not can_view(by, insp):
+        raise ServiceError(_("이 client_uuid는 다른 점검원의 점검에 이미 쓰였습니다. 양식을 새로 여세요."),
+                           errors={"client_uuid": _("다른 점검원이 이미 쓴 값입니다")}, status=409)
+    return insp
+
+
 def find(client_uuid: str) -> Inspection | None:
     """The inspection saved under a client UUID."""
     return db.session.scalar(select(Inspection).where(Inspection.client_uuid == client_uuid))
@@ -271,7 +289,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         saved = find(client_uuid)
         saved_id = saved.id if saved else None
     if saved_id is not None:
-        return db.session.get(Inspection, saved_id), False
+        return _replayed(db.session.get(Inspection, saved_id), by), False
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
@@ -340,7 +358,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         existing = find(client_uuid)
         if existing is None:
             raise
-        return existing, False
+        return _replayed(existing, by), False
     for p in prepared:
         _store(p)
     # Prime the collections so that after_submit and the caller read them without another query.

@@ -85,11 +85,28 @@ def read_rows(data: bytes, filename: str = "") -> list[list]:
         rows = _read_csv(data)
     if all(_blank(v) for row in rows for v in row):
         raise ServiceError(_("파일이 비어 있습니다."))
+    if len(rows) > MAX_ROWS:
+        raise ServiceError(_("행이 너무 많습니다: %(n)s행 (최대 %(max)s행). 파일을 나누어 가져오세요.",
+                             n=f"{len(rows):,}", max=f"{MAX_ROWS:,}"))
     return rows
 
 
+# A district's register has hundreds of rows; these bounds refuse a file built to exhaust the server's memory.
+MAX_ROWS = 20_000
+MAX_XLSX_UNZIPPED = 24 * 1024 * 1024
+
+
 def _read_xlsx(data: bytes) -> list[list]:
-    # Not read_only: that mode trusts the sheet's stored dimensions, which some programs write wrong.
+    # Not read_only: that mode trusts the sheet's stored dimensions, which some programs write wrong. So the
+    # unpacked size is checked first: a 100 KB XLSX can unpack to hundreds of megabytes of cells.
+    import zipfile
+    try:
+        unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ServiceError(_("XLSX 파일을 읽을 수 없습니다. 파일이 손상되었거나 XLSX 형식이 아닙니다.")) from exc
+    if unpacked > MAX_XLSX_UNZIPPED:
+        raise ServiceError(_("XLSX 파일의 내용이 너무 큽니다 (%(mb)sMB 넘게 풀림). 사업장 목록만 남겨 다시 저장하세요.",
+                             mb=MAX_XLSX_UNZIPPED // (1024 * 1024)))
     try:
         wb = load_workbook(io.BytesIO(data), data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook

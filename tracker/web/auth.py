@@ -12,9 +12,15 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    # "//host" and "/\\host" both leave the site in a browser.
-    ok = target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
-    return target if ok else None
+    """A path on this site, or None. Browsers and Werkzeug drop tabs and newlines from a Location, so "/\t/host"
+    would become "//host": any control or space character refuses the value, as do "//host" and backslashes."""
+    from urllib.parse import urlsplit
+    if not target or any(ord(c) < 33 or ord(c) == 127 for c in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

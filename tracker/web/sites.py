@@ -132,7 +132,7 @@ def rotate_qr(site_id):
 
 
 @bp.route("/<int:site_id>/qr.<fmt>")
-@roles_required()
+@roles_required(*EDITORS)
 def qr(site_id, fmt):
     """The site's QR code as SVG or PNG."""
     site = _get(site_id)
