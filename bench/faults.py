@@ -192,7 +192,7 @@ def scheduler_kill(engine: str, sites: int = 10000, kills: int = 3) -> list[str]
     tmp = harness.tmpdir(f"tracker-faults-sched-{engine}-")
     bad = []
     with harness.database(engine, tmp) as url:
-        env = harness.app_env(url, tmp / "instance", TRACKER_FAKE_NOW=FAKE_NOW,
+        env = harness.app_env(url, tmp / "instance", TRACKER_FAKE_NOW=FAKE_NOW, TRACKER_ALLOW_FAKE_NOW=1,
                               TRACKER_SUMMARY_RECIPIENTS=RECIPIENTS)
         harness.flask(["db", "upgrade"], env)
         out = subprocess.run([sys.executable, "-c", SITES_SQL, str(sites)], cwd=harness.ROOT, env=env,

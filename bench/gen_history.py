@@ -81,7 +81,7 @@ def main(argv=None):
 
     from tracker import clock, create_app, district
     from tracker.extensions import db
-    from tracker.services import accounts, checklist, summary
+    from tracker.services import accounts, checklist, rollup
 
     rnd = random.Random(args.seed)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench"})
@@ -191,7 +191,7 @@ def main(argv=None):
         load.raw.close()
         print()
         t1 = time.perf_counter()
-        rows = summary.rebuild_rollup()
+        rows = rollup.rebuild()
         db.session.commit()
         print(f"rollup: {rows:,} rows in {time.perf_counter() - t1:.1f}s")
         # VACUUM too on PostgreSQL: index-only scans need the visibility map that autovacuum would set later.

@@ -364,6 +364,59 @@ def run_trivial(port: int, tokens: list[str], count: int, path="/healthz") -> tu
     return time.perf_counter() - t0, latencies, statuses
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds the given processes have used so far (Linux /proc)."""
+    hz, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / hz
+
+
+def postgres_backends(database_hint: str = "tracker_bench") -> list[int]:
+    """The PostgreSQL server processes serving a bench database (their command line names it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"postgres:") and database_hint.encode() in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU used per phase by the gunicorn workers, the PostgreSQL backends and this load generator itself."""
+
+    def __init__(self, server):
+        self.server = server
+        self.totals: dict[str, list[float]] = {}
+
+    def _now(self):
+        import resource
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return (cpu_seconds(self.server.worker_pids()), cpu_seconds(postgres_backends()), me.ru_utime + me.ru_stime)
+
+    def measure(self, phase: str, fn):
+        before = self._now()
+        result = fn()
+        after = self._now()
+        acc = self.totals.setdefault(phase, [0.0, 0.0, 0.0])
+        for i in range(3):
+            acc[i] += max(0.0, after[i] - before[i])
+        return result
+
+    def per_request_ms(self, phase: str, requests: int) -> dict:
+        server, pg, client = self.totals.get(phase, [0.0, 0.0, 0.0])
+        return {k: round(1000 * v / requests, 2) if requests else None
+                for k, v in (("server", server), ("postgres", pg), ("client", client))}
+
+
 def percentiles(values: list[float]) -> dict:
     if not values:
         return {"p50": None, "p95": None, "p99": None}

@@ -11,7 +11,7 @@ if __name__ == "__main__":
     os.environ.setdefault("TRACKER_INSTANCE_PATH", tempfile.mkdtemp(prefix="tracker-bench-"))
     from tracker import create_app
     from tracker.extensions import db
-    from tracker.services import summary
+    from tracker.services import rollup
     app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[sys.argv.index("--url") + 1]})
     with app.app_context():
         t = time.perf_counter()
@@ -19,7 +19,7 @@ if __name__ == "__main__":
         with db.engine.begin() as conn:
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_inspection_mode_week_site "
                                  "ON inspection (mode, week, site_id)")
-        n = summary.rebuild_rollup()
+        n = rollup.rebuild()
         db.session.commit()
         # VACUUM too on PostgreSQL: index-only scans need the visibility map that autovacuum would set later.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

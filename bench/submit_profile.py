@@ -11,6 +11,7 @@ import cProfile
 import io
 import pstats
 import time
+import os
 import uuid
 
 from inspect_common import bench_app
@@ -62,7 +63,7 @@ def main() -> None:
         print(f"ratio (healthz time / submit time) {per_health / per_submit:.1%}")
         if prof:
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(prof, stream=out).sort_stats(os.environ.get("SORT","cumulative")).print_stats(int(os.environ.get("TOP","25")))
             print(out.getvalue())
 
 

@@ -163,6 +163,7 @@ class _Mailbox:
 
     def __init__(self):
         self.messages = []
+        self.raw = []  # the bytes as they came over the wire (issue 6: encoding checks)
         self.refuse = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -174,6 +175,7 @@ class _Mailbox:
     async def handle_DATA(self, server, session, envelope):
         import email
         from email import policy
+        self.raw.append(envelope.original_content)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
@@ -232,7 +234,8 @@ def _fresh_user_per_request(request):
         from flask import g
         # The user (Flask-Login), the chosen language (Flask-Babel) and the CSRF token (Flask-WTF) are all
         # cached on g, which a real server starts empty for every request.
-        for key in ("_login_user", "_flask_babel", "csrf_token", "authenticated_by_token", "_item_labels"):
+        for key in ("_login_user", "_flask_babel", "csrf_token", "authenticated_by_token", "_item_labels",
+                    "csp_blob_images"):
             g.pop(key, None)
     app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
 
@@ -252,3 +255,53 @@ def live_server(app):
     yield url
     server.shutdown()
     thread.join(10)
+
+
+# --- Debian's Chromium, driven by Playwright (never `playwright install`) ---
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run",
+                 "--use-fake-device-for-media-stream"]  # a camera for the QR scan test (it answers only when granted)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole run (Playwright's sync API allows one at a time); it fails, never
+    skips, when Debian's package is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make chromium); never `playwright install`")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def browse(browser, live_server, make_user):
+    """Open pages as a logged-in user of a role: browse(role, width, height) gives (page, base url)."""
+    contexts = []
+
+    def open_as(role="lead", width=390, height=844):
+        user = make_user(role)
+        phone = width < 600
+        ctx = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
+                                  locale="ko-KR")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{live_server}/login")
+        page.fill("input[name=email]", user.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        return page, live_server
+    yield open_as
+    for ctx in contexts:
+        ctx.close()
+
+
+def overflows_sideways(page) -> bool:
+    """Whether the page is wider than the screen, so that a phone user would have to scroll it sideways."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")

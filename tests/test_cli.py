@@ -95,9 +95,9 @@ def test_import_with_bad_rows_exits_non_zero_and_writes_nothing(run, db, tmp_pat
     path.write_bytes((GOOD + "다센터,107-81-00003,여의동,,많음,,\r\n라센터,107-81-0000,강남동,,5,,\r\n").encode("utf-8-sig"))
     res = run("import-sites", str(path))
     assert res.exit_code == 1
-    assert "4행: 종사자수 '많음'은(는) 숫자가 아닙니다" in res.output
-    assert "5행: 사업자등록번호 '107-81-0000'은(는) 10자리 숫자가 아닙니다" in res.output
-    assert "5행: 행정동 '강남동'은(는) 이 구의 행정동이 아닙니다" in res.output
+    assert "4행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다" in res.output
+    assert "5행 B열: 사업자등록번호 '107-81-0000'은(는) 10자리 숫자가 아닙니다" in res.output
+    assert "5행 C열: 행정동 '강남동'은(는) 이 구의 행정동이 아닙니다" in res.output
     assert "잘못된 행 2개, 오류 3건 — 아무것도 가져오지 않았습니다" in res.output
     assert n_sites(db) == 1
     assert db.session.scalar(select(Site.name)) == "기존센터"
@@ -143,6 +143,7 @@ def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):
     env = {**os.environ, "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
            "TRACKER_INSTANCE_PATH": str(tmp_path / "instance"), "TRACKER_SECRET_KEY": "dev-test"}
     env.pop("TRACKER_FAKE_NOW", None)
+    env.pop("TRACKER_ALLOW_FAKE_NOW", None)
     env.pop("TRACKER_BASE_URL", None)
     up = subprocess.run([flask, "--app", "wsgi", "db", "upgrade"], cwd=root, env=env, capture_output=True, text=True,
                         timeout=120)
@@ -187,3 +188,84 @@ def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "(scheduler: on)" in out
+
+
+def test_make_run_catches_up_this_weeks_round_serves_pages_and_runs_one_scheduler(tmp_path):
+    """`make run` ends in `flask dev`: against a seeded instance whose history is years old, the scheduler inside
+    it makes this week's round on start (the catch-up), the pages answer meanwhile, and one scheduler runs, in
+    one process (no reloader child with a scheduler of its own)."""
+    import http.cookiejar
+    import os
+    import re
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    from tracker import clock
+
+    root = Path(__file__).resolve().parent.parent
+    flask = str(Path(sys.executable).parent / "flask")
+    db_file = tmp_path / "dev.db"
+    env = {**os.environ, "TRACKER_DATABASE_URL": f"sqlite:///{db_file}",
+           "TRACKER_INSTANCE_PATH": str(tmp_path / "instance"), "TRACKER_SECRET_KEY": "dev-test",
+           "TRACKER_SMTP_PORT": "1", "PYTHONUNBUFFERED": "1"}
+    for name in ("TRACKER_FAKE_NOW", "TRACKER_ALLOW_FAKE_NOW", "TRACKER_BASE_URL", "TRACKER_NO_SCHEDULER",
+                 "WERKZEUG_RUN_MAIN"):
+        env.pop(name, None)
+    for step in (["db", "upgrade"], ["seed-demo", "--start", "2020-03-09"]):
+        done = subprocess.run([flask, "--app", "wsgi", *step], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=180)
+        assert done.returncode == 0, done.stderr
+
+    def count(sql, *args):
+        with sqlite3.connect(db_file) as conn:
+            return conn.execute(sql, args).fetchone()[0]
+    week = clock.week_of()
+    active = count("SELECT count(*) FROM site WHERE status = 'active'")
+    assert active == 73 and count("SELECT count(*) FROM task WHERE week = ?", week) == 0
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([flask, "--app", "wsgi", "dev", "--port", str(port)], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, status = time.monotonic() + 90, None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"{base}/login", timeout=5) as resp:
+                    status = resp.status
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.3)
+        assert status == 200
+        # The catch-up ran before the server took its first request: this week's round is there, once per site.
+        assert count("SELECT count(*) FROM task WHERE week = ? AND kind = 'weekly_monitoring'", week) == active
+        assert count("SELECT count(DISTINCT site_id) FROM task WHERE week = ?", week) == active
+        # One process: the server did not fork a reloader child (which would start a second scheduler).
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert children == []
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        login_page = opener.open(f"{base}/login").read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page).group(1)
+        opener.open(f"{base}/login", urlencode({"csrf_token": token, "email": "lead@tracker.local",
+                                                "password": "demo-lead-1234"}).encode())
+        week_page = opener.open(f"{base}/schedule").read().decode()
+        assert week in week_page and "점검원별 업무량" in week_page
+        # The demo's inspectors carry this week's tasks between them, as the workload table shows.
+        loads = [int(n) for n in re.findall(r"<tr><td>[^<]+</td><td>(\d+)</td>", week_page)]
+        assert sum(loads) == active
+        assert opener.open(f"{base}/dashboard").status == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "(scheduler: on)" in out
+    assert out.count("Scheduler started") == 1, out
+    assert len(re.findall(r"job weekly_round: 73\b", out)) == 1, out
+    assert not re.search(r"job \w+ failed|Traceback", out), out

@@ -1,13 +1,19 @@
-"""The dashboard, council report, exports and /api/v1/summary as users meet them: roles, filters, formats."""
+"""The dashboard, council report, exports and /api/v1/summary as users meet them: roles, filters, formats,
+and in Debian's Chromium at phone and desk width (these fail, never skip, when Chromium is missing)."""
 import csv
 import io
+import os
+import re
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event
 
-from tests.test_summary import add_inspection, history  # noqa: F401  (the hand-checked history fixture)
-from tracker.services import checklist
+from tests.conftest import PASSWORD
+from tests.test_summary import add_inspection, history, page_figures, xlsx_rows  # noqa: F401  (hand-checked history)
+from tracker.services import checklist, demo, reports
+from tracker.web.dashboard import rate_floor, trend_chart
 
 
 @pytest.mark.parametrize("url", ["/dashboard", "/reports/council", "/reports/council.xlsx",
@@ -109,7 +115,7 @@ def test_thousands_separators_in_council_xlsx(history, client, login):  # noqa: 
     assert wb["동별 현황"]["B2"].number_format == "#,##0"
 
 
-def test_query_count_does_not_grow_with_the_data(history, client, login, db, app):  # noqa: F811
+def test_query_count_does_not_grow_with_the_data(history, client, login, db, app, site_factory):  # noqa: F811
     login("lead")
     url = "/dashboard?from=2020-W11&to=2020-W14"
 
@@ -128,6 +134,9 @@ def test_query_count_does_not_grow_with_the_data(history, client, login, db, app
     tpl = checklist.current()
     for _ in range(20):
         add_inspection(db, tpl, history["b"], "2020-W12", "onsite", {"officer_designated": "no"})
+    for n in range(15):     # more sites than the lowest-rates list shows
+        site = site_factory(name=f"추가{n}", dong="문래동")
+        add_inspection(db, tpl, site, "2020-W13", "phone", {"officer_designated": "yes", "masks_mandatory": "no"})
     db.session.commit()
     assert count() == small
     assert small <= 20
@@ -142,3 +151,268 @@ def test_council_report_defaults_to_the_programme_so_far(history, client, login)
     res = [list(r) for r in wb["점검 실적"].iter_rows(values_only=True)]
     assert res[1][0] == "2020-W11 ~ 2020-W13"
     assert res[1][2] == 2  # A and C were inspected on site in W11-W12
+
+
+# --- this week's progress, the trend chart and the rate bars ---------------------------------------------------
+
+def test_a_week_without_tasks_says_so(history, client, login):  # noqa: F811
+    """W14 has no monitoring tasks: no empty bar, no zeros, no "미배정 4", but a plain sentence."""
+    login("lead")
+    html = client.get("/dashboard?from=2020-W11&to=2020-W14").get_data(as_text=True)
+    assert "이 주에는 모니터링 업무가 없습니다" in html
+    assert '<svg class="stack"' not in html and "미배정" not in html
+    assert not {k for k in page_figures(html) if k[0] == "progress" and k[2] != "tasks"}
+
+
+def test_a_week_with_tasks_shows_its_progress(history, client, login):  # noqa: F811
+    """W12: A and C done, B open past its due time, D missed (of 4 tasks for 4 sites)."""
+    login("lead")
+    html = client.get("/dashboard?from=2020-W11&to=2020-W12").get_data(as_text=True)
+    assert "이 주에는 모니터링 업무가 없습니다" not in html and '<svg class="stack"' in html
+    fig = page_figures(html)
+    got = {k[2]: v for k, v in fig.items() if k[0] == "progress"}
+    assert got == {"done": 2, "remaining": 0, "overdue": 1, "missed": 1}
+    assert "미배정" not in html                     # every active site had its task
+
+
+def test_trend_chart_scales_the_rate_to_its_range():
+    weeks = [{"week": f"2020-W{n}", "inspections": i, "compliance_rate": r}
+             for n, i, r in ((11, 90, 97.2), (12, 80, 99.4), (13, 85, 98.1), (14, 0, None))]
+    c = trend_chart(weeks)
+    assert [(g["kind"], g["v"]) for g in c["rate_grid"]] == [("max", 99.4), ("min", 97.2)]
+    top, bottom = c["rate_grid"][0]["y"], c["rate_grid"][1]["y"]
+    ys = {d["week"]: d["y"] for d in c["dots"]}
+    assert ys["2020-W12"] == top and ys["2020-W11"] == bottom            # the extremes sit on their gridlines
+    assert bottom - top > 0.6 * (c["rate_bottom"] - c["rate_top"])       # 2.2 points fill most of the panel
+    assert "2020-W14" not in ys                                          # no rate, no dot
+    # the line's panel lies wholly above the bars' panel, so they never overlap
+    assert all(c["rate_top"] <= d["y"] <= c["rate_bottom"] for d in c["dots"])
+    assert c["rate_bottom"] < c["bar_top"]
+    assert all(c["bar_top"] <= b["y"] and b["y"] + b["h"] <= c["base"] + 0.1 for b in c["bars"])
+    assert c["peak"] == 90 and min(b["y"] for b in c["bars"]) == c["bar_top"]
+    one = trend_chart([{"week": "2020-W11", "inspections": 3, "compliance_rate": 98.0}])
+    assert [g["kind"] for g in one["rate_grid"]] == ["only"]
+
+
+def test_trend_chart_on_the_page_has_units(history, client, login):  # noqa: F811
+    login("lead")
+    html = client.get("/dashboard?from=2020-W11&to=2020-W14").get_data(as_text=True)
+    wide = html[html.index('<svg class="trend wide"'):]
+    wide = wide[:wide.index("</svg>")]
+    # W11 8/10 = 80.0 %, W12 3/6 = 50.0 %, W13 2/3 = 66.7 %; the busiest week is W11 with 3 inspections
+    assert "최고 80.0%" in wide and "최저 50.0%" in wide
+    assert "준수율(%)" in wide and "점검 건수(건)" in wide and ">3건<" in wide
+
+
+def test_rate_bars_start_at_a_labelled_floor(history, client, login):  # noqa: F811
+    assert rate_floor([97.2, 99.0, None]) == 90 and rate_floor([100.0]) == 90
+    assert rate_floor([66.7, 71.4, None]) == 60 and rate_floor([5.0]) == 0 and rate_floor([None]) == 0
+    login("lead")
+    html = client.get("/dashboard?from=2020-W11&to=2020-W14").get_data(as_text=True)
+    table = html[html.index('data-group="by_dong"'):]
+    table = table[:table.index("</table>")]
+    assert "막대 60~100%" in table
+    # 여의동 66.7 % → (66.7 − 60) / 40 = 16.8 % of the bar; 당산1동 71.4 % → 28.5 %
+    assert 'class="bar-fg low" width="16.8"' in table and 'class="bar-fg low" width="28.5"' in table
+
+
+def test_the_page_says_how_group_rates_pool(history, client, login):  # noqa: F811
+    login("lead")
+    html = client.get("/dashboard?from=2020-W11&to=2020-W14").get_data(as_text=True)
+    assert "묶음의 예 합계 ÷ (예 합계 + 아니오 합계)" in html and "사업장별 준수율의 평균이 아니므로" in html
+    assert "준수율 낮은 사업장" in html
+    api = client.get("/api/v1/summary?from=2020-W11&to=2020-W14").get_json()
+    assert "not the mean" in api["definitions"]["group_rates"] and "lowest_sites" in api["definitions"]
+
+
+def test_lowest_sites_is_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    props = doc["paths"]["/api/v1/summary"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "lowest_sites" in props["properties"]
+
+
+# --- exports across checklist versions ---------------------------------------------------------------------
+
+def test_export_keeps_answers_to_items_a_later_checklist_dropped(db, client, login, site_factory):
+    """v1 had visitor_log; v2 drops it, adds callback_confirmed and puts masks first. Both weeks' answers stay."""
+    from tests.test_summary import NOW
+    from tracker import clock
+    clock.set_now(NOW)
+    v1 = checklist.ensure_default()
+    site = site_factory(name="가나센터", dong="여의동")
+    add_inspection(db, v1, site, "2020-W11", "onsite", {"officer_designated": "yes", "visitor_log": "no"})
+    items = [i for i in checklist.default_items() if i["key"] != "visitor_log"]
+    items.insert(0, items.pop(next(n for n, i in enumerate(items) if i["key"] == "masks_mandatory")))
+    items.append(dict(key="callback_confirmed", label_ko="전화 확인 담당자 연결", label_en="Callback contact",
+                      category="management", critical=False, modes=["phone"]))
+    v2 = checklist.publish("v2", items)
+    add_inspection(db, v2, site, "2020-W12", "phone", {"masks_mandatory": "yes", "callback_confirmed": "yes"})
+    db.session.commit()
+    login("lead")
+    v2_labels = [i["label_ko"] for i in items]
+    retired = "외부인 출입 관리(출입자 명부) (이전 점검표 항목)"
+    for fmt in ("csv", "xlsx"):
+        body = client.get(f"/dashboard/export/inspections.{fmt}?from=2020-W11&to=2020-W12").data
+        rows = (xlsx_rows(body) if fmt == "xlsx" else
+                list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")))))
+        head = list(rows[0])
+        assert head == reports.INSPECTION_HEADERS + v2_labels + [retired], fmt   # current order, then retired
+        old, new = rows
+        assert (old["주"], old[retired], old["방역 전담자 지정"]) == ("2020-W11", "아니오", "예")
+        assert (new[retired] or "", new["전화 확인 담당자 연결"], new["근무 중 마스크 착용 의무화"]) == ("", "예", "예")
+    # a period with no answer to the dropped item has no column for it
+    headers, _rows = reports.inspection_rows("2020-W12", "2020-W12")
+    assert retired not in headers and headers[len(reports.INSPECTION_HEADERS)] == "근무 중 마스크 착용 의무화"
+    # the dashboard's item table keeps it too, under its old label
+    html = client.get("/dashboard?from=2020-W11&to=2020-W12").get_data(as_text=True)
+    assert page_figures(html)[("by_item", "visitor_log", "no")] == 1 and "이전 점검표" in html
+
+
+# --- nothing from outside ------------------------------------------------------------------------------------
+
+EXTERNAL = re.compile(r"""(?:src|href|action|xlink:href|srcset|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+CSS_EXTERNAL = re.compile(r"""(?:url\(\s*["']?|@import\s+["']?)\s*(?:https?:)?//""", re.I)
+
+
+@pytest.mark.parametrize("url", ["/dashboard", "/dashboard?from=2020-W11&to=2020-W14",
+                                 "/dashboard?from=2020-W11&to=2020-W14&dong=여의동&lang=en",
+                                 "/reports/council", "/reports/council?from=2020-W11&to=2020-W12&lang=en"])
+def test_dashboard_and_report_pages_reference_nothing_outside(history, client, login, url):  # noqa: F811
+    login("lead")
+    resp = client.get(url)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert not EXTERNAL.findall(html), EXTERNAL.findall(html)
+    sheets = re.findall(r'<link[^>]+href="([^"]+\.css[^"]*)"', html)
+    assert any("dashboard.css" in h for h in sheets)
+    for href in sheets:
+        css = client.get(href).get_data(as_text=True)
+        assert css and not CSS_EXTERNAL.findall(css), href
+
+
+# --- in the browser ------------------------------------------------------------------------------------------
+
+SHOTS = os.environ.get("TRACKER_SHOTS_DIR")  # set it to keep the screenshots
+PAGES = [("dashboard", "/dashboard?from=2020-W11&to=2020-W24"), ("council", "/reports/council")]
+
+# Each visible table, with where its total column ("계", else its last column) ends and whether it is the turned
+# (one row a dong or band) version; and the page's own width against the window's.
+LAYOUT = """() => {
+  const out = {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, tables: []};
+  for (const t of document.querySelectorAll('table')) {
+    if (!t.getClientRects().length) continue;
+    const head = t.querySelector('tr');
+    const cells = [...head.children];
+    const total = cells.find(c => c.textContent.trim() === '계') || cells[cells.length - 1];
+    const box = t.parentElement.getBoundingClientRect();
+    const r = total.getBoundingClientRect();
+    out.tables.push({caption: (t.caption || head).textContent.trim().slice(0, 40), transposed: !!t.dataset.transposed,
+                     right: r.right, left: r.left, box: box.right, rows: t.rows.length,
+                     totalRow: [...t.rows].some(row => row.cells[0].textContent.trim() === '계')});
+  }
+  return out;
+}"""
+
+
+
+
+@pytest.fixture
+def seeded(db):
+    """The demo on the real calendar: 73 sites, the on-site sweep from 2020-03-09, 12 rounds, one case."""
+    demo.seed(out=lambda *_: None)
+    db.session.commit()
+    demo.seed_history(date(2020, 3, 9))
+    db.session.commit()
+
+
+def open_as_lead(browser, live_server, make_user, phone: bool):
+    """A logged-in lead's browser page at phone (390x844) or desk (1280x800) size, and the requests it makes."""
+    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
+    ctx = browser.new_context(viewport=size, is_mobile=phone, has_touch=phone, locale="ko-KR")
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    user = make_user("lead")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/dashboard")
+    return ctx, page, requests
+
+
+def shot(page, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+
+
+@pytest.mark.parametrize("phone", [True, False], ids=["390px", "1280px"])
+def test_dashboard_and_council_report_fit_the_screen(browser, live_server, make_user, seeded, phone):
+    ctx, page, requests = open_as_lead(browser, live_server, make_user, phone)
+    try:
+        for name, url in PAGES:
+            page.goto(live_server + url)
+            shot(page, f"{name}-{390 if phone else 1280}.png")
+            lay = page.evaluate(LAYOUT)
+            assert lay["scroll"] <= lay["inner"], (name, lay["scroll"], lay["inner"])
+            assert lay["tables"], name
+            for t in lay["tables"]:
+                # the totals (or the last column) are on screen, not behind a sideways scroll
+                assert t["right"] <= min(lay["inner"], t["box"]) + 0.5, (name, t)
+            if name == "council":
+                shown = {t["transposed"] for t in lay["tables"]}
+                assert shown == {phone}, lay["tables"]     # turned lists on the phone, the report's tables at a desk
+                if phone:
+                    assert sum(t["totalRow"] for t in lay["tables"]) == 2    # 계 is a row, last, in both count tables
+                    assert [t["rows"] for t in lay["tables"][:2]] == [1 + 8 + 1, 1 + 9 + 1]
+        assert requests and all(u.startswith(live_server) for u in requests), \
+            [u for u in requests if not u.startswith(live_server)]
+    finally:
+        ctx.close()
+
+
+def test_council_form_lines_up_at_desk_width(browser, live_server, make_user, seeded):
+    """보기 is as tall as the week fields beside it, and 기간 (text) is not right-aligned like a number."""
+    ctx, page, _requests = open_as_lead(browser, live_server, make_user, phone=False)
+    try:
+        for url in ("/reports/council", "/dashboard?from=2020-W11&to=2020-W24"):
+            page.goto(live_server + url)
+            field = page.locator("form.dash-filters input[name=from]").bounding_box()
+            button = page.locator("form.dash-filters button").bounding_box()
+            assert abs(button["height"] - field["height"]) <= 1 and abs(button["y"] - field["y"]) <= 1, url
+        page.goto(live_server + "/reports/council")
+        cell = page.locator("table.results-table.wide td.txt").first
+        assert cell.inner_text() == "2020-W11 ~ 2020-W23"
+        assert cell.evaluate("c => getComputedStyle(c).textAlign") != "right"
+        number = page.locator("table.results-table.wide td.num").first
+        assert number.evaluate("c => getComputedStyle(c).textAlign") == "right"
+    finally:
+        ctx.close()
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """Page objects in a PDF as Chromium writes it (uncompressed object dictionaries)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+def test_council_report_prints_on_one_a4_page(browser, live_server, make_user, seeded):
+    ctx, page, _requests = open_as_lead(browser, live_server, make_user, phone=False)
+    try:
+        page.goto(live_server + "/reports/council")
+        pdf = page.pdf(format="A4")
+        if SHOTS:
+            with open(os.path.join(SHOTS, "council.pdf"), "wb") as f:
+                f.write(pdf)
+        assert pdf.startswith(b"%PDF") and pdf_pages(pdf) == 1
+        # the printed page is the report's wide tables, not the phone's turned lists, and not the form
+        page.emulate_media(media="print")
+        assert page.locator("table.report-table.wide").first.is_visible()
+        assert not page.locator("table.report-table.tall").first.is_visible()
+        assert not page.locator("form.dash-filters").is_visible()
+        # and a longer period still fits: the whole programme's two dong and band tables do not grow with weeks
+        page.goto(live_server + "/reports/council?from=2020-W01&to=2020-W53")
+        assert pdf_pages(page.pdf(format="A4")) == 1
+    finally:
+        ctx.close()

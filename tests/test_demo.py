@@ -3,7 +3,8 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import csrf_from
-from tracker.models import Audit, DongAssignment, Site, User
+from tracker.models import (Action, Answer, Audit, DongAssignment, Incident, Inspection, Site, SummaryWeek,
+                            Task, User)
 from tracker.services import demo, sites
 
 # SEED_FACTS.md, typed in again here so that a change to the demo module cannot change the expectation.
@@ -48,9 +49,18 @@ def test_seeding_twice_changes_nothing(db, seeded):
             sorted((u.email, u.role, u.password_hash) for u in db.session.scalars(select(User))),
             db.session.scalar(select(func.count()).select_from(Audit)),
             sorted((a.dong, a.inspector_id) for a in db.session.scalars(select(DongAssignment))),
+            # the story's history: the sweep, the rounds, their follow-up, the case, the dashboard's rollup
+            [db.session.scalar(select(func.count()).select_from(m)) for m in
+             (Inspection, Answer, Task, Action, Incident, SummaryWeek)],
+            db.session.scalar(select(func.sum(SummaryWeek.inspections))),
         )
+    from datetime import date
+    demo.seed_history(date(2020, 3, 9))
+    db.session.commit()
     before = state()
+    assert all(before[4]), before[4]
     again = demo.seed(out=lambda *_: None)
+    assert demo.seed_history(date(2020, 3, 9)) == {"inspections": 0}
     db.session.commit()
     assert again == {"users": 0, "sites": 0}
     assert state() == before

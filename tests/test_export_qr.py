@@ -144,7 +144,17 @@ def test_rotating_the_token_retires_the_old_code(client, db, login, form_token, 
     assert client.get(f"/s/{sites.short_code(s).lower()}").status_code == 200
     row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "rotate_qr")).one()
     assert row.user_id == lead.id
-    assert row.before == {"qr_code": old_code} and row.after == {"qr_code": sites.short_code(s)}
+    # The trail keeps only the codes' last two characters: an inspector reads the trail on the site page too.
+    assert row.before == {"qr_code": "****-**" + old_code[-2:]}
+    assert row.after == {"qr_code": "****-**" + sites.short_code(s)[-2:]}
+    client.post("/logout", data={"csrf_token": form_token(f"/sites/{s.id}")})
+    login("inspector")
+    html = client.get(f"/sites/{s.id}").get_data(as_text=True)
+    assert "QR 코드 새로 발급" in html and "****-**" + sites.short_code(s)[-2:] in html
+    for secret in (s.qr_token, sites.short_code(s), sites.short_code(s).replace("-", ""), old_code):
+        assert secret not in html, secret
+    client.post("/logout", data={"csrf_token": form_token(f"/sites/{s.id}")})
+    login("lead")
     # the PNG now encodes the new URL
     assert client.get(f"/sites/{s.id}/qr.png").data == expected_png(f"http://tracker.test/s/{s.qr_token}")
 
@@ -154,8 +164,9 @@ def test_short_code_typed_by_hand_opens_the_site(client, login, site_factory):
     login("inspector")
     resp = client.get(f"/sites/code?code={sites.short_code(s).lower()}")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/s/{s.qr_token}")
-    resp = client.get("/sites/code?code=ZZZZZZZZ", follow_redirects=True)
-    assert "그 코드의 사업장이 없습니다" in resp.get_data(as_text=True)
+    resp = client.get("/sites/code?code=ZZZZZZZZ", headers={"Referer": "https://evil.example/"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/inspect"
+    assert "그 코드의 사업장이 없습니다" in client.get("/inspect").get_data(as_text=True)
 
 
 def test_closed_site_code_says_so(client, db, login, site_factory):
@@ -179,3 +190,11 @@ def test_short_codes_forgive_look_alikes_and_keep_old_codes_working(db, site_fac
         assert sites.find_by_code(typed) == s, typed
     assert sites.short_code(old) == "AB-D_X9Q" and sites.find_by_code("ab-d_x9q") == old
     assert sites.find_by_code("0A1B-CD2F") is None
+
+
+def test_an_old_trail_row_with_whole_codes_is_shown_masked(db):
+    """Rows written before the codes were masked at the source never show a whole code on the page."""
+    from tracker.services import audit
+    row = Audit(entity="site", entity_id=1, action="rotate_qr", before={"qr_code": "ABCD-EFGH"},
+                after={"qr_code": "JKMN-PQRS"})
+    assert audit.changes(row) == [("QR 코드", "****-**GH", "****-**RS")]

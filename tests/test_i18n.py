@@ -162,9 +162,9 @@ def test_an_english_users_bad_import_shows_english_errors_with_row_numbers(clien
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422
     # The column keeps the Korean name written in the spreadsheet's header; the rest is English.
-    assert "row 3: 종사자수 &#39;많음&#39; is not a number" in body
-    assert "row 4: 사업자등록번호 is empty" in body
-    assert "row 4: 행정동 &#39;없는동&#39; is not a dong of this district" in body
+    assert "row 3, column E: 종사자수 &#39;많음&#39; is not a number" in body
+    assert "row 4, column B: 사업자등록번호 is empty" in body
+    assert "row 4, column C: 행정동 &#39;없는동&#39; is not a dong of this district" in body
     assert "Invalid rows: 2, errors: 3 — nothing was saved" in body
     assert "행:" not in body and "숫자가 아닙니다" not in body
     assert count_rows(Site) == 0
@@ -182,7 +182,7 @@ def test_the_same_bad_import_stays_korean_for_a_korean_user(client, login):
     login("lead")
     resp = _upload(client, [HEAD, GOOD, ["가센터", "107-81-00002", "여의동", "", "많음", "", ""]])
     body = resp.get_data(as_text=True)
-    assert "3행: 종사자수 &#39;많음&#39;은(는) 숫자가 아닙니다" in body
+    assert "3행 E열: 종사자수 &#39;많음&#39;은(는) 숫자가 아닙니다" in body
     assert "row 3" not in body
 
 

@@ -1,5 +1,6 @@
 """Importing the register from the files an office keeps: encodings, layouts, bad rows, all or nothing."""
 import io
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -159,7 +160,7 @@ def test_a_bad_row_writes_nothing(app, db, site_factory, count_rows, bad_rows, w
     assert not report.ok
     assert [(e.row, e.column) for e in report.errors] == where
     assert phrase in str(report.errors[0])
-    assert str(report.errors[0]).startswith(f"{where[0][0]}행: ")
+    assert re.match(rf"{where[0][0]}행 [A-G]열: ", str(report.errors[0])), str(report.errors[0])
     assert count_rows(Site) == before_sites and count_rows(Audit) == before_audit
     db.session.refresh(keep)
     assert (keep.name, keep.headcount) == ("기존센터", 10)
@@ -174,11 +175,11 @@ def test_the_report_lists_every_bad_row(app, db, count_rows):
     report = site_import.import_sites(csv_bytes(rows, "cp949"), "bad.csv")
     got = [str(e) for e in report.errors]
     assert got == [
-        "3행: 사업장명이 비어 있습니다",
-        "3행: 사업자등록번호 'x'은(는) 10자리 숫자가 아닙니다",
-        "3행: 행정동 '강남동'은(는) 이 구의 행정동이 아닙니다",
-        "3행: 종사자수 '많음'은(는) 숫자가 아닙니다",
-        "5행: 사업자등록번호 107-81-00002이(가) 파일에 두 번 있습니다 (처음: 4행)",
+        "3행 A열: 사업장명이 비어 있습니다",
+        "3행 B열: 사업자등록번호 'x'은(는) 10자리 숫자가 아닙니다",
+        "3행 C열: 행정동 '강남동'은(는) 이 구의 행정동이 아닙니다",
+        "3행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다",
+        "5행 B열: 사업자등록번호 107-81-00002이(가) 파일에 두 번 있습니다 (처음: 4행)",
     ]
     assert report.bad_rows == 2
     assert count_rows(Site) == 0
@@ -187,9 +188,9 @@ def test_the_report_lists_every_bad_row(app, db, count_rows):
 def test_row_numbers_count_title_and_blank_lines_as_excel_does(app, db):
     rows = [HEAD_KO, ROWS[0], ["가센터", "107-81-00011", "여의동", "", "많음", "", ""]]
     report = site_import.import_sites(csv_bytes(rows, above=["제목", "", ""]), "t.csv")
-    assert [str(e) for e in report.errors] == ["6행: 종사자수 '많음'은(는) 숫자가 아닙니다"]
+    assert [str(e) for e in report.errors] == ["6행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다"]
     report = site_import.import_sites(xlsx_bytes(rows, above=[["제목"], [], []]), "t.xlsx")
-    assert [str(e) for e in report.errors] == ["6행: 종사자수 '많음'은(는) 숫자가 아닙니다"]
+    assert [str(e) for e in report.errors] == ["6행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다"]
 
 
 @pytest.mark.parametrize("data,filename,phrase", [
@@ -260,7 +261,7 @@ def test_upload_with_bad_rows_lists_them_and_writes_nothing(client, db, login, c
     resp = post_file(client, csv_bytes(rows), "bad.csv")
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert "5행: 종사자수 &#39;많음&#39;은(는) 숫자가 아닙니다" in body
+    assert "5행 E열: 종사자수 &#39;많음&#39;은(는) 숫자가 아닙니다" in body
     assert "아무것도 저장하지 않았습니다" in body
     assert count_rows(Site) == 0
 
@@ -311,4 +312,13 @@ def test_files_built_to_exhaust_memory_are_refused_with_a_reason(db, count_rows,
     with pytest.raises(ServiceError) as exc:
         site_import.read_rows(rows.encode(), "big.csv")
     assert "행이 너무 많습니다: 30,001행" in exc.value.message
+    assert count_rows(Site) == 0
+
+
+def test_a_bad_cell_is_named_by_its_excel_column_and_the_files_own_header(app, db, count_rows):
+    """The office finds the cell as Excel shows it: row 4, column D, under the header it typed (직원수)."""
+    rows = [["상호", "사업자번호", "동", "직원수"], ["가센터", "107-81-00011", "여의동", "5"],
+            ["나센터", "107-81-00012", "여의동", "많음"]]
+    report = site_import.import_sites(csv_bytes(rows), "t.csv")
+    assert [str(e) for e in report.errors] == ["3행 D열(직원수): 종사자수 '많음'은(는) 숫자가 아닙니다"]
     assert count_rows(Site) == 0

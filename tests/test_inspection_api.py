@@ -183,3 +183,19 @@ def test_replaying_another_inspectors_uuid_gives_nothing_away(client, tpl, site_
     assert r.status_code == 409 and "answers" not in r.get_json() and "client_uuid" in r.get_json()["errors"]
     assert client.post("/api/v1/inspections", json=b, headers=h_lead).status_code == 200  # leads see all
     assert n_rows() == (1, 17)
+
+
+def test_a_mode_the_template_does_not_allow_is_422(client, tpl, site_factory, bearer):
+    """With every item on-site only, a phone inspection has nothing to answer: refused, not saved with 0 answers."""
+    checklist.publish("현장 전용", [dict(it, modes=["onsite"]) for it in checklist.default_items()])
+    _db.session.commit()
+    site = site_factory()
+    _user, h = bearer()
+    r = client.post("/api/v1/inspections", headers=h, json={
+        "site_id": site.id, "mode": "phone", "client_uuid": str(uuid.uuid4()), "contact_name": "이담당",
+        "answers": {}})
+    assert r.status_code == 422, r.get_json()
+    assert list(r.get_json()["errors"]) == ["mode"]
+    assert n_rows() == (0, 0)
+    ok = client.post("/api/v1/inspections", headers=h, json=body(site, checklist.current(), "onsite"))
+    assert ok.status_code == 201 and n_rows() == (1, 17)

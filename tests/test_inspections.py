@@ -123,10 +123,10 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
     site = site_factory()
     data = payload(site, tpl)
     results, barrier = [], threading.Barrier(2)
-    real_tpl = inspections._current_template
+    real_tpl = inspections._template
 
-    def slow_tpl():
-        tpl_ = real_tpl()
+    def slow_tpl(tpl_id):
+        tpl_ = real_tpl(tpl_id)
         barrier.wait(timeout=10)  # both have looked for the uuid and seen nothing before either inserts
         return tpl_
 
@@ -141,7 +141,7 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
             finally:
                 _db.session.remove()
 
-    inspections._current_template = slow_tpl
+    inspections._template = slow_tpl
     try:
         threads = [threading.Thread(target=run) for _ in range(2)]
         for t in threads:
@@ -149,7 +149,7 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
         for t in threads:
             t.join(30)
     finally:
-        inspections._current_template = real_tpl
+        inspections._template = real_tpl
     assert all(isinstance(r, tuple) for r in results), results
     assert len({r[0] for r in results}) == 1
     assert sorted(r[1] for r in results) == [False, True]
@@ -281,12 +281,12 @@ def test_submit_query_count_is_bounded(tpl, site_factory, make_user):
     big = checklist.to_dict(tpl)["items"] + [
         {"key": f"extra_{n}", "label_ko": f"추가 {n}", "label_en": f"Extra {n}", "category": "hygiene",
          "critical": n % 2 == 0, "modes": ["onsite", "phone"]} for n in range(60)]
-    # One submit first: a first use may look up the catalogue once (a one-time cost, not a per-submit one).
-    inspections.submit(payload(site_factory(), tpl), by=user)
-    _db.session.commit()
     figures, stmts = [], []
     for n_items in (17, 77):
         t = checklist.current() if n_items == 17 else checklist.publish("big", big)
+        # One submit first: a version's first use reads its items once (a one-time cost, not a per-submit one).
+        inspections.submit(payload(site_factory(), t), by=user)
+        _db.session.commit()
         site = site_factory()  # a fresh site each time, so that the follow-up work is the same
         answers = {i.key: {"value": "no" if n % 3 == 0 else "yes", "note": "메모"} for n, i in enumerate(t.items)}
         data = payload(site, t, answers=answers)
@@ -300,7 +300,7 @@ def test_submit_query_count_is_bounded(tpl, site_factory, make_user):
         stmts.append(qc.stmts)
     assert figures[0] == figures[1] and figures[0] <= 20, (figures, "\n".join(
         f"{a[:90]!r:95} {b[:90]!r}" for a, b in __import__("itertools").zip_longest(*stmts, fillvalue="")))
-    assert _db.session.scalar(select(func.count()).select_from(Answer)) == 17 + 17 + 77
+    assert _db.session.scalar(select(func.count()).select_from(Answer)) == 17 + 17 + 77 + 77
 
 
 # --- photos -----------------------------------------------------------------------------------------
@@ -573,3 +573,89 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, tpl, site_fac
     assert "화소" in exc.value.errors["photos.masks_mandatory"]
     _db.session.rollback()
     assert counts() == (0, 0, 0)
+
+
+# --- audit of issue 3: modes the template does not allow, result order, the week list's links and filter ---------
+
+def onsite_only_template():
+    """A published template whose every item is on-site only: nothing can be judged by phone."""
+    items = [dict(it, modes=["onsite"]) for it in checklist.default_items()]
+    t = checklist.publish("현장 전용", items)
+    _db.session.commit()
+    return t
+
+
+def test_a_mode_without_items_is_refused_and_nothing_is_saved(tpl, site_factory):
+    onsite_only_template()
+    site = site_factory()
+    with pytest.raises(ServiceError) as exc:
+        inspections.submit({"site_id": site.id, "mode": "phone", "client_uuid": str(uuid.uuid4()),
+                            "contact_name": "김담당", "answers": {}})
+    assert exc.value.status == 422 and set(exc.value.errors) == {"mode"}
+    assert "전화 모니터링" in exc.value.errors["mode"]
+    _db.session.rollback()
+    assert counts() == (0, 0, 0)
+    insp, created = inspections.submit(payload(site, checklist.current(), "onsite"))  # on site still works
+    assert created and insp.yes_count == 17
+
+
+def test_a_mode_without_items_is_not_offered(app, tpl, site_factory, make_user):
+    site = site_factory(name="현장전용센터")
+    me = make_user("inspector")
+    c = _client_as(app, me)
+    assert f"/inspect/sites/{site.id}?mode=phone" in c.get("/inspect").get_data(as_text=True)
+    onsite_only_template()
+    home = c.get("/inspect").get_data(as_text=True)
+    assert f"/inspect/sites/{site.id}?mode=onsite" in home and "mode=phone" not in home
+    form = c.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
+    assert 'name="mode" value="onsite"' in form and "전화 모니터링으로 바꾸기" not in form
+    assert form.count('<fieldset class="q') == 17
+
+
+def test_result_page_puts_critical_failures_first(app, tpl, site_factory, make_user):
+    """fixed_seating (not critical) comes before case_reporting (critical) on the form; on the result page the
+    critical failure is on top, and the passed item is in its own list."""
+    site, me = site_factory(), make_user("inspector")
+    answers = all_answers(tpl, "onsite", "na", fixed_seating="no", case_reporting="no", masks_mandatory="yes")
+    insp, _ = inspections.submit(payload(site, tpl, answers=answers), by=me)
+    _db.session.commit()
+    html = _client_as(app, me).get(f"/inspections/{insp.id}").get_data(as_text=True)
+    failed = html[html.index("<h2>미이행 항목"):html.index("<h2>이행 항목")]
+    crit, plain = failed.find("확진자·의심자 발생 시 보고체계 마련"), failed.find("개인별 근무 좌석 고정 배치")
+    assert 0 <= crit < plain, failed
+    assert failed.count('class="res no crit"') == 1 and failed.count('class="res no"') == 1
+    passed = html[html.index("<h2>이행 항목"):html.index("<h2>해당없음")]
+    assert "근무 중 마스크 착용 의무화" in passed and "보고체계" not in passed
+    assert "부적합: 중요 항목 1개 미이행" in html
+
+
+def test_week_list_links_only_to_inspections_the_user_may_open(app, tpl, site_factory, make_user):
+    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+    mine, theirs, todo = (site_factory(name="내가한센터"), site_factory(name="남이한센터"),
+                          site_factory(name="아직센터"))
+    me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
+    my_insp, _ = inspections.submit(payload(mine, tpl), by=me)
+    their_insp, _ = inspections.submit(payload(theirs, tpl), by=other)
+    _db.session.commit()
+    c = _client_as(app, me)
+    html = c.get("/inspect").get_data(as_text=True)
+    assert f"/inspections/{my_insp.id}" in html and f"/inspections/{their_insp.id}" not in html
+    assert "점검 완료 (다른 점검원)" in html and "2 / 3곳 완료" in html
+    for href in re.findall(r'href="(/inspections/\d+)"', html):
+        assert c.get(href).status_code == 200, href  # every link on the list opens
+    lead_html = _client_as(app, lead).get("/inspect").get_data(as_text=True)
+    assert f"/inspections/{their_insp.id}" in lead_html and f"/inspections/{my_insp.id}" in lead_html
+    # 미점검만: only the sites still to do, without JavaScript; the tally still counts the whole week.
+    todo_html = c.get("/inspect?todo=1").get_data(as_text=True)
+    assert "아직센터" in todo_html and "내가한센터" not in todo_html and "남이한센터" not in todo_html
+    assert "2 / 3곳 완료" in todo_html and 'href="/inspect?todo=1" aria-current="page"' in todo_html
+    inspections.submit(payload(todo, tpl), by=me)
+    _db.session.commit()
+    assert "모두 점검했습니다" in c.get("/inspect?todo=1").get_data(as_text=True)
+
+
+def test_phone_form_leaves_the_contact_and_call_time_to_the_inspector(app, tpl, site_factory, make_user):
+    site = site_factory(manager_name="박담당")
+    html = _client_as(app, make_user("inspector")).get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
+    assert re.search(r'id="contact_name"[^>]*value=""', html) and re.search(r'id="called_at"[^>]*value=""', html)
+    assert 'data-value="박담당"' in html  # offered, one tap away, not assumed

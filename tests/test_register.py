@@ -251,3 +251,27 @@ def test_security_headers(client, login):
     assert h["X-Content-Type-Options"] == "nosniff"
     assert h["Referrer-Policy"] == "same-origin"
     assert "HttpOnly" in client.post("/login", data={}).headers.get("Set-Cookie", "HttpOnly")
+
+
+def test_changed_band_edges_reach_the_tables_at_once_and_the_sites_on_refresh(app, client, db, login,
+                                                                              site_factory):
+    """Another district (or a new ministry rule) sets TRACKER_BAND_EDGES: the register's tables use the new bands
+    straight away, and `refresh-bands` (run by the scheduler on start) moves every site's stored band."""
+    from tracker.services import sites
+    for n, headcount in enumerate((40, 100, 101, 300, 301, 900)):
+        site_factory(name=f"센터{n}", headcount=headcount)
+    app.config["TRACKER_BAND_EDGES"] = [100, 300]
+    app.extensions.pop("tracker_district")
+    assert sites.counts()["by_band"] == {"100 이하": 2, "101~300": 2, "301이상": 2}
+    login("lead")
+    assert set(names_on(client.get("/sites/?band=301이상").get_data(as_text=True))) == {"센터4", "센터5"}
+    assert db.session.scalar(select(Site.size_band).where(Site.name == "센터4")) == "301~400"  # not yet moved
+    result = app.test_cli_runner().invoke(args=["refresh-bands"])
+    assert "6 sites moved" in result.output, result.output  # every one of the six lands in a new band
+    db.session.expire_all()
+    assert dict(db.session.execute(select(Site.name, Site.size_band)).all()) == {
+        "센터0": "100 이하", "센터1": "100 이하", "센터2": "101~300", "센터3": "101~300", "센터4": "301이상",
+        "센터5": "301이상"}
+    rows = db.session.scalars(select(Audit).where(Audit.action == "update")).all()
+    assert {(r.before["size_band"], r.after["size_band"]) for r in rows} >= {("301~400", "301이상")}
+    assert app.test_cli_runner().invoke(args=["refresh-bands"]).output.strip() == "size bands refreshed: 0 sites moved"

@@ -1,6 +1,8 @@
 """The weekly schedule on a clock the tests control: a site's whole life, an incident, and the CLI wrappers."""
+import re
 import uuid
 from datetime import date, datetime
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
@@ -72,8 +74,8 @@ def test_a_site_through_its_whole_life(db, setup):
     (action,) = db.session.scalars(select(Action)).all()
     assert (action.item_key, action.status, action.critical) == ("masks_mandatory", "open", True)
     assert clock.local(action.due_at) == at("2020-03-17T10:00")  # critical: 3 days
-    (re,) = tasks(db, kind="reinspection")
-    assert re.status == "open" and re.required_mode == "any" and re.week == "2020-W12"
+    (reinsp,) = tasks(db, kind="reinspection")
+    assert reinsp.status == "open" and reinsp.required_mode == "any" and reinsp.week == "2020-W12"
     # Another "no" on the same item does not open a second action.
     submit(site, "phone", at("2020-03-14T11:00"), insp, no=("masks_mandatory",))
     assert db.session.scalar(select(func.count()).select_from(Action)) == 1
@@ -101,8 +103,8 @@ def test_an_onsite_only_failure_needs_an_onsite_reinspection(db, setup):
     clock.set_now(at("2020-03-09T00:05"))
     schedule.schedule_week()
     submit(site, "onsite", at("2020-03-10T10:00"), insp, no=("partitions_installed",), na=("flexible_work",))
-    (re,) = tasks(db, kind="reinspection")
-    assert re.required_mode == "onsite"
+    (reinsp,) = tasks(db, kind="reinspection")
+    assert reinsp.required_mode == "onsite"
     submit(site, "phone", at("2020-03-11T10:00"), insp)  # a call cannot check the partitions
     assert tasks(db, kind="reinspection")[0].status == "open"
     assert db.session.scalar(select(Action.status)) == "open"
@@ -411,3 +413,280 @@ def test_seed_story_without_a_start_ends_this_week(app, db):
     from tracker.models import Inspection
     latest = db.session.scalar(select(func.max(Inspection.submitted_at)))
     assert latest <= clock.now()
+
+
+# --- settings, site page, incidents on the web, the week page (audit of issue 4) ---------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def element(html, id_):
+    """The HTML of the element with this id, its own tags included; AssertionError when the page has none."""
+    starts = [0]
+    for line in html.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    class Finder(HTMLParser):
+        begin = end = None
+        depth = 0
+
+        def here(self):
+            line, col = self.getpos()
+            return starts[line - 1] + col
+
+        def handle_starttag(self, tag, attrs):
+            if self.end is not None or tag in VOID:
+                return
+            if self.begin is None and dict(attrs).get("id") == id_:
+                self.begin = self.here()
+            if self.begin is not None:
+                self.depth += 1
+
+        def handle_endtag(self, tag):
+            if self.begin is None or self.end is not None or tag in VOID:
+                return
+            self.depth -= 1
+            if self.depth == 0:
+                self.end = html.index(">", self.here()) + 1
+
+    f = Finder()
+    f.feed(html)
+    assert f.begin is not None and f.end is not None, f"no element #{id_} on the page"
+    return html[f.begin:f.end]
+
+
+def text(fragment):
+    """What a reader sees of some HTML: tags dropped, entities decoded, white space folded."""
+    from html import unescape
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def page(client, url):
+    resp = client.get(url, follow_redirects=True)
+    assert resp.status_code == 200, url
+    return resp.get_data(as_text=True)
+
+
+def test_due_time_action_days_and_the_raised_period_follow_the_settings(db, setup, app, monkeypatch, tmp_path):
+    """Due Thursday 12:00, 5 days to fix (2 for a critical item), 7 days of closer monitoring: read from the
+    TRACKER_* variables and obeyed everywhere, instead of Friday 18:00, 7/3 and 14."""
+    from tracker import config
+    env = {"DUE_WEEKDAY": "4", "DUE_TIME": "12:00", "ACTION_DAYS": "5", "ACTION_DAYS_CRITICAL": "2",
+           "INCIDENT_DAYS": "7"}
+    for k, v in env.items():
+        monkeypatch.setenv(f"TRACKER_{k}", v)
+    loaded = config.load(tmp_path / "tuned")
+    keys = [f"TRACKER_{k}" for k in env]
+    assert [loaded[k] for k in keys] == [4, "12:00", 5, 2, 7]
+    app.config.update({k: loaded[k] for k in keys})
+    site, insp = setup["site"], setup["inspector"]
+
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    (rnd,) = tasks(db, kind="weekly_monitoring")
+    assert clock.local(rnd.due_at) == at("2020-03-12T12:00")  # Thursday noon, not Friday 18:00
+    assert schedule.mark_overdue(at("2020-03-12T11:59"))["overdue"] == 0
+    assert schedule.mark_overdue(at("2020-03-12T12:01"))["overdue"] == 1
+
+    submit(site, "phone", at("2020-03-12T14:00"), insp, no=("masks_mandatory", "ventilation"))
+    due = {a.item_key: clock.local(a.due_at) for a in db.session.scalars(select(Action))}
+    assert due == {"masks_mandatory": at("2020-03-14T14:00"),  # critical: 2 days
+                   "ventilation": at("2020-03-17T14:00")}      # otherwise: 5 days
+    (reinsp,) = tasks(db, kind="reinspection")
+    assert clock.local(reinsp.due_at) == at("2020-03-14T14:00")  # the sooner of the two
+    assert schedule.mark_overdue(at("2020-03-14T14:01"))["escalated"] == 1
+    assert schedule.mark_overdue(at("2020-03-17T14:01"))["escalated"] == 1
+
+    # A case on Saturday 2020-05-09: the visit is due Monday at the configured time, closer monitoring for 7 days.
+    clock.set_now(at("2020-05-09T11:00"))
+    inc = schedule.record_incident(site, date(2020, 5, 9), 1)
+    assert inc.raised_until == date(2020, 5, 16)
+    (resp,) = tasks(db, kind="incident_response")
+    assert clock.local(resp.due_at) == at("2020-05-11T12:00")
+    clock.set_now(at("2020-05-11T00:05"))
+    schedule.schedule_week()
+    w20 = tasks(db, week="2020-W20", kind="weekly_monitoring")
+    # The early check three days before the due day: Monday; the second by Thursday noon.
+    assert [clock.local(t.due_at) for t in w20] == [at("2020-05-11T12:00"), at("2020-05-14T12:00")]
+    # With 14 days W21 would still be raised (see the incident test above); with 7 it is back to one check.
+    clock.set_now(at("2020-05-18T00:05"))
+    schedule.schedule_week()
+    w21 = tasks(db, week="2020-W21", kind="weekly_monitoring")
+    assert [clock.local(t.due_at) for t in w21] == [at("2020-05-21T12:00")]
+
+
+def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(db, setup, client, login):
+    site, insp = setup["site"], setup["inspector"]
+    login("lead")
+    assert "주기적 환기" not in text(element(page(client, f"/sites/{site.id}"), "open-actions"))
+    submit(site, "phone", at("2020-03-10T10:00"), insp, no=("ventilation",))
+    db.session.commit()
+    panel = text(element(page(client, f"/sites/{site.id}"), "open-actions"))
+    assert "주기적 환기 (1일 2회 이상)" in panel and "기한 03-17" in panel
+    assert "Regular ventilation, at least twice a day" in text(element(
+        page(client, f"/sites/{site.id}?lang=en"), "open-actions"))
+    # A call that answers another item "yes" clears nothing; the same item answered "yes" clears it.
+    submit(site, "phone", at("2020-03-12T10:00"), insp, no=("ventilation",))
+    db.session.commit()
+    assert "주기적 환기" in text(element(page(client, f"/sites/{site.id}?lang=ko"), "open-actions"))
+    submit(site, "phone", at("2020-03-13T10:00"), insp)
+    db.session.commit()
+    panel = text(element(page(client, f"/sites/{site.id}"), "open-actions"))
+    assert "주기적 환기" not in panel and "없음" in panel
+
+
+def test_a_lead_records_an_incident_on_the_site_page(db, setup, client, login, make_user):
+    from tests.conftest import csrf_from
+    from tracker.models import Audit
+    site = setup["site"]
+    clock.set_now(at("2020-05-09T11:00"))
+    url = f"/sites/{site.id}/incidents"
+    good = {"confirmed_on": "2020-05-09", "cases": "3", "note": "직원 3명 확진"}
+    # Nobody logged in: the login page, nothing saved.
+    resp = client.post(url, data={**good, "csrf_token": csrf_from(page(client, "/login"))})
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    # An inspector may read the site page but not record a case.
+    login("inspector")
+    token = csrf_from(page(client, f"/sites/{site.id}"))
+    assert client.post(url, data={**good, "csrf_token": token}).status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+    client.post("/logout", data={"csrf_token": token})
+
+    lead = login("lead")
+    site_page = page(client, f"/sites/{site.id}")
+    assert 'action="%s"' % url in element(site_page, "site-incidents")
+    token = csrf_from(site_page)
+    n_tasks = len(tasks(db))
+    for bad, message in ((dict(cases="0"), "확진자 수는 1 이상이어야 합니다"),
+                         (dict(cases="셋"), "확진자 수 '셋'은(는) 숫자가 아닙니다"),
+                         (dict(confirmed_on="2020-05-10"), "확진일은 미래일 수 없습니다"),
+                         (dict(confirmed_on="어제"), "확진일 '어제'은(는) YYYY-MM-DD 형식의 날짜가 아닙니다"),
+                         (dict(note="가" * 501), "메모는 500자 이하여야 합니다")):
+        resp = client.post(url, data={**good, **bad, "csrf_token": token})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/sites/{site.id}")
+        shown = page(client, resp.headers["Location"])
+        assert message in text(shown), bad
+        assert db.session.scalar(select(func.count()).select_from(Incident)) == 0, bad
+        assert len(tasks(db)) == n_tasks, bad
+    # Without its CSRF token the form is refused.
+    assert client.post(url, data=good).status_code == 400
+
+    resp = client.post(url, data={**good, "csrf_token": token})
+    assert resp.status_code == 302
+    assert "확진자 발생을 기록했습니다" in text(page(client, resp.headers["Location"]))
+    db.session.expire_all()
+    (inc,) = db.session.scalars(select(Incident)).all()
+    assert (inc.site_id, inc.confirmed_on, inc.cases, inc.note, inc.created_by_id) == (
+        site.id, date(2020, 5, 9), 3, "직원 3명 확진", lead.id)
+    (resp_task,) = tasks(db, kind="incident_response")
+    assert resp_task.required_mode == "onsite" and clock.local(resp_task.due_at) == at("2020-05-11T18:00")
+    assert db.session.scalar(select(func.count()).select_from(Audit).where(Audit.entity == "incident")) == 1
+
+
+def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(db, setup, client, login, site_factory):
+    site = setup["site"]
+    quiet = site_factory(dong="문래동", name="조용한센터")
+    clock.set_now(at("2020-05-09T11:00"))
+    schedule.record_incident(site, date(2020, 5, 9), 3, "직원 확진")
+    db.session.commit()
+    clock.set_now(at("2020-05-12T09:00"))
+    login("lead")
+    panel = text(element(page(client, f"/sites/{site.id}"), "site-incidents"))
+    assert "2020-05-09 · 3명" in panel and "직원 확진" in panel
+    assert "2020-05-09" not in text(element(page(client, f"/sites/{quiet.id}"), "site-incidents"))
+
+    def dash_rows(html):
+        return [text(li) for li in re.findall(r"<li><a href=\"/sites/\d+\">.*?</li>", html, re.S)]
+    w19 = dash_rows(page(client, "/dashboard?from=2020-W19&to=2020-W19"))
+    assert any(site.name in r and "2020-05-09 · 3명" in r for r in w19)
+    assert not any(site.name in r for r in dash_rows(page(client, "/dashboard?from=2020-W17&to=2020-W17")))
+
+    week = text(element(page(client, "/schedule?week=2020-W19"), "incidents"))
+    assert f"{site.name} · 2020-05-09 · 3명" in week and quiet.name not in week
+    # Still listed while the site is watched closely (W20), gone well after (W26).
+    assert site.name in text(element(page(client, "/schedule?week=2020-W20"), "incidents"))
+    assert site.name not in text(element(page(client, "/schedule?week=2020-W26"), "incidents"))
+
+
+def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(db, setup, client, login, site_factory):
+    """Worked by hand. W11 ends Monday 2020-03-16 00:00; each site has one 'ventilation' action:
+
+        site  opened            cleared           age at W11's end     at W12's end (03-23)   now (03-30 10:00)
+        F     01-20 10:00       -                 55.6 d -> 31+        62.6 d -> 31+         70 d -> 31+
+        B     02-24 10:00       -                 20.6 d -> 15~30      27.6 d -> 15~30       35 d -> 31+
+        C     03-03 10:00       03-12 10:00       cleared before       -                     -
+        D     03-04 10:00       03-20 10:00       11.6 d -> 8~14       cleared before        -
+        G     03-12 10:00       03-25 10:00       3.6 d -> 0~7         10.6 d -> 8~14        -
+        A     03-10 10:00       -                 5.6 d -> 0~7         12.6 d -> 8~14        20 d -> 15~30
+        E     03-17 10:00       -                 not yet opened       5.6 d -> 0~7          13 d -> 8~14
+    """
+    insp = setup["inspector"]
+    names = "FBCDGAE"
+    sites = {n: site_factory(dong="문래동" if n == "F" else "여의동", name=f"센터{n}") for n in names}
+    events = [("F", "01-20", "no"), ("B", "02-24", "no"), ("C", "03-03", "no"), ("D", "03-04", "no"),
+              ("A", "03-10", "no"), ("C", "03-12", "yes"), ("G", "03-12", "no"), ("E", "03-17", "no"),
+              ("D", "03-20", "yes"), ("G", "03-25", "yes")]
+    for name, day, answer in events:
+        submit(sites[name], "phone", at(f"2020-{day}T10:00"), insp, no=("ventilation",) if answer == "no" else ())
+    clock.set_now(at("2020-03-30T10:00"))
+    db.session.commit()
+
+    def counts(ages):
+        return [b["count"] for b in ages]
+    assert counts(schedule.week_view("2020-W11")["action_ages"]) == [2, 1, 1, 1]
+    assert counts(schedule.week_view("2020-W12")["action_ages"]) == [1, 2, 1, 1]
+    assert counts(schedule.week_view("2020-W11", dong="문래동")["action_ages"]) == [0, 0, 0, 1]
+    # This week stays "as of now", and agrees with the action list's own count.
+    assert counts(schedule.week_view("2020-W14")["action_ages"]) == [0, 1, 1, 2]
+    assert counts(schedule.action_age_buckets()) == [0, 1, 1, 2]
+
+    login("lead")
+    past = element(page(client, "/schedule?week=2020-W11"), "action-ages")
+    assert re.findall(r"<td>(\d+)</td>", past) == ["2", "1", "1", "1"]
+    assert "그 주가 끝난 2020-03-16 00:00 기준" in text(past)
+    now = element(page(client, "/schedule?week=2020-W14"), "action-ages")
+    assert re.findall(r"<td>(\d+)</td>", now) == ["0", "1", "1", "2"] and "지금 기준" in text(now)
+
+
+def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(db, setup, client, login, site_factory):
+    from tests.conftest import csrf_from
+    lee, park = setup["inspector"], setup["other"]
+    db.session.add(DongAssignment(dong="문래동", inspector_id=park.id))
+    db.session.commit()
+    for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"), ("당산1동", "라온센터")):
+        site_factory(dong=dong, name=name)
+    clock.set_now(at("2020-03-09T00:05"))
+    schedule.schedule_week()
+    submit(setup["site"], "phone", at("2020-03-10T10:00"), lee)  # inspected: not late
+    db.session.commit()
+    login("lead")
+    week_page = page(client, "/schedule?week=2020-W11")
+    narae = next(t for t in tasks(db, kind="weekly_monitoring") if t.site.name == "나래센터")
+    resp = client.post(f"/tasks/{narae.id}/assignee", data={"csrf_token": csrf_from(week_page),
+                                                           "inspector_id": str(park.id)})
+    assert resp.status_code == 302
+    schedule.mark_overdue(at("2020-03-14T09:00"))
+    db.session.commit()
+
+    view = schedule.week_view("2020-W11")
+    assert [(g["name"], [t.site.name for t in g["tasks"]]) for g in view["late_by_inspector"]] == [
+        ("박점검", ["다솜센터", "나래센터"]), ("이점검", ["가람센터"]), ("미배정", ["라온센터"])]
+    assert {d: [t.site.name for t in ts] for d, ts in view["late_by_dong"].items()} == {
+        "당산1동": ["라온센터"], "문래동": ["다솜센터"], "여의동": ["가람센터", "나래센터"]}
+
+    html = page(client, "/schedule?week=2020-W11")
+    by_inspector = element(html, "late-by-inspector")
+    groups = {text(h): text(body) for h, body in
+              re.findall(r"<h4[^>]*>(.*?)</h4>\s*<ul[^>]*>(.*?)</ul>", by_inspector, re.S)}
+    assert {k.split()[0]: [n for n in ("가람센터", "나래센터", "다솜센터", "라온센터") if n in v]
+            for k, v in groups.items()} == {"박점검": ["나래센터", "다솜센터"], "이점검": ["가람센터"],
+                                            "미배정": ["라온센터"]}
+    by_dong = element(html, "late-by-dong")
+    rows = {text(dt).split()[0]: text(dd) for dt, dd in re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", by_dong, re.S)}
+    assert {d: [n for n in ("가람센터", "나래센터", "다솜센터", "라온센터") if n in v] for d, v in rows.items()} == {
+        "당산1동": ["라온센터"], "문래동": ["다솜센터"], "여의동": ["가람센터", "나래센터"]}
+    assert "지연" in rows["여의동"]
+    # Each open late task keeps its reassignment, folded in a <details> (no script needed), one per row.
+    folds = re.findall(r'<details class="reassign">.*?</details>', by_inspector, re.S)
+    assert len(folds) == 4 and all('name="inspector_id"' in f and 'name="csrf_token"' in f for f in folds)
+    assert by_inspector.count('name="inspector_id"') == 4

@@ -22,7 +22,10 @@ incidents: A 2020-03-18 (W12) 2 cases; C 2020-05-09 (W19) 1 case.
 actions: opened 2020-03-24 (1 day old, open), 2020-03-09 (16 days, escalated), 2020-03-12 (cleared).
 """
 import io
+import re
 import uuid
+from collections import defaultdict
+from html.parser import HTMLParser
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -31,7 +34,7 @@ from sqlalchemy import select
 
 from tracker import clock
 from tracker.models import Action, Answer, Incident, Inspection, SummaryWeek, Task
-from tracker.services import checklist, summary
+from tracker.services import checklist, rollup, summary
 
 KST = timezone(timedelta(hours=9))
 NOW = datetime(2020, 3, 25, 12, 0, tzinfo=KST)
@@ -220,7 +223,7 @@ def test_rollup_matches_a_rebuild_from_the_raw_tables(history, db):
             SummaryWeek.inspections, SummaryWeek.compliant, SummaryWeek.yes, SummaryWeek.no, SummaryWeek.na)))
     kept = snapshot()
     assert kept, "the after_flush hook filled the rollup"
-    summary.rebuild_rollup()
+    rollup.rebuild()
     db.session.commit()
     assert snapshot() == kept
 
@@ -233,22 +236,237 @@ def test_a_rolled_back_submit_leaves_the_rollup_alone(history, db, site_factory)
     assert summary.compute("2020-W11", "2020-W14")["inspections"] == before
 
 
-def test_page_api_and_xlsx_agree(history, client, login):
+class _Figures(HTMLParser):
+    """Collects the text of every element with data-figure, keyed by (data-group, data-key, data-figure) of the
+    nearest enclosing elements that carry them (None for a headline figure outside any group)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack = []      # (tag, attrs) of open elements
+        self.open = []       # [tag, depth, key, text parts] of figures being read
+        self.found = {}
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("br", "img", "input", "meta", "link", "hr", "rect", "line", "circle", "polyline"):
+            return   # void or self-closed here: never holds a figure's text
+        a = dict(attrs)
+        self.stack.append((tag, a))
+        for f in self.open:
+            f[1] += f[0] == tag
+        if "data-figure" in a:
+            group = next((x["data-group"] for _t, x in reversed(self.stack) if "data-group" in x), None)
+            key = next((x["data-key"] for _t, x in reversed(self.stack) if "data-key" in x), None)
+            self.open.append([tag, 1, (group, key, a["data-figure"]), []])
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1][0] == tag:
+            self.stack.pop()
+        for f in list(self.open):
+            if f[0] == tag:
+                f[1] -= 1
+                if f[1] == 0:
+                    self.open.remove(f)
+                    assert f[2] not in self.found, f"figure {f[2]} twice on the page"
+                    self.found[f[2]] = "".join(f[3]).strip()
+
+    def handle_data(self, data):
+        for f in self.open:
+            f[3].append(data)
+
+
+def page_figures(html: str) -> dict:
+    """{(group, key, figure): the number shown (int, float or None for a dash)}; text figures stay text."""
+    p = _Figures()
+    p.feed(html)
+    out = {}
+    for k, text in p.found.items():
+        m = re.match(r"-?[\d,]+(?:\.\d+)?", text)
+        if text.startswith("–"):
+            out[k] = None
+        elif m:
+            v = m.group(0).replace(",", "")
+            out[k] = float(v) if "." in v else int(v)
+        else:
+            out[k] = text
+    return out
+
+
+def xlsx_rows(data: bytes, sheet=0) -> list[dict]:
+    """The rows of a sheet of an XLSX download, as dicts keyed by the header row."""
+    wb = load_workbook(io.BytesIO(data))
+    ws = wb.worksheets[sheet] if isinstance(sheet, int) else wb[sheet]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def tally(rows, key) -> dict:
+    """Inspection figures of export rows grouped by a column: what the summary must say about each group."""
+    acc = defaultdict(lambda: {"inspections": 0, "compliant": 0, "yes": 0, "no": 0, "na": 0})
+    for r in rows:
+        a = acc[r[key] if key else ""]
+        a["inspections"] += 1
+        a["compliant"] += r["적합 여부"] == "적합"
+        a["yes"] += r["예"]
+        a["no"] += r["아니오"]
+        a["na"] += r["해당없음"]
+    for a in acc.values():
+        a["compliance_rate"] = summary.rate(a["yes"], a["no"])
+    return dict(acc)
+
+
+HEADLINE = ("sites_total", "inspections", "compliance_rate", "compliant_share", "onsite_sites_inspected",
+            "monitoring_rounds", "confirmed_cases")
+GROUP_FIGURES = {"by_dong": ("sites", "onsite_sites_inspected", "inspections", "compliant", "compliance_rate"),
+                 "by_band": ("sites", "onsite_sites_inspected", "inspections", "compliant", "compliance_rate"),
+                 "by_mode": ("inspections", "compliant", "compliance_rate"),
+                 "by_item": ("yes", "no", "na", "compliance_rate"),
+                 "lowest_sites": ("dong", "inspections", "compliance_rate"),
+                 "weeks": ("inspections", "compliant", "compliance_rate")}
+
+
+def api_rows(api: dict, group: str) -> dict:
+    """{row key as the page writes it: row} of one of the API's groups."""
+    if group == "by_mode":
+        return api["by_mode"]
+    if group == "lowest_sites":
+        return {str(r["site_id"]): r for r in api[group]}
+    if group == "weeks":
+        return {r["week"]: r for r in api[group]}
+    return {r["key"]: r for r in api[group]}
+
+
+@pytest.mark.parametrize("dong", ["", "여의동"])
+def test_page_api_and_xlsx_agree(history, client, login, dong):
+    """Every figure the dashboard shows is the API's, and the exports, added up by hand, give the same figures."""
     login("lead")
-    api = client.get("/api/v1/summary?from=2020-W11&to=2020-W14").get_json()
-    direct = summary.compute("2020-W11", "2020-W14")
-    for k in ("sites_total", "onsite_sites_inspected", "monitoring_rounds", "inspections", "compliance_rate",
-              "confirmed_cases", "by_dong", "by_band", "by_item", "by_mode", "weeks"):
+    q = f"from=2020-W11&to=2020-W14&dong={dong}"
+    api = client.get(f"/api/v1/summary?{q}").get_json()
+    direct = summary.compute("2020-W11", "2020-W14", dong or None)
+    for k in HEADLINE + tuple(GROUP_FIGURES) + ("compliant", "yes", "no", "na"):
         assert api[k] == direct[k], k
-    page = client.get("/dashboard?from=2020-W11&to=2020-W14").get_data(as_text=True)
-    assert "68.4%" in page and "50.0%" in page         # compliance rate and compliant share
-    assert "66.7%" in page and "71.4%" in page         # by dong
-    council = client.get("/reports/council?from=2020-W11&to=2020-W14").get_data(as_text=True)
-    assert "현장점검: 2개소" in council and "모니터링: 2회" in council and "확진자 발생: 2명" in council
-    wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx?from=2020-W11&to=2020-W14").data))
-    res = [list(r) for r in wb["점검 실적"].iter_rows(values_only=True)]
-    assert res[1][1:] == [4, api["onsite_sites_inspected"], api["monitoring_rounds"], api["inspections"],
-                          api["compliance_rate"], api["confirmed_cases"]]
-    by_dong = [list(r) for r in wb["동별 현황"].iter_rows(values_only=True)]
-    assert by_dong[0] == ["구분", "여의동", "당산1동", "문래동", "계"] and by_dong[1] == ["사업장 수", 2, 1, 1, 4]
-    assert by_dong[2] == ["현장점검 사업장", 1, 1, 0, 2]
+
+    # the page: every data-figure, read back from what it shows
+    fig = page_figures(client.get(f"/dashboard?{q}").get_data(as_text=True))
+    assert {k[2] for k in fig if k[0] is None} == set(HEADLINE)
+    for name in HEADLINE:
+        assert fig[(None, None, name)] == api[name], name
+    for group, names in GROUP_FIGURES.items():
+        shown = {k[1] for k in fig if k[0] == group}
+        assert shown == set(api_rows(api, group)), group          # no row missing, none extra
+        for key, row in api_rows(api, group).items():
+            for name in names:
+                assert fig[(group, key, name)] == row[name], (group, key, name)
+
+    # the inspections export: one row per inspection; grouped by hand it gives the summary's figures
+    rows = xlsx_rows(client.get(f"/dashboard/export/inspections.xlsx?{q}").data)
+    assert len(rows) == api["inspections"]
+    total = tally(rows, None)[""]
+    for name in ("inspections", "compliant", "yes", "no", "na", "compliance_rate"):
+        assert total[name] == api[name], name
+    assert round(100 * total["compliant"] / total["inspections"], 1) == api["compliant_share"]
+    assert len({r["사업자등록번호"] for r in rows if r["점검 방식"] == "현장점검"}) == api["onsite_sites_inspected"]
+    for group, column in (("by_dong", "행정동"), ("by_band", "규모"), ("by_mode", "점검 방식")):
+        got = tally(rows, column)
+        mode_ko = {"onsite": "현장점검", "phone": "전화 모니터링"}
+        for key, row in api_rows(api, group).items():
+            mine = got.get(mode_ko.get(key, key) if group == "by_mode" else key)
+            if not row["inspections"]:
+                assert mine is None, (group, key)
+                continue
+            for name in ("inspections", "compliant", "yes", "no", "na", "compliance_rate"):
+                assert mine[name] == row[name], (group, key, name)
+    by_label = {r["label"]: r for r in api["by_item"]}
+    answered = set()
+    for label in list(rows[0])[13:]:               # the item columns, after the fixed ones
+        values = [r[label] for r in rows]
+        counts = {v: values.count(ko) for v, ko in (("yes", "예"), ("no", "아니오"), ("na", "해당없음"))}
+        if sum(counts.values()):
+            answered.add(label)
+            assert {k: by_label[label][k] for k in counts} == counts, label
+    assert answered == set(by_label)
+    per_site = {}
+    for r in rows:
+        y, n = per_site.get(r["사업장명"], (0, 0))
+        per_site[r["사업장명"]] = (y + r["예"], n + r["아니오"])
+    assert [r["compliance_rate"] for r in api["lowest_sites"]] == sorted(summary.rate(*v) for v in per_site.values())
+
+    # the council workbook: the register's counts, on-site sites by dong and band, rounds and cases
+    council = "/reports/council.xlsx?from=2020-W11&to=2020-W14"
+    res = xlsx_rows(client.get(council).data, "점검 실적")[0]
+    if not dong:
+        assert res["관내 콜센터(개소)"] == api["sites_total"]
+        assert res["현장점검(개소)"] == api["onsite_sites_inspected"]
+        assert res["모니터링(회)"] == api["monitoring_rounds"] and res["점검 건수"] == api["inspections"]
+        assert res["준수율(%)"] == api["compliance_rate"] and res["확진자(명)"] == api["confirmed_cases"]
+        for group, sheet in (("by_dong", "동별 현황"), ("by_band", "직원수별 현황")):
+            sites, onsite = xlsx_rows(client.get(council).data, sheet)
+            for key, row in api_rows(api, group).items():
+                if row["sites"]:
+                    assert (sites[key], onsite[key]) == (row["sites"], row["onsite_sites_inspected"]), key
+            assert sites["계"] == api["sites_total"] and onsite["계"] == api["onsite_sites_inspected"]
+    page = client.get("/reports/council?from=2020-W11&to=2020-W14").get_data(as_text=True)
+    assert "현장점검: 2개소" in page and "모니터링: 2회" in page and "확진자 발생: 2명" in page
+
+
+def test_lowest_sites_hand_checked(history):
+    """A site's rate pools its own inspections: A i1+i4 = 4/6, B i2+i6 = 4/6, C i3+i5 = 5/7; D has none."""
+    rows = summary.compute("2020-W11", "2020-W14")["lowest_sites"]
+    assert [(r["name"], r["compliance_rate"], r["inspections"], r["dong"], r["yes"], r["no"]) for r in rows] == [
+        ("A센터", 66.7, 2, "여의동", 4, 2),      # tied with B on rate and on "no": the older site first
+        ("B센터", 66.7, 2, "여의동", 4, 2),
+        ("C센터", 71.4, 2, "당산1동", 5, 2)]
+    # W12 alone: C's i5 is 1/3, A's i4 is 2/3; B's only W12 check was never done
+    assert [(r["name"], r["compliance_rate"]) for r in summary.compute("2020-W12")["lowest_sites"]] == [
+        ("C센터", 33.3), ("A센터", 66.7)]
+    assert [r["name"] for r in summary.compute("2020-W11", "2020-W14", "당산1동")["lowest_sites"]] == ["C센터"]
+
+
+def test_lowest_sites_look_at_the_periods_last_four_weeks(history, db):
+    """Over W11..W16 the ranking reads W13..W16 only (the page and the API say so): the W11 and W12 checks drop
+    out, and B's W13 call (2 yes, 1 no) is all that is left."""
+    s = summary.compute("2020-W11", "2020-W16")
+    assert s["lowest_sites_from"] == "2020-W13"
+    assert [(r["name"], r["compliance_rate"], r["inspections"]) for r in s["lowest_sites"]] == [("B센터", 66.7, 1)]
+    assert s["inspections"] == 6  # the rest of the figures still cover the whole period
+    assert summary.compute("2020-W11", "2020-W14")["lowest_sites_from"] == "2020-W11"
+
+
+def test_group_rates_pool_answers_not_site_means(history, db, site_factory):
+    """여의동 pools A, B and a new E: (8 + 10) / (12 + 10) = 81.8 %, not the mean of 66.7, 66.7 and 100 (77.8)."""
+    e = site_factory(name="E센터", dong="여의동", headcount=40)
+    tpl = checklist.current()
+    keys = ["officer_designated", "response_manual", "fixed_seating", "masks_mandatory", "disinfection",
+            "ventilation", "temperature_checks", "symptomatic_sent_home", "personal_headsets", "case_reporting"]
+    add_inspection(db, tpl, e, "2020-W13", "phone", {k: "yes" for k in keys})
+    db.session.commit()
+    s = summary.compute("2020-W11", "2020-W14")
+    assert by_key(s["by_dong"])["여의동"]["compliance_rate"] == 81.8
+    assert {r["name"]: r["compliance_rate"] for r in s["lowest_sites"]}["E센터"] == 100.0
+    assert [r["name"] for r in s["lowest_sites"]][-1] == "E센터"
+
+
+def test_lowest_sites_keeps_ten_and_leaves_out_all_na(history, db, site_factory):
+    tpl = checklist.current()
+    for n in range(11):
+        site = site_factory(name=f"하위{n:02d}", dong="문래동")
+        add_inspection(db, tpl, site, "2020-W13", "phone", {"officer_designated": "yes", "masks_mandatory": "no"})
+    only_na = site_factory(name="해당없음센터", dong="문래동")
+    add_inspection(db, tpl, only_na, "2020-W13", "phone", {"flexible_work": "na"})
+    db.session.commit()
+    rows = summary.compute("2020-W11", "2020-W14")["lowest_sites"]
+    assert len(rows) == summary.LOWEST_SITES
+    assert [r["name"] for r in rows] == [f"하위{n:02d}" for n in range(10)]      # 50 % each, then oldest first
+    assert all(r["compliance_rate"] == 50.0 for r in rows)
+    assert "해당없음센터" not in {r["name"] for r in summary.compute("2020-W13", "2020-W13", "문래동")["lowest_sites"]}
+
+
+@pytest.mark.parametrize("first,last", [("0001-W01", "0001-W02"), ("9999-W52", None), ("0999-W50", "0999-W52")])
+def test_weeks_at_the_ends_of_the_calendar_are_refused_or_counted_not_a_crash(db, first, last):
+    """Found by fuzzing the API: a week label of year 1 came back as '1-W02', and one of 9999 ran past the end of
+    the calendar."""
+    try:
+        s = summary.compute(first, last)
+    except summary.ServiceError as exc:
+        assert "from" in exc.errors or "to" in exc.errors
+    else:
+        assert [w["week"] for w in s["weeks"]] == ["0999-W50", "0999-W51", "0999-W52"]

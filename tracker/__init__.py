@@ -114,9 +114,13 @@ def register_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(resp):
+        from flask import g
+        # Only the app's own origin. The inspection form alone may also show blob: images: the photo the phone
+        # has just shrunk, which exists nowhere but in the page's memory.
+        img = "'self' blob:" if g.get("csp_blob_images") else "'self'"
         resp.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            f"default-src 'self'; img-src {img}; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -2,9 +2,9 @@
 import hashlib
 from functools import wraps
 
-from flask import abort, g, jsonify, request
+from flask import abort, g, jsonify
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .extensions import db, login_manager
 from .models import ApiToken, User
@@ -24,13 +24,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Built once: every API request runs it (see services/inspection_store.py for why that matters).
+_BY_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+    ApiToken.token_hash == bindparam("token_hash"), User.active.is_(True))
+
+
 @login_manager.request_loader
 def load_user_from_bearer(req):
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    user = db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
-        ApiToken.token_hash == token_hash(header[7:].strip()), User.active.is_(True)))
+    user = db.session.scalar(_BY_TOKEN, {"token_hash": token_hash(header[7:].strip())})
     g.authenticated_by_token = user is not None
     return user
 

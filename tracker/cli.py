@@ -102,8 +102,11 @@ def register(app: Flask) -> None:
     @click.option("--port", default=5000, type=int)
     def dev(host, port):
         """Serve the app for one desk (`make run`), with the scheduler in the same process."""
+        import logging
         import os
         from . import jobs
+        # The console shows what the jobs did (and APScheduler's own start), as `flask scheduler` does.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if not os.environ.get("TRACKER_BASE_URL"):
             # QR codes and e-mail links must point where this server really listens.
             app.config["TRACKER_BASE_URL"] = f"http://{host}:{port}"
@@ -216,10 +219,18 @@ def register(app: Flask) -> None:
         click.echo(f"{week}: {queued} queued; sent {result['sent']}, retrying {result['retry']}, "
                    f"failed {result['failed']}")
 
+    @app.cli.command("refresh-bands")
+    def refresh_bands():
+        """Re-derive every site's size band from its head count after TRACKER_BAND_EDGES changed."""
+        from .services import sites
+        moved = sites.refresh_bands()
+        db.session.commit()
+        click.echo(f"size bands refreshed: {moved} sites moved")
+
     @app.cli.command("rebuild-summary")
     def rebuild_summary():
         """Recompute the dashboard's weekly roll-up from the inspections (after a bulk load or a restore)."""
-        from .services import summary
-        rows = summary.rebuild_rollup()
+        from .services import rollup
+        rows = rollup.rebuild()
         db.session.commit()
         click.echo(f"summary rebuilt: {rows} rows")

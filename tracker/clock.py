@@ -1,4 +1,5 @@
 """The only place that reads the wall clock: "now", the district's zone, and ISO weeks."""
+import logging
 import os
 import re
 from datetime import date, datetime, time, timedelta, timezone
@@ -7,6 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 
 _fixed: datetime | None = None
+_warned: set[tuple[str, bool]] = set()
+log = logging.getLogger("tracker.clock")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -22,15 +25,31 @@ def set_now(value: datetime | None) -> None:
     _fixed = value.astimezone(timezone.utc) if value else None
 
 
+def _env_now() -> datetime | None:
+    """TRACKER_FAKE_NOW, for a test or a benchmark that pins the clock of a process it starts (a scheduler).
+
+    It counts only beside TRACKER_ALLOW_FAKE_NOW=1, so that a stray variable left in a production environment
+    cannot freeze the clock (no new weekly rounds, nothing ever overdue); either way it is logged once.
+    """
+    pinned = os.environ.get("TRACKER_FAKE_NOW")
+    if not pinned:
+        return None
+    allowed = os.environ.get("TRACKER_ALLOW_FAKE_NOW") == "1"
+    if (pinned, allowed) not in _warned:
+        _warned.add((pinned, allowed))
+        if allowed:
+            log.warning("clock pinned to TRACKER_FAKE_NOW=%s (tests and benchmarks only)", pinned)
+        else:
+            log.warning("TRACKER_FAKE_NOW=%s ignored: it needs TRACKER_ALLOW_FAKE_NOW=1 (tests and benchmarks only)",
+                        pinned)
+    return datetime.fromisoformat(pinned).astimezone(timezone.utc) if allowed else None
+
+
 def now() -> datetime:
     """The current time, aware, in UTC."""
     if _fixed is not None:
         return _fixed
-    # Lets a test pin the clock of a separate process, e.g. a scheduler it starts.
-    pinned = os.environ.get("TRACKER_FAKE_NOW")
-    if pinned:
-        return datetime.fromisoformat(pinned).astimezone(timezone.utc)
-    return datetime.now(timezone.utc)
+    return _env_now() or datetime.now(timezone.utc)
 
 
 def local(dt: datetime | None = None) -> datetime:
@@ -53,7 +72,7 @@ def week_of(dt: datetime | date | None = None) -> str:
     elif isinstance(dt, datetime):
         dt = local(dt)
     year, week, _ = dt.isocalendar()
-    return f"{year}-W{week:02d}"
+    return f"{year:04d}-W{week:02d}"
 
 
 def parse_week(label: str) -> tuple[int, int]:
@@ -62,6 +81,9 @@ def parse_week(label: str) -> tuple[int, int]:
     if not m:
         raise ValueError(label)
     year, week = int(m.group(1)), int(m.group(2))
+    # Years the calendar can step a week past either way (date arithmetic ends at 0001 and 9999).
+    if not 1 < year < 9999:
+        raise ValueError(label)
     date.fromisocalendar(year, week, 1)  # raises for a week the year does not have
     return year, week
 

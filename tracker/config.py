@@ -92,6 +92,8 @@ def load(instance_path):
         "TRACKER_SMTP_USER": _env("SMTP_USER"),
         "TRACKER_SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "TRACKER_SMTP_STARTTLS": _bool(_env("SMTP_STARTTLS")),
+        # A district's internal CA (PEM file) to trust besides the system's, for a server with its own certificate.
+        "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": [a.strip() for a in (_env("SUMMARY_RECIPIENTS") or "").split(",") if a.strip()],
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),

@@ -44,6 +44,13 @@ class District:
                 return label
         return self.band_labels[-1]
 
+    def band_case(self, headcount):
+        """The band of a head-count column as a SQL CASE, so that counts follow the configured edges even before
+        the stored size_band column has been brought up to date."""
+        from sqlalchemy import case
+        return case(*[(headcount <= edge, label) for edge, label in zip(self.band_edges, self.band_labels)],
+                    else_=self.band_labels[-1])
+
     def band_order(self, label: str) -> int:
         """Position of a band, for sorting tables in report order."""
         return self.band_labels.index(label) if label in self.band_labels else len(self.band_labels)

@@ -38,6 +38,12 @@ def weekly_round(app):
     return _run(app, "weekly_round", lambda: schedule.schedule_week(clock.week_of()))
 
 
+def refresh_bands(app):
+    """On start: stored size bands follow TRACKER_BAND_EDGES, which may have changed while it was down."""
+    from .services import sites
+    return _run(app, "refresh_bands", sites.refresh_bands)
+
+
 def mark_overdue(app):
     """Hourly: overdue tasks, missed rounds, escalated actions."""
     from .services import schedule
@@ -63,7 +69,7 @@ def catch_up(app):
     queued only once Monday 08:00 has passed, and the outbox's unique key makes that a no-op too.
     """
     from .services import mail
-    steps = [weekly_round, mark_overdue]
+    steps = [refresh_bands, weekly_round, mark_overdue]
     local = clock.local()
     if local.isoweekday() > 1 or local.hour >= 8:
         steps.append(lambda a: _run(a, "weekly_summary",
@@ -76,16 +82,20 @@ def catch_up(app):
             pass
 
 
-def build(app, blocking: bool = False):
-    """A scheduler with every job, each with a stable id so that restarts replace rather than add."""
-    tz = app.config["TRACKER_TIMEZONE"]
-    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=tz)
+def add_jobs(sched, app) -> None:
+    """Put every job on a scheduler, each with a stable id: adding them again replaces rather than duplicates."""
     common = {"replace_existing": True, "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE}
     sched.add_job(weekly_round, "cron", args=[app], id="weekly_round", day_of_week="mon", hour=0, minute=5, **common)
     sched.add_job(mark_overdue, "cron", args=[app], id="mark_overdue", minute=1, **common)
     sched.add_job(deliver_outbox, "interval", args=[app], id="deliver_outbox", minutes=2, **common)
     sched.add_job(weekly_summary, "cron", args=[app], id="weekly_summary", day_of_week="mon", hour=8, minute=0,
                   **common)
+
+
+def build(app, blocking: bool = False):
+    """A scheduler in the district's zone with every job on it."""
+    sched = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=app.config["TRACKER_TIMEZONE"])
+    add_jobs(sched, app)
     return sched
 
 

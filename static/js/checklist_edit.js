@@ -18,7 +18,9 @@
         var v = el.getAttribute(a);
         if (v) el.setAttribute(a, v.replace(/^items-\d+-/, "items-" + n + "-"));
       });
-      if (el.type === "text") el.value = "";
+      if (el.type === "text" || el.type === "hidden") el.value = "";
+      // A new row gets a new key: only existing items' keys are fixed.
+      if (el.readOnly) { el.readOnly = false; el.removeAttribute("aria-describedby"); el.setAttribute("pattern", "[a-z][a-z0-9_]*"); }
       if (el.type === "checkbox") el.checked = el.name.slice(-7) === "-onsite" || el.name.slice(-6) === "-phone";
     });
     var legend = row.querySelector("legend");

@@ -1,13 +1,14 @@
-// The inspection form, improved: answers kept on the phone as they are given, photos shrunk before upload,
-// an offline queue that sends itself when the network returns. The form works without this file.
+// The inspection form, improved: answers and shrunk photos kept on the phone as they are given, and an outbox
+// queue that sends itself when the network or the login returns. The form works without this file.
 (function () {
   "use strict";
-  var DB = "tracker", STORE = "queue", SENT = "tracker:sent";
+  var DB = "tracker", STORE = "queue", DRAFTS = "drafts", SENT = "tracker:sent";
   var form = document.getElementById("insp");
   var queueNote = document.getElementById("insp-queue");
   var host = form || queueNote;
   if (!host) return;
   var csrfUrl = host.getAttribute("data-csrf-url");
+  var loginPath = host.getAttribute("data-login-url");
 
   // --- small helpers ------------------------------------------------------------------------------
   function uuid4() {
@@ -20,42 +21,76 @@
   function lsGet(k, d) { try { var v = localStorage.getItem(k); return v ? JSON.parse(v) : d; } catch (e) { return d; } }
   function lsSet(k, v) { try { localStorage.setItem(k, JSON.stringify(v)); } catch (e) { /* full or private mode */ } }
   function markSent(id) { var s = lsGet(SENT, []); if (s.indexOf(id) < 0) s.push(id); lsSet(SENT, s.slice(-100)); }
+  function unmarkSent(id) { lsSet(SENT, lsGet(SENT, []).filter(function (x) { return x !== id; })); }
   function wasSent(id) { return lsGet(SENT, []).indexOf(id) >= 0; }
 
-  // --- the queue in IndexedDB (it keeps photo blobs too) -------------------------------------------
+  // --- IndexedDB: the outbox queue, and the photos of the drafts (localStorage cannot hold blobs) ----
+  var dbp = null;
   function idb() {
-    return new Promise(function (ok, fail) {
-      var r = indexedDB.open(DB, 1);
-      r.onupgradeneeded = function () { r.result.createObjectStore(STORE, { keyPath: "uuid" }); };
-      r.onsuccess = function () { ok(r.result); };
-      r.onerror = function () { fail(r.error); };
+    dbp = dbp || new Promise(function (ok, fail) {
+      var r = indexedDB.open(DB, 2);
+      r.onupgradeneeded = function () {
+        var d = r.result;
+        if (!d.objectStoreNames.contains(STORE)) d.createObjectStore(STORE, { keyPath: "uuid" });
+        if (!d.objectStoreNames.contains(DRAFTS)) d.createObjectStore(DRAFTS, { keyPath: "uuid" });
+      };
+      r.onsuccess = function () {
+        r.result.onversionchange = function () { r.result.close(); dbp = null; };
+        ok(r.result);
+      };
+      r.onerror = function () { dbp = null; fail(r.error); };
     });
+    return dbp;
   }
-  function store(mode, fn) {
+  function store(name, mode, fn) {
     return idb().then(function (db) {
       return new Promise(function (ok, fail) {
-        var t = db.transaction(STORE, mode), req = fn(t.objectStore(STORE));
+        var t = db.transaction(name, mode), req = fn(t.objectStore(name));
         t.oncomplete = function () { ok(req ? req.result : undefined); };
         t.onerror = function () { fail(t.error); };
+        t.onabort = function () { fail(t.error); };
       });
     });
   }
   var queue = {
-    put: function (e) { return store("readwrite", function (s) { return s.put(e); }); },
-    all: function () { return store("readonly", function (s) { return s.getAll(); }); },
-    del: function (id) { return store("readwrite", function (s) { return s.delete(id); }); }
+    put: function (e) { return store(STORE, "readwrite", function (s) { return s.put(e); }); },
+    all: function () { return store(STORE, "readonly", function (s) { return s.getAll(); }); },
+    del: function (id) { return store(STORE, "readwrite", function (s) { return s.delete(id); }); }
   };
 
   function freshToken() {
     return fetch(csrfUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
-        if (r.status === 401) { var e = new Error("login"); e.login = true; throw e; }
+        if (r.status === 401 || isLogin(r)) { var e = new Error("login"); e.login = true; throw e; }
         if (!r.ok) throw new Error("csrf " + r.status);
         return r.json();
       }).then(function (j) { return j.csrf_token; });
   }
 
-  // Send one stored submission; resolves {status, body}. A network failure rejects.
+  function isLogin(r) {
+    try { return r.redirected && new URL(r.url).pathname === loginPath; } catch (e) { return false; }
+  }
+
+  // What a reply means for a kept inspection:
+  //   ok      - saved (201), or saved before (200);
+  //   login   - the login expired: keep it, and send it once the user has logged in again;
+  //   later   - the server or a proxy on the way failed (5xx, 502/504 on a weak signal, no answer): keep it, retry;
+  //   refused - the server said no (422, 409, 413, ...): keep it, show the reason, do not retry as it is.
+  function verdict(r, body) {
+    if (r.status === 401 || isLogin(r)) return "login";
+    if (body && body.url && (r.status === 200 || r.status === 201)) return "ok";
+    if (r.status >= 500 || r.status === 408 || r.status === 429 || r.status < 400) return "later";
+    return "refused";
+  }
+
+  function reason(res) {
+    if (res.status === 413) return msg("too-big") || "413";
+    var errs = res.body.errors || {};
+    var why = Object.keys(errs).map(function (k) { return errs[k]; }).join(" · ");
+    return why || res.body.message || "HTTP " + res.status;
+  }
+
+  // Send one stored submission; always resolves {kind, status, body} (see verdict), never rejects.
   function send(entry, retried) {
     return freshToken().then(function (token) {
       var fd = new FormData();
@@ -64,43 +99,58 @@
       return fetch(entry.url, { method: "POST", body: fd, credentials: "same-origin",
         headers: { Accept: "application/json", "X-CSRFToken": token } });
     }).then(function (r) {
-      if (r.redirected || (r.headers.get("Content-Type") || "").indexOf("json") < 0) {
-        var e = new Error("login"); e.login = true; throw e;
-      }
-      return r.json().then(function (body) {
-        if (r.status === 400 && body.error === "csrf" && !retried) return send(entry, true);
-        return { status: r.status, body: body };
+      var json = (r.headers.get("Content-Type") || "").indexOf("json") >= 0;
+      return (json ? r.json().catch(function () { return null; }) : Promise.resolve(null)).then(function (body) {
+        // A token that went stale between fetching and posting: once more with a new one. A second failure
+        // is not the inspection's fault either, so it is retried later rather than refused.
+        if (r.status === 400 && (!body || body.error === "csrf")) {
+          return retried ? { kind: "later", status: 400, body: {} } : send(entry, true);
+        }
+        return { kind: verdict(r, body), status: r.status, body: body || {} };
       });
-    });
+    }).catch(function (err) { return { kind: err && err.login ? "login" : "later", status: 0, body: {} }; });
   }
 
-  var flushing = false;
+  var flushing = false, sendingNow = null, timer = null, wait = 5000;
+  function retryLater() {
+    clearTimeout(timer);
+    timer = setTimeout(flush, wait);
+    wait = Math.min(wait * 2, 300000);  // 5 s, 10 s, 20 s ... at most 5 minutes between tries
+  }
   function flush() {
     if (flushing || !navigator.onLine || !window.indexedDB) return Promise.resolve();
     flushing = true;
+    clearTimeout(timer);
+    var login = false, later = false;
     return queue.all().then(function (entries) {
-      return entries.filter(function (e) { return !e.error; }).reduce(function (p, e) {
+      return entries.filter(function (e) { return !e.error && e.uuid !== sendingNow; }).reduce(function (p, e) {
         return p.then(function () {
+          if (login) return;  // the others would meet the same login page
           return send(e).then(function (res) {
-            if (res.status === 200 || res.status === 201) {
+            if (res.kind === "ok") {
               markSent(e.uuid);
               return queue.del(e.uuid).then(function () { sentFromQueue(e, res.body); });
             }
-            // It will not pass on a retry: keep it, stop retrying, and keep the reasons the server gave.
-            var errs = res.body.errors || {};
-            var why = Object.keys(errs).map(function (k) { return errs[k]; }).join(" · ");
-            e.error = why || res.body.message || String(res.status);
+            if (res.kind === "login") { login = true; return; }
+            if (res.kind === "later") { later = true; return; }
+            e.error = reason(res);
+            e.errorFields = Object.keys(res.body.errors || {});
             return queue.put(e);
           });
         });
       }, Promise.resolve());
-    }).catch(function (err) { if (err && err.login) say(msg("login"), "warn"); })
-      .then(function () { flushing = false; showQueue(); });
+    }).catch(function () { later = true; })
+      .then(function () {
+        flushing = false;
+        if (login) sayLogin();
+        if (later) retryLater(); else wait = 5000;
+        showQueue();
+      });
   }
 
   function sentFromQueue(entry, body) {
     if (form && form.elements.client_uuid.value === entry.uuid) { location.assign(body.url); return; }
-    say(msg("sent"), "info");
+    say(msg("sent"), "info", body.url, msg("result"));
   }
 
   function showQueue() {
@@ -123,15 +173,24 @@
 
   function msg(name) { return host.getAttribute("data-msg-" + name) || ""; }
   var statusEl = document.getElementById("insp-status");
-  function say(text, kind) {
+  function say(text, kind, href, linkText) {
     var el = statusEl || queueNote;
     if (!el) return;
     el.hidden = false;
     el.className = "flash " + (kind || "info");
     el.textContent = text;
+    if (href) {
+      var a = document.createElement("a");
+      a.href = href; a.className = "btn small"; a.textContent = linkText;
+      el.appendChild(document.createTextNode(" "));
+      el.appendChild(a);
+    }
   }
+  function sayLogin() { say(msg("login"), "warn", host.getAttribute("data-login-next"), msg("login-link")); }
 
   window.addEventListener("online", flush);
+  // Back to this tab, perhaps after logging in again in another one.
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
   if ("serviceWorker" in navigator && host.getAttribute("data-sw")) {
     navigator.serviceWorker.register(host.getAttribute("data-sw")).catch(function () {});
   }
@@ -144,19 +203,11 @@
   var pointer = "tracker:cur:" + site + ":" + mode;
   var photos = {};  // input name -> shrunk Blob
   var busy = false;
+  var DRAFT_FIELD = /^(a-|n-|contact_name$|called_at$|note$)/;
 
   function draftKey() { return "tracker:draft:" + site + ":" + uuidField.value; }
 
-  function restore() {
-    var cur = lsGet(pointer, null);
-    if (cur && !wasSent(cur) && lsGet("tracker:draft:" + site + ":" + cur, null)) {
-      uuidField.value = cur;  // the same inspection, so a retry stays idempotent
-    } else if (wasSent(uuidField.value)) {
-      uuidField.value = uuid4();  // a cached form shell whose key was already used
-    }
-    lsSet(pointer, uuidField.value);
-    var draft = lsGet(draftKey(), null);
-    if (!draft) return;
+  function fill(draft) {
     var restored = false;
     Object.keys(draft).forEach(function (name) {
       var els = form.querySelectorAll('[name="' + name + '"]');
@@ -172,7 +223,46 @@
     form.querySelectorAll("textarea").forEach(function (t) {
       if (t.value) { var d = t.closest("details"); if (d) d.open = true; }
     });
-    if (restored) say(msg("restored"), "info");
+    return restored;
+  }
+
+  function restore() {
+    var cur = lsGet(pointer, null);
+    if (cur && !wasSent(cur) && lsGet("tracker:draft:" + site + ":" + cur, null)) {
+      uuidField.value = cur;  // the same inspection, so a retry stays idempotent
+    } else if (wasSent(uuidField.value)) {
+      uuidField.value = uuid4();  // a cached form shell whose key was already used
+    }
+    lsSet(pointer, uuidField.value);
+    var draft = lsGet(draftKey(), null);
+    if (draft && fill(draft)) say(msg("restored"), "info");
+    if (!window.indexedDB) return Promise.resolve(!!draft);
+    return store(DRAFTS, "readonly", function (s) { return s.get(uuidField.value); }).then(function (d) {
+      Object.keys((d && d.photos) || {}).forEach(function (name) { showPhoto(name, d.photos[name], true); });
+      return !!draft;
+    });
+  }
+
+  // A kept inspection the server refused comes back into its form, photos included, to be fixed and sent.
+  function reopenRefused() {
+    return queue.all().then(function (entries) {
+      var e = entries.filter(function (x) { return x.error && x.site === site && x.mode === mode; })[0];
+      if (!e) return;
+      // A key that the server says belongs to someone else's inspection would only be refused again: the
+      // answers move to a new draft under a new key, and the dead entry goes.
+      var stale = (e.errorFields || []).indexOf("client_uuid") >= 0;
+      uuidField.value = stale ? uuid4() : e.uuid;
+      unmarkSent(uuidField.value);
+      var draft = {};
+      e.fields.forEach(function (f) { if (DRAFT_FIELD.test(f[0]) && f[1]) draft[f[0]] = f[1]; });
+      if (mode === "phone" && e.calledAtSet) delete draft.called_at;  // filled in at submit, not by the user
+      fill(draft);
+      save();
+      e.files.forEach(function (f) { if (f[1] instanceof Blob) { showPhoto(f[0], f[1], true); keepPhoto(f[0], f[1]); } });
+      updateProgress();
+      say(msg("reopened").replace("{why}", e.error), "error");
+      if (stale) return queue.del(e.uuid);
+    });
   }
 
   function save() {
@@ -186,8 +276,25 @@
     lsSet(pointer, uuidField.value);
   }
 
+  function keepPhoto(name, blob) {
+    if (!window.indexedDB) return Promise.resolve();
+    var id = uuidField.value;
+    return store(DRAFTS, "readwrite", function (s) {
+      var g = s.get(id);
+      g.onsuccess = function () {
+        var d = g.result || { uuid: id, photos: {} };
+        if (blob) d.photos[name] = blob; else delete d.photos[name];
+        s.put(d);
+      };
+    }).catch(function () { /* the photo still goes with this submit; only a reload would lose it */ });
+  }
+
   function forget() {
     try { localStorage.removeItem(draftKey()); localStorage.removeItem(pointer); } catch (e) { /* ignore */ }
+    if (window.indexedDB) {
+      var id = uuidField.value;
+      store(DRAFTS, "readwrite", function (s) { return s.delete(id); }).catch(function () {});
+    }
   }
 
   var progress = document.getElementById("insp-progress");
@@ -216,17 +323,31 @@
     });
   }
 
+  function showPhoto(name, blob, kept) {
+    var input = form.querySelector('input[name="' + name + '"]');
+    if (!input) return;
+    photos[name] = blob;
+    var info = input.closest("details").querySelector(".photo-info");
+    info.textContent = "";
+    var img = document.createElement("img");
+    img.className = "photo-thumb"; img.alt = ""; img.src = URL.createObjectURL(blob);
+    info.appendChild(img);
+    info.appendChild(document.createTextNode("✓ " + (kept ? msg("photo-kept") + " · " : "") +
+                                             Math.round(blob.size / 1024) + " KB"));
+    input.closest("details").open = true;
+  }
+
   form.addEventListener("change", function (e) {
     var t = e.target;
     if (t.type === "file") {
       var info = t.closest("details").querySelector(".photo-info");
       delete photos[t.name];
-      if (!t.files.length) { info.textContent = ""; return; }
+      if (!t.files.length) { info.textContent = ""; keepPhoto(t.name, null); return; }
       info.textContent = msg("photo");
       shrink(t.files[0], 1600).then(function (blob) {
-        photos[t.name] = blob;
-        info.textContent = "✓ " + Math.round(blob.size / 1024) + " KB";
-      }, function () { t.value = ""; info.textContent = msg("bad-photo"); });
+        showPhoto(t.name, blob, false);
+        keepPhoto(t.name, blob);
+      }, function () { t.value = ""; info.textContent = msg("bad-photo"); keepPhoto(t.name, null); });
       return;
     }
     if (t.type === "radio") {
@@ -238,9 +359,19 @@
   });
   form.addEventListener("input", save);
 
+  var suggest = document.getElementById("contact-suggest");
+  if (suggest) {
+    suggest.hidden = false;
+    suggest.addEventListener("click", function () {
+      form.elements.contact_name.value = suggest.getAttribute("data-value");
+      save();
+    });
+  }
+
   function entryFromForm() {
-    form.elements.device_time.value = new Date().toISOString();
-    var fields = [], files = [];
+    var now = new Date();
+    form.elements.device_time.value = now.toISOString();
+    var fields = [], files = [], calledAtSet = false;
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
       if (el.type === "file") {
@@ -249,32 +380,36 @@
         return;
       }
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
+      // An untouched call time is the time of this tap, not of the later send from the queue.
+      if (el.name === "called_at" && !el.value) { fields.push([el.name, now.toISOString()]); calledAtSet = true; return; }
       fields.push([el.name, el.value]);
     });
-    return { uuid: uuidField.value, url: form.action, site: site, siteName: form.getAttribute("data-site-name"),
-             fields: fields, files: files, at: new Date().toISOString() };
+    return { uuid: uuidField.value, url: form.action, site: site, mode: mode, calledAtSet: calledAtSet,
+             siteName: form.getAttribute("data-site-name"), fields: fields, files: files, at: now.toISOString() };
   }
 
   function showErrors(body) {
     var errs = body.errors || {}, first = null;
+    form.querySelectorAll("fieldset.q p.error").forEach(function (p) { p.remove(); });
     Object.keys(errs).forEach(function (k) {
       var fs = document.getElementById("q-" + k.replace(/^(answers|photos)\./, ""));
       if (!fs) return;
       fs.classList.add("has-error");
-      var p = fs.querySelector("p.error") || document.createElement("p");
+      var p = document.createElement("p");
       p.className = "error"; p.textContent = errs[k];
       fs.querySelector(".yn").after(p);
       first = first || fs;
     });
-    say(body.message || "", "error");
     (first || statusEl).scrollIntoView({ block: "center" });
   }
 
-  function queued() {
+  // Kept on the phone, to be sent by itself: the form is done with, and a new one gets a new key.
+  function queued(kind) {
     markSent(uuidField.value);
     forget();
-    say(msg("offline"), "warn");
+    if (kind === "login") sayLogin(); else say(msg(kind), "warn");
     Array.prototype.forEach.call(form.elements, function (el) { if (el.type !== "hidden") el.disabled = true; });
+    if (kind === "later") retryLater();
   }
 
   form.addEventListener("submit", function (e) {
@@ -291,17 +426,30 @@
     var button = document.getElementById("insp-submit");
     button.disabled = true;
     var entry = entryFromForm();
-    var keep = function () { return queue.put(entry).then(queued, function () { busy = false; button.disabled = false; form.submit(); }); };
-    if (!navigator.onLine) { keep(); return; }
-    say(msg("sending"), "info");
-    send(entry).then(function (res) {
-      if (res.status === 200 || res.status === 201) { markSent(entry.uuid); forget(); location.assign(res.body.url); return; }
-      busy = false; button.disabled = false;
-      showErrors(res.body);
-    }, function (err) {
-      if (err && err.login) { busy = false; button.disabled = false; say(msg("login"), "warn"); return; }
-      keep();
-    });
+    var again = function () { busy = false; button.disabled = false; sendingNow = null; };
+    // Into the queue before anything goes on the wire: whatever the network or the server does next, the
+    // inspection is on the phone until the server has said it is saved.
+    sendingNow = entry.uuid;
+    queue.put(entry).then(function () {
+      if (!navigator.onLine) { sendingNow = null; queued("offline"); return; }
+      say(msg("sending"), "info");
+      return send(entry).then(function (res) {
+        sendingNow = null;
+        if (res.kind === "ok") {
+          markSent(entry.uuid); forget();
+          return queue.del(entry.uuid).then(function () { location.assign(res.body.url); });
+        }
+        if (res.kind !== "refused") { queued(res.kind); return; }
+        // Refused: the answers stay in the form and in the draft; the kept copy carries the reason, so that
+        // the week list names it if the form is left as it is.
+        entry.error = reason(res);
+        entry.errorFields = Object.keys(res.body.errors || {});
+        again();
+        say(msg("refused").replace("{why}", entry.error), "error");
+        showErrors(res.body);
+        return queue.put(entry);
+      });
+    }, function () { again(); form.submit(); });  // no IndexedDB (private mode): the plain form post
   });
 
   if (mode === "onsite" && navigator.geolocation && form.elements.lat) {
@@ -315,9 +463,11 @@
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 120000 });
   }
 
+  form.classList.add("js");  // the styles that assume this script, such as the camera button's hidden input
   form.noValidate = true;  // our own check marks every unanswered item at once; without JS the browser's does
-  restore();
+  var ready = restore().then(function (hadDraft) { return hadDraft || !window.indexedDB ? null : reopenRefused(); })
+    .catch(function () {});
   updateProgress();
-  flush();
+  ready.then(function () { updateProgress(); flush(); });
   if (window.performance && performance.mark) performance.mark("insp-ready");  // bench/form_ttu.py reads it
 })();

@@ -1,7 +1,7 @@
 // Service worker: keeps the inspection form's shell (CSS, JS, and the form pages last opened) for use offline.
 // Network first, so that a deployment is picked up at once; the cache only answers when the network does not.
-var CACHE = "tracker-shell-v1";
-var SHELL = ["/static/css/app.css", "/static/js/app.js", "/static/js/inspect.js"];
+var CACHE = "tracker-shell-v1";  // kept across deployments: a new name would drop the forms kept for offline use
+var SHELL = ["/static/css/app.css", "/static/js/app.js", "/static/js/inspect.js", "/static/js/qr.js"];
 
 self.addEventListener("install", function (e) {
   e.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(SHELL); }).then(function () { return self.skipWaiting(); }));

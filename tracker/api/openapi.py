@@ -74,7 +74,18 @@ PATHS = {
                 "compliant_share": {"type": "number", "nullable": True}, "confirmed_cases": {"type": "integer"},
                 "by_dong": {"type": "array"}, "by_band": {"type": "array"}, "by_mode": {"type": "object"},
                 "by_item": {"type": "array"}, "weeks": {"type": "array"}, "progress": {"type": "object"},
-                "action_ages": {"type": "array"}, "definitions": {"type": "object"}}}}}},
+                "lowest_sites_from": {"type": "string", "description": "first week of the lowest_sites window"},
+                "lowest_sites": {"type": "array", "description": "the sites with the lowest rate in the period's "
+                                 "last 4 weeks, lowest first (at most 10)", "items": {"type": "object", "properties": {
+                                     "site_id": {"type": "integer"}, "name": {"type": "string"},
+                                     "dong": {"type": "string"}, "status": {"type": "string"},
+                                     "inspections": {"type": "integer"}, "yes": {"type": "integer"},
+                                     "no": {"type": "integer"}, "na": {"type": "integer"},
+                                     "compliance_rate": {"type": "number"}}}},
+                "action_ages": {"type": "array"},
+                "actions_as_of": {"type": "string", "nullable": True,
+                                  "description": "UTC instant the action ages stand at; null: now"},
+                "definitions": {"type": "object"}}}}}},
             **STD_ERRORS}}},
     "/api/v1/csrf-token": {"get": {
         "summary": "A fresh CSRF token for session-authenticated writes", "operationId": "csrfToken",

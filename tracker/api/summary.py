@@ -13,4 +13,6 @@ def get_summary():
     args = request.args
     data = summary.compute(args.get("from"), args.get("to"), args.get("dong"))
     data["definitions"] = summary.DEFINITIONS
+    if data.get("actions_as_of"):
+        data["actions_as_of"] = data["actions_as_of"].isoformat()  # ISO 8601 in UTC, not an HTTP date
     return jsonify(data)

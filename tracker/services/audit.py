@@ -31,8 +31,15 @@ def history_stmt(entity: str, entity_id: int):
 def changes(row: Audit) -> list[tuple[str, object, object]]:
     """(field label, before, after) for each field the change touched; every field for a creation."""
     before, after = row.before or {}, row.after or {}
-    return [(str(FIELD_LABELS.get(k, k)), before.get(k), v) for k, v in after.items()
-            if not before or before.get(k) != v]
+    out = [(k, before.get(k), v) for k, v in after.items() if not before or before.get(k) != v]
+    # Rows written before codes were masked at the source still hold whole codes: mask them on the way out too.
+    return [(str(FIELD_LABELS.get(k, k)), *((_mask(b), _mask(a)) if k == "qr_code" else (b, a)))
+            for k, b, a in out]
+
+
+def _mask(code):
+    from .sites import masked_code
+    return masked_code(code) if code else code
 
 
 def action_label(action: str) -> str:

@@ -1,5 +1,6 @@
 """Versioned checklist templates. Saving publishes a new version; inspections keep the one they used."""
 import json
+import re
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -30,6 +31,8 @@ DEFAULT_ITEMS = [
     ("visitor_log", "외부인 출입 관리(출입자 명부)", "Visitors are controlled and logged", "management", False, "onsite"),
     ("case_reporting", "확진자·의심자 발생 시 보고체계 마련", "There is a way to report a confirmed or suspected case to the district at once", "incident", True, "onsite,phone"),
 ]
+# A key names what an item checks, for good: reports and follow-up actions join on it across versions.
+KEY_RE = re.compile(r"[a-z][a-z0-9_]*")
 CATEGORY_LABELS = {"management": ("관리체계", "Management"), "workspace": ("근무환경", "Workspace"),
                    "hygiene": ("위생·방역", "Hygiene"), "health": ("건강관리", "Health"),
                    "incident": ("확진자 대응", "Incident response")}
@@ -70,17 +73,23 @@ def ensure_default() -> ChecklistTemplate:
     return current() or publish(DEFAULT_NAME, default_items())
 
 
-def _validate(items: list[dict]) -> list[dict]:
+def _validate(items: list[dict], legacy_keys: set[str] = frozenset()) -> list[dict]:
     errors, clean, keys = [], [], set()
     if not items:
         raise ServiceError(_("점검 항목이 하나 이상 있어야 합니다."))
     for n, it in enumerate(items, start=1):
         key = str(it.get("key") or "").strip()
+        orig = str(it.get("orig_key") or "").strip()
         modes = it.get("modes") or []
         modes = modes.split(",") if isinstance(modes, str) else list(modes)
         modes = [m.strip() for m in modes if m and m.strip()]
-        if not key or not key.replace("_", "").isalnum() or not key.isascii():
-            errors.append(_("%(n)s번 항목: 키 '%(k)s'은(는) 영문·숫자·밑줄만 쓸 수 있습니다", n=n, k=key))
+        if orig and key != orig:
+            # The editor shows an existing item's key read-only; a changed meaning is a new item, not a renamed one.
+            errors.append(_("%(n)s번 항목: 기존 항목의 키 '%(k)s'은(는) 바꿀 수 없습니다. 다른 내용이면 새 항목으로 추가하세요",
+                            n=n, k=orig))
+        elif not KEY_RE.fullmatch(key) and key not in legacy_keys:
+            errors.append(_("%(n)s번 항목: 키 '%(k)s'은(는) 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 쓸 수 있습니다",
+                            n=n, k=key))
         elif key in keys:
             errors.append(_("%(n)s번 항목: 키 '%(k)s'이(가) 두 번 있습니다", n=n, k=key))
         keys.add(key)
@@ -100,8 +109,15 @@ def _validate(items: list[dict]) -> list[dict]:
 
 
 def publish(name: str, items: list[dict], by=None) -> ChecklistTemplate:
-    """Publish a new version of the checklist; earlier inspections keep theirs."""
-    clean = _validate(items)
+    """Publish a new version of the checklist; earlier inspections keep theirs.
+
+    A row with "orig_key" (an existing item, from the editor) must keep that key; rows without it may bring new
+    keys, and keys left out are dropped, as a JSON import does.
+    """
+    # Keys published before the key rule was tightened stay usable, so that old templates can still be edited.
+    current_id = ChecklistTemplate.current_stmt().with_only_columns(ChecklistTemplate.id).scalar_subquery()
+    legacy = set(db.session.scalars(select(ChecklistItem.key).where(ChecklistItem.template_id == current_id)))
+    clean = _validate(items, legacy)
     version = (db.session.scalar(select(func.max(ChecklistTemplate.version))) or 0) + 1
     tpl = ChecklistTemplate(version=version, name=(name or DEFAULT_NAME).strip(), created_by_id=getattr(by, "id", None))
     db.session.add(tpl)

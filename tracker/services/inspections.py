@@ -11,14 +11,14 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock
 from ..extensions import db
-from ..models import (ANSWER_VALUES, CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection,
+from ..models import (ANSWER_VALUES, CATEGORIES, MODES, ChecklistTemplate, DongAssignment, Inspection,
                       Photo, Site, Task)
-from . import ServiceError, checklist, schedule
+from . import ServiceError, checklist, inspection_store, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -119,34 +119,28 @@ def _clean_uuid(raw, errors: dict) -> str | None:
         return None
 
 
-def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple[Site | None, int | None]:
-    """The site (by QR token or id) and the id of an inspection already saved under client_uuid, in one query."""
+def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
+    """The site (by QR token or id), the id of an inspection already saved under client_uuid, the published
+    template's id and whether the site has open actions, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
-    saved = (select(Inspection.id).where(Inspection.client_uuid == client_uuid).scalar_subquery()
-             if client_uuid else None)
-    cols = (Site, saved) if saved is not None else (Site,)
+    row = None
     if token:
-        where = Site.qr_token == str(token)
+        row = inspection_store.find_site(str(token), None, client_uuid)
     else:
         try:
-            where = Site.id == int(site_id)
+            site_id = int(site_id)
         except (TypeError, ValueError):
-            where = None
-    row = db.session.execute(select(*cols).where(where)).first() if where is not None else None
+            site_id = None
+        if site_id is not None and -2**63 <= site_id < 2**63:
+            row = inspection_store.find_site(None, site_id, client_uuid)
     if row is None:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
-        return None, None
-    site = row[0]
+        return None, None, inspection_store.current_template_id(), False
+    site, saved_id, tpl_id, open_actions = row
     if site.status != "active":
         errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
-    return site, (row[1] if saved is not None else None)
-
-
-def _current_template() -> ChecklistTemplate | None:
-    """The published template with its items, in one query."""
-    return db.session.scalars(ChecklistTemplate.current_stmt().options(joinedload(ChecklistTemplate.items))
-                              ).unique().first()
+    return site, saved_id, tpl_id, open_actions
 
 
 def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
@@ -242,24 +236,6 @@ def _store(photo: dict) -> None:
 
 # --- submit ---------------------------------------------------------------------------------------
 
-def _preassign_ids(rows: list) -> None:
-    """On SQLite, number new answers and photos ourselves so that the ORM writes them in one executemany.
-
-    SQLite gives no ordered RETURNING for a multi-row INSERT, so the ORM would otherwise insert row by row to
-    learn each id. This runs after the inspection's INSERT, when the transaction already holds SQLite's only
-    write lock, so max(id) cannot move under us. PostgreSQL batches the INSERT … RETURNING by itself.
-    """
-    if db.session.get_bind().dialect.name != "sqlite":
-        return
-    answers = [r for r in rows if isinstance(r, Answer)]
-    photos = [r for r in rows if isinstance(r, Photo)]
-    top_a, top_p = db.session.execute(select(select(func.coalesce(func.max(Answer.id), 0)).scalar_subquery(),
-                                             select(func.coalesce(func.max(Photo.id), 0)).scalar_subquery())).one()
-    for top, mine in ((top_a, answers), (top_p, photos)):
-        for n, row in enumerate(mine, start=top + 1):
-            row.id = n
-
-
 def _replayed(insp: Inspection, by) -> Inspection:
     """The saved inspection a replayed client_uuid names, if the caller may see it; a UUID is not a password."""
     if by is not None and getattr(by, "role", None) and not can_view(by, insp):
@@ -283,7 +259,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     """
     errors: dict = {}
     client_uuid = _clean_uuid(data.get("client_uuid"), errors)
-    site, saved_id = _find_site(data, client_uuid, errors)
+    site, saved_id, tpl_id, open_actions = _find_site(data, client_uuid, errors)
     if saved_id is None and site is None and client_uuid:
         # A replay whose QR code was rotated (or site lookup failed) since the first try still gets its record.
         saved = find(client_uuid)
@@ -293,10 +269,12 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
-    tpl = _current_template()
+    tpl = _template(tpl_id)
     if tpl is None:
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
-    items_all = {i.key: i for i in tpl.items}
+    items_all = tpl.items
+    if mode in MODES and not any(i.applies_to(mode) for i in items_all.values()):
+        errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다", mode=mode_label(mode))
     answers = _check_answers(data.get("answers"), items_all, mode, errors) if mode in MODES else []
     now = clock.now()
     device_time = _parse_time(data.get("device_time"), "device_time", errors)
@@ -330,27 +308,19 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
 
-    by_key = {a["item_key"]: a["value"] for a in answers}
-    insp = Inspection(
+    values = [a["value"] for a in answers]
+    critical_no = sum(a["value"] == "no" and items_all[a["item_key"]].critical for a in answers)
+    row = dict(
         client_uuid=client_uuid, site_id=site.id, template_id=tpl.id, inspector_id=getattr(by, "id", None),
         mode=mode, week=clock.week_of(now), submitted_at=now, device_time=device_time,
         contact_name=contact if mode == "phone" else "", called_at=(called_at or now) if mode == "phone" else None,
         qr_scanned_at=scanned_at if mode == "onsite" else None, lat=lat, lng=lng,
-        note=str(data.get("note") or "").strip()[:NOTE_MAX],
-        yes_count=sum(v == "yes" for v in by_key.values()), no_count=sum(v == "no" for v in by_key.values()),
-        na_count=sum(v == "na" for v in by_key.values()),
-        critical_no_count=sum(v == "no" and items_all[k].critical for k, v in by_key.items()))
-    insp.compliant = insp.critical_no_count == 0
-    insp.site = site  # already loaded: the rollup hook reads its dong and band from here
+        note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
+        no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
+        compliant=critical_no == 0)
+    photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
     try:
-        db.session.add(insp)
-        db.session.flush()
-        rows = [Answer(inspection_id=insp.id, **a) for a in answers]
-        rows += [Photo(inspection_id=insp.id, item_key=p["item_key"], sha256=p["sha256"], width=p["width"],
-                       height=p["height"], size_bytes=p["size_bytes"]) for p in prepared]
-        _preassign_ids(rows)
-        db.session.add_all(rows)  # one INSERT per table, however many items
-        db.session.flush()
+        insp = inspection_store.insert(row, answers, photo_rows)
     except IntegrityError:
         # Lost the race for client_uuid to a simultaneous copy of this submission: return the one that won.
         # The edge has nothing else pending in this transaction, so rolling it back loses nothing.
@@ -361,12 +331,21 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         return _replayed(existing, by), False
     for p in prepared:
         _store(p)
-    # Prime the collections so that after_submit and the caller read them without another query.
-    set_committed_value(insp, "answers", [r for r in rows if isinstance(r, Answer)])
-    set_committed_value(insp, "photos", [r for r in rows if isinstance(r, Photo)])
-    set_committed_value(insp, "template", tpl)
-    schedule.after_submit(insp, tpl.items)
+    set_committed_value(insp, "site", site)
+    schedule.after_submit(row | {"id": insp.id}, items_all, answers, site.dong, open_actions)
+    # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
+    rollup.add(row["week"], mode, site.dong, site.size_band, row["compliant"], answers)
     return insp, True
+
+
+def _template(tpl_id: int | None):
+    """The published template, from the process's cache."""
+    return inspection_store.template(tpl_id)
+
+
+def _version(tpl_id: int | None) -> int | None:
+    tpl = inspection_store.template(tpl_id)
+    return tpl.version if tpl else None
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -451,12 +430,22 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
 
 
 def to_dict(insp: Inspection) -> dict:
-    """The API's shape of an inspection; times in UTC, whether or not it has been reloaded since it was saved."""
+    """The API's shape of an inspection; times in UTC, whether or not it has been reloaded since it was saved.
+
+    One just submitted carries the answers and photos written for it (inspection_store.insert), which are then
+    not read back."""
+    written = getattr(insp, "written", None)
+    if written is not None:
+        answers, photos = written["answers"], written["photos"]
+    else:
+        answers = [{"item_key": a.item_key, "value": a.value, "note": a.note} for a in insp.answers]
+        photos = [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
+                  for p in insp.photos]
     def iso(value):
         return value.astimezone(timezone.utc).isoformat() if value else None
 
     return {"id": insp.id, "client_uuid": insp.client_uuid, "site_id": insp.site_id, "mode": insp.mode,
-            "template_id": insp.template_id, "template_version": insp.template.version if insp.template else None,
+            "template_id": insp.template_id, "template_version": _version(insp.template_id),
             "inspector_id": insp.inspector_id, "week": insp.week,
             "submitted_at": iso(insp.submitted_at),
             "device_time": iso(insp.device_time),
@@ -464,6 +453,5 @@ def to_dict(insp: Inspection) -> dict:
             "contact_name": insp.contact_name, "called_at": iso(insp.called_at),
             "lat": insp.lat, "lng": insp.lng, "yes_count": insp.yes_count, "no_count": insp.no_count,
             "na_count": insp.na_count, "critical_no_count": insp.critical_no_count, "compliant": insp.compliant,
-            "answers": {a.item_key: {"value": a.value, "note": a.note} for a in insp.answers},
-            "photos": [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
-                       for p in insp.photos]}
+            "answers": {a["item_key"]: {"value": a["value"], "note": a["note"]} for a in answers},
+            "photos": [{k: p[k] for k in ("item_key", "sha256", "width", "height")} for p in photos]}

@@ -6,6 +6,7 @@ row in 'sending', and it is retried only after STALE_CLAIM, with the same Messag
 """
 import smtplib
 import socket
+import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -19,8 +20,13 @@ from ..extensions import db
 from ..models import Outbox
 
 MAX_ATTEMPTS = 5
+BACKOFF_CAP = timedelta(hours=1)
 STALE_CLAIM = timedelta(minutes=10)
 BATCH = 50
+
+
+class ServerError(Exception):
+    """The server, not the message, is the trouble (down, TLS, login): every message waits and is retried."""
 
 
 def queue(kind: str, period: str, messages: list[dict]) -> int:
@@ -30,20 +36,26 @@ def queue(kind: str, period: str, messages: list[dict]) -> int:
     rows = [{"kind": kind, "period": period, "recipient": m["recipient"].strip().lower(), "subject": m["subject"],
              "body_text": m["body_text"], "body_html": m["body_html"], "status": "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now, "last_error": "",
+             # Made once, here: every retry and resend of the row carries it, so clients fold any duplicate.
              "message_id": make_msgid(idstring=f"{kind}.{period}", domain=domain)} for m in messages]
     return insert_ignore(Outbox, rows)
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=min(60, 2 ** attempts))
+def backoff(attempts: int) -> timedelta:
+    """How long a message waits after its n-th failed attempt: 2, 4, 8 … minutes, at most BACKOFF_CAP."""
+    return min(BACKOFF_CAP, timedelta(minutes=2 ** attempts))
+
+
+def _due(now):
+    return or_((Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
+               (Outbox.status == "sending") & (Outbox.claimed_at < now - STALE_CLAIM))
 
 
 def _claim(row_id: int) -> bool:
+    # The same condition as the pick: a row another process tried and put back to wait is not due any more.
     now = clock.now()
     claimed = db.session.execute(
-        update(Outbox).where(Outbox.id == row_id, or_(
-            Outbox.status == "pending",
-            (Outbox.status == "sending") & (Outbox.claimed_at < now - STALE_CLAIM)))
+        update(Outbox).where(Outbox.id == row_id, _due(now))
         .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -51,7 +63,7 @@ def _claim(row_id: int) -> bool:
 
 
 def build_message(row: Outbox) -> EmailMessage:
-    """The MIME message of an outbox row: plain text with an HTML alternative, UTF-8 headers."""
+    """The MIME message of an outbox row: plain text with an HTML alternative; RFC 2047 subject, base64 bodies."""
     cfg = current_app.config
     msg = EmailMessage()
     msg["Subject"] = row.subject
@@ -59,18 +71,36 @@ def build_message(row: Outbox) -> EmailMessage:
     msg["To"] = row.recipient
     msg["Date"] = format_datetime(clock.local())
     msg["Message-ID"] = row.message_id
-    msg.set_content(row.body_text, charset="utf-8")
-    msg.add_alternative(row.body_html, subtype="html", charset="utf-8")
+    # base64, not raw 8-bit: Korean survives relays without 8BITMIME, and is smaller than quoted-printable.
+    msg.set_content(row.body_text, charset="utf-8", cte="base64")
+    msg.add_alternative(row.body_html, subtype="html", charset="utf-8", cte="base64")
     return msg
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error
+        return f"{exc.smtp_code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _connect() -> smtplib.SMTP:
     cfg = current_app.config
-    smtp = smtplib.SMTP(cfg["TRACKER_SMTP_HOST"], cfg["TRACKER_SMTP_PORT"], timeout=20)
-    if cfg["TRACKER_SMTP_STARTTLS"]:
-        smtp.starttls()
-    if cfg["TRACKER_SMTP_USER"]:
-        smtp.login(cfg["TRACKER_SMTP_USER"], cfg["TRACKER_SMTP_PASSWORD"] or "")
+    stage, smtp = "connect", None
+    try:
+        smtp = smtplib.SMTP(cfg["TRACKER_SMTP_HOST"], cfg["TRACKER_SMTP_PORT"], timeout=20)
+        if cfg["TRACKER_SMTP_STARTTLS"]:
+            stage = "tls"
+            # Verifies the certificate and the host name; a district's own CA can be added by file.
+            context = ssl.create_default_context(cafile=cfg.get("TRACKER_SMTP_CAFILE") or None)
+            smtp.starttls(context=context)
+        if cfg["TRACKER_SMTP_USER"]:
+            stage = "auth"
+            smtp.login(cfg["TRACKER_SMTP_USER"], cfg["TRACKER_SMTP_PASSWORD"] or "")
+    # ssl.SSLError is an OSError; UnicodeError: smtplib sends a login only in ASCII.
+    except (OSError, smtplib.SMTPException, UnicodeError) as exc:
+        _drop(smtp)
+        raise ServerError(f"{stage}: {_describe(exc)}") from exc
     return smtp
 
 
@@ -80,41 +110,52 @@ def _finish(row_id: int, **values) -> None:
     db.session.commit()
 
 
-def _retry_or_fail(row: Outbox, error: str) -> None:
+def _retry_or_fail(row: Outbox, error: str, counts: dict) -> None:
     if row.attempts >= MAX_ATTEMPTS:
         _finish(row.id, status="failed", last_error=error)
+        counts["failed"] += 1
     else:
-        _finish(row.id, status="pending", last_error=error, next_attempt_at=clock.now() + _backoff(row.attempts))
+        _finish(row.id, status="pending", last_error=error, next_attempt_at=clock.now() + backoff(row.attempts))
+        counts["retry"] += 1
+
+
+def _refused(row: Outbox, exc: smtplib.SMTPResponseException, counts: dict) -> None:
+    error = _describe(exc)
+    if 500 <= int(exc.smtp_code) < 600:  # permanent: retrying will not help, a person must look
+        _finish(row.id, status="failed", last_error=error)
+        counts["failed"] += 1
+    else:  # 4xx: the server asks us to come back later
+        _retry_or_fail(row, error, counts)
 
 
 def deliver_due() -> dict:
     """Send what is due. This loop is its own edge: it commits each claim and each result at once."""
-    now = clock.now()
-    ids = db.session.scalars(select(Outbox.id).where(or_(
-        (Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
-        (Outbox.status == "sending") & (Outbox.claimed_at < now - STALE_CLAIM)))
-        .order_by(Outbox.id).limit(BATCH)).all()
+    ids = db.session.scalars(select(Outbox.id).where(_due(clock.now())).order_by(Outbox.id).limit(BATCH)).all()
     db.session.commit()
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    smtp = None
+    smtp, server_error = None, None
     try:
         for row_id in ids:
             if not _claim(row_id):
-                continue  # another process has it
+                continue  # another process has it, or has just tried it
             row = db.session.get(Outbox, row_id)
+            if server_error:  # one connection attempt a run: a wrong password is not tried fifty times
+                _retry_or_fail(row, server_error, counts)
+                continue
             try:
                 if smtp is None:
                     smtp = _connect()
                 smtp.send_message(build_message(row))
+            except ServerError as exc:
+                server_error = str(exc)
+                _retry_or_fail(row, server_error, counts)
             except smtplib.SMTPRecipientsRefused as exc:
-                code, text = next(iter(exc.recipients.values()))
-                _refused(row, code, text, counts)
+                _refused(row, smtplib.SMTPResponseException(*next(iter(exc.recipients.values()))), counts)
             except smtplib.SMTPResponseException as exc:
-                _refused(row, exc.smtp_code, exc.smtp_error, counts)
+                _refused(row, exc, counts)
                 smtp = _drop(smtp)
             except (OSError, smtplib.SMTPException, socket.timeout) as exc:
-                _retry_or_fail(row, f"{type(exc).__name__}: {exc}")
-                counts["failed" if row.attempts >= MAX_ATTEMPTS else "retry"] += 1
+                _retry_or_fail(row, _describe(exc), counts)
                 smtp = _drop(smtp)
             else:
                 _finish(row.id, status="sent", sent_at=clock.now(), last_error="")
@@ -124,28 +165,22 @@ def deliver_due() -> dict:
     return counts
 
 
-def _refused(row, code, text, counts) -> None:
-    error = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-    if 500 <= int(code) < 600:  # permanent: retrying will not help, a person must look
-        _finish(row.id, status="failed", last_error=error)
-        counts["failed"] += 1
-    else:
-        _retry_or_fail(row, error)
-        counts["failed" if row.attempts >= MAX_ATTEMPTS else "retry"] += 1
-
-
 def _drop(smtp):
     if smtp is not None:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
-            pass
+            smtp.close()
     return None
 
 
-def resend(row: Outbox) -> None:
-    """Put a failed message back in the queue, now."""
-    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, clock.now(), ""
+def resend(row_id: int) -> bool:
+    """Put a failed message back in the queue, now; False, with nothing changed, when it is not failed."""
+    # Conditional, so that a double click or two admins at once queue it once, and a sent message never again.
+    return db.session.execute(
+        update(Outbox).where(Outbox.id == row_id, Outbox.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=clock.now(), claimed_at=None, last_error="")
+        .execution_options(synchronize_session=False)).rowcount == 1
 
 
 def outbox_stmt(status: str | None = None):

@@ -81,18 +81,36 @@ def _item_meta() -> list:
     return list(tpl.items) if tpl else []
 
 
+def _answered_keys(first: str, last: str, dong: str | None) -> list[tuple[str, str]]:
+    """(key, column header) for every item of the current checklist, in its order, then every other item key
+    answered in the period (items dropped by a later version), by key, so that no answer goes missing."""
+    from sqlalchemy import select
+
+    from ..models import Answer, Inspection, Site
+    from . import checklist
+    current = [(it.key, it.label_ko) for it in _item_meta()]
+    stmt = (select(Answer.item_key).join(Inspection, Inspection.id == Answer.inspection_id)
+            .where(Inspection.week >= first, Inspection.week <= last).distinct())
+    if dong:
+        stmt = stmt.join(Site, Site.id == Inspection.site_id).where(Site.dong == dong)
+    known = {k for k, _label in current}
+    retired = sorted(set(db.session.scalars(stmt)) - known)
+    return current + [(k, f"{checklist.item_label(k)} (이전 점검표 항목)") for k in retired]
+
+
 def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:
     """(headers, rows): one row per inspection of the period with each item's answer as a column.
 
-    The answers are pivoted in SQL (max(case …) grouped by inspection), so it is one query whatever the size.
+    The answers are pivoted in SQL (max(case …) grouped by inspection), so it is two queries whatever the size:
+    the answered keys, then the pivot.
     """
     from sqlalchemy import case, func, select
 
     from .. import clock
     from ..models import Answer, Inspection, Site, User
-    items = _item_meta()
+    items = _answered_keys(first, last, dong)
     i = Inspection
-    pivot = [func.max(case((Answer.item_key == it.key, Answer.value))) for it in items]
+    pivot = [func.max(case((Answer.item_key == key, Answer.value))) for key, _label in items]
     stmt = (select(i.week, i.submitted_at, Site.name, Site.business_no, Site.dong, Site.size_band, i.mode, User.name,
                    i.compliant, i.yes_count, i.no_count, i.na_count, i.critical_no_count, *pivot)
             .join(Site, Site.id == i.site_id).outerjoin(User, User.id == i.inspector_id)
@@ -100,10 +118,10 @@ def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[lis
             .where(i.week >= first, i.week <= last)
             .group_by(i.id, i.week, i.submitted_at, Site.name, Site.business_no, Site.dong, Site.size_band, i.mode,
                       User.name, i.compliant, i.yes_count, i.no_count, i.na_count, i.critical_no_count)
-            .order_by(i.week, Site.dong, Site.name, i.submitted_at))
+            .order_by(i.week, Site.dong, Site.name, i.submitted_at, i.id))
     if dong:
         stmt = stmt.where(Site.dong == dong)
-    headers = INSPECTION_HEADERS + [it.label_ko for it in items]
+    headers = INSPECTION_HEADERS + [label for _key, label in items]
     rows = []
     for r in db.session.execute(stmt):
         week, at, name, bno, dg, band, mode, who, ok, y, n, na, crit, *vals = r

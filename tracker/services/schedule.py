@@ -7,13 +7,13 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, union_all, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from .. import clock
 from ..dbutil import insert_ignore
 from ..extensions import db
-from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User
+from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User, UTCDateTime
 from . import ServiceError, audit
 
 ROUND = "weekly_monitoring"
@@ -27,6 +27,7 @@ RISK_POINTS = {"large_site": 2, "medium_site": 1, "open_critical_action": 2, "re
 RISK_HIGH, RISK_MEDIUM = 4, 2
 RISK_LOOKBACK_WEEKS = 4
 RECENT_INCIDENT_DAYS = 28
+NOTE_MAX = 500  # an incident's note, as the site page's form allows
 
 
 def _size_thresholds() -> tuple[int, int]:
@@ -132,7 +133,8 @@ def schedule_week(week: str | None = None) -> int:
     # A raised cadence asks for a first check early in the week and a second by the usual due time.
     early_due = due_at(week, max(1, current_app.config["TRACKER_DUE_WEEKDAY"] - 3))
     rows = []
-    for sid, dong in db.session.execute(select(Site.id, Site.dong).where(Site.status == "active")):
+    # In id order, so that two schedulers inserting at once take the same keys in the same order (no deadlock).
+    for sid, dong in db.session.execute(select(Site.id, Site.dong).where(Site.status == "active").order_by(Site.id)):
         onsite = sid in raised or risks.get(sid, {}).get("level") == "high"
         base = {"site_id": sid, "week": week, "kind": ROUND, "assignee_id": assign.get(dong), "status": "open",
                 "required_mode": "onsite" if onsite else "any", "created_at": clock.now(), "overdue": False}
@@ -175,59 +177,90 @@ def mark_overdue(at: datetime | None = None) -> dict:
 
 # --- after an inspection -------------------------------------------------------------------------
 
-def _close_one(site_id: int, kind: str, inspection, week: str | None = None) -> None:
-    """Close the lowest open task of a kind that this inspection satisfies: one conditional UPDATE, so that two
-    inspections arriving together cannot both close the same task."""
-    first = select(Task.id).where(Task.site_id == site_id, Task.kind == kind, Task.status == "open",
-                                  or_(Task.required_mode == "any", Task.required_mode == inspection.mode))
-    if week:
-        first = first.where(Task.week == week)
-    else:
-        first = first.where(Task.created_at <= inspection.submitted_at)
-    first = first.order_by(Task.week, Task.slot).limit(1).scalar_subquery()
-    db.session.execute(update(Task).where(Task.id == first, Task.status == "open")
-                       .values(status="done", closed_at=inspection.submitted_at, done_inspection_id=inspection.id)
-                       .execution_options(synchronize_session=False))
+_TASK = Task.__table__.c
 
 
-def after_submit(inspection, items) -> None:
-    """Close the site's tasks that this inspection satisfies, and open or clear follow-up actions."""
-    _close_one(inspection.site_id, ROUND, inspection, inspection.week)
-    _close_one(inspection.site_id, REINSPECTION, inspection)
-    if inspection.mode == "onsite":
-        _close_one(inspection.site_id, INCIDENT, inspection)
-    by_key = {i.key: i for i in items}
-    answers = {a.item_key: a for a in inspection.answers}
-    yes = [k for k, a in answers.items() if a.value == "yes"]
-    no = [k for k, a in answers.items() if a.value == "no"]
-    if yes:
-        db.session.execute(update(Action).where(Action.site_id == inspection.site_id, Action.item_key.in_(yes),
-                                                Action.status.in_(OPEN_ACTION))
-                           .values(status="cleared", cleared_at=inspection.submitted_at,
-                                   cleared_inspection_id=inspection.id)
-                           .execution_options(synchronize_session=False))
-    if no:
-        _open_actions(inspection, [by_key[k] for k in no if k in by_key], answers)
+def _first_open(kind: str, this_week_only: bool):
+    """The id of a site's lowest open task of a kind that an inspection of the given mode satisfies."""
+    t = _TASK
+    q = select(t.id).where(t.site_id == bindparam("b_site_id"), t.kind == kind, t.status == "open",
+                           or_(t.required_mode == "any", t.required_mode == bindparam("b_mode")))
+    # A round belongs to its week; a follow-up is satisfied by any inspection made after it was set.
+    q = q.where(t.week == bindparam("b_week")) if this_week_only else q.where(t.created_at <= bindparam("b_at"))
+    return select(q.order_by(t.week, t.slot).limit(1).subquery().c.id)
 
 
-def _open_actions(inspection, failed_items, answers) -> None:
-    cfg = current_app.config
-    already = set(db.session.scalars(select(Action.item_key).where(
-        Action.site_id == inspection.site_id, Action.status.in_(OPEN_ACTION))))
-    new = [i for i in failed_items if i.key not in already]
-    if not new:
+# Built once, on the tables rather than the mapped classes: the submit path runs these for every inspection, and
+# SQLAlchemy spends more on building and cache-keying a fresh statement than the database spends on running it (an
+# ORM-enabled UPDATE is re-annotated, so re-keyed, on every execution). One conditional UPDATE closes the week's
+# round, the oldest reinspection and, for a visit on site, the incident task: two inspections arriving together
+# cannot both close the same task.
+_CLOSE_TASKS = (update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
+    _first_open(ROUND, True), _first_open(REINSPECTION, False),
+    _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite"))))
+    .values(status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id")))
+_ACTION = Action.__table__.c
+_OPEN_ACTION_KEYS = select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                   _ACTION.status.in_(OPEN_ACTION))
+_CLEAR_ACTIONS = (update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                 _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
+                                                 _ACTION.status.in_(OPEN_ACTION))
+                  .values(status="cleared", cleared_at=bindparam("b_at"),
+                          cleared_inspection_id=bindparam("b_inspection_id")))
+_INSERT_ACTIONS = insert(Action.__table__)
+# The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a
+# simultaneous twin that takes the same slot first makes this a no-op (the week has its reinspection either way).
+_ADD_TASK = text(
+    "INSERT INTO task (site_id, week, kind, slot, required_mode, due_at, assignee_id, status, overdue, created_at) "
+    "SELECT :site_id, :week, :kind, COALESCE(MAX(t.slot) + 1, 0), :mode, :due_at, "
+    "(SELECT da.inspector_id FROM dong_assignment da JOIN \"user\" u ON u.id = da.inspector_id "
+    "WHERE da.dong = :dong AND u.active), 'open', false, :created_at "
+    "FROM task t WHERE t.site_id = :w_site_id AND t.week = :w_week AND t.kind = :w_kind "
+    "ON CONFLICT (site_id, week, kind, slot) DO NOTHING").bindparams(
+    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
+
+
+def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str, open_actions: bool = True) -> None:
+    """Close the site's tasks that a new inspection satisfies, and open or clear follow-up actions.
+
+    inspection: the new row's values (id, site_id, mode, week, submitted_at); items: the template's items by key;
+    answers: its {item_key, value, note}; dong: the site's dong; open_actions: False when the caller knows the
+    site has none (then nothing is looked up to clear).
+    """
+    at, site_id = inspection["submitted_at"], inspection["site_id"]
+    ids = {"b_site_id": site_id, "b_at": at, "b_inspection_id": inspection["id"]}
+    db.session.execute(_CLOSE_TASKS, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
+    yes = [a["item_key"] for a in answers if a["value"] == "yes"] if open_actions else []
+    no = [a for a in answers if a["value"] == "no" and a["item_key"] in items]
+    if not yes and not no:
         return
-    at = inspection.submitted_at
+    already = set(db.session.scalars(_OPEN_ACTION_KEYS, {"b_site_id": site_id})) if open_actions else set()
+    cleared = [k for k in yes if k in already]
+    if cleared:
+        db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
+    new = [a for a in no if a["item_key"] not in already]
+    if new:
+        _open_actions(inspection, [(items[a["item_key"]], a["note"]) for a in new], dong)
+
+
+def _open_actions(inspection: dict, failed: list, dong: str) -> None:
+    cfg = current_app.config
+    at = inspection["submitted_at"]
     rows = []
-    for item in new:
+    for item, note in failed:
         days = cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"]
-        rows.append({"site_id": inspection.site_id, "item_key": item.key, "opened_inspection_id": inspection.id,
-                     "status": "open", "critical": item.critical, "note": answers[item.key].note or "",
-                     "opened_at": at, "due_at": at + timedelta(days=days)})
-    db.session.execute(Action.__table__.insert(), rows)
+        rows.append({"site_id": inspection["site_id"], "item_key": item.key, "opened_inspection_id": inspection["id"],
+                     "cleared_inspection_id": None, "status": "open", "critical": item.critical, "note": note or "",
+                     "opened_at": at, "due_at": at + timedelta(days=days), "cleared_at": None})
+    db.session.execute(_INSERT_ACTIONS, rows)
     # A reinspection checks the fix: on site when any failed item can only be judged there.
-    onsite = any(not i.applies_to("phone") for i in new)
-    _add_task(inspection.site_id, REINSPECTION, min(r["due_at"] for r in rows), "onsite" if onsite else "any")
+    onsite = any(not item.applies_to("phone") for item, _note in failed)
+    due = min(r["due_at"] for r in rows)
+    key = {"site_id": inspection["site_id"], "week": clock.week_of(due), "kind": REINSPECTION}
+    # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
+    # but varchar in the WHERE clause.
+    db.session.execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due, "dong": dong,
+                                   "mode": "onsite" if onsite else "any", "created_at": clock.now()})
 
 
 def _add_task(site_id: int, kind: str, due: datetime, mode: str) -> None:
@@ -250,6 +283,8 @@ def record_incident(site: Site, confirmed_on: date, cases: int, note: str = "", 
         raise ServiceError(_("확진자 수는 1 이상이어야 합니다"), errors={"cases": "must be at least 1"})
     if confirmed_on > clock.today():
         raise ServiceError(_("확진일은 미래일 수 없습니다"), errors={"confirmed_on": "in the future"})
+    if len(note or "") > NOTE_MAX:
+        raise ServiceError(_("메모는 %(n)s자 이하여야 합니다", n=NOTE_MAX), errors={"note": f"at most {NOTE_MAX}"})
     days = current_app.config["TRACKER_INCIDENT_DAYS"]
     inc = Incident(site_id=site.id, confirmed_on=confirmed_on, cases=int(cases), note=note or "",
                    raised_until=confirmed_on + timedelta(days=days), created_by_id=getattr(by, "id", None))
@@ -347,20 +382,31 @@ def actions_stmt(status: str | None = None, dong: str | None = None, item: str |
     return stmt.order_by(Action.opened_at, Action.id)
 
 
-def action_age_buckets(dong: str | None = None, at: datetime | None = None) -> list[dict]:
-    """Open actions counted by age in days, in SQL."""
-    at = at or clock.now()
+def action_age_buckets(dong: str | None = None, as_of: datetime | None = None) -> list[dict]:
+    """Open actions counted by age in days, in SQL: those open now, or with as_of those open at that instant."""
+    at = as_of or clock.now()
     cols = []
     for lo, hi in AGE_BUCKETS:
         cond = Action.opened_at <= at - timedelta(days=lo)
         if hi is not None:
             cond = and_(cond, Action.opened_at > at - timedelta(days=hi + 1))
         cols.append(func.sum(case((cond, 1), else_=0)))
-    stmt = select(*cols).select_from(Action).join(Site, Site.id == Action.site_id).where(Action.status.in_(OPEN_ACTION))
+    stmt = select(*cols).select_from(Action).join(Site, Site.id == Action.site_id)
+    if as_of is None:
+        stmt = stmt.where(Action.status.in_(OPEN_ACTION))
+    else:
+        # Open then: opened by that instant and not yet cleared, whatever has happened to it since.
+        stmt = stmt.where(Action.opened_at <= as_of, or_(Action.cleared_at.is_(None), Action.cleared_at > as_of))
     if dong:
         stmt = stmt.where(Site.dong == dong)
     row = db.session.execute(stmt).one()
     return [{"from": lo, "to": hi, "count": int(n or 0)} for (lo, hi), n in zip(AGE_BUCKETS, row)]
+
+
+def week_as_of(week: str) -> datetime | None:
+    """The instant a week's figures stand at: the end of a week that is over, None (now) for this week or later."""
+    end = clock.week_end_utc(week)
+    return end if end <= clock.now() else None
 
 
 def week_view(week: str, dong: str | None = None) -> dict:
@@ -369,8 +415,12 @@ def week_view(week: str, dong: str | None = None) -> dict:
         or_(Task.status == "missed", and_(Task.status == "open", Task.overdue)))).all()
     by_inspector, by_dong = {}, {}
     for t in late:  # grouping an already bounded list for display, not aggregating
-        by_inspector.setdefault(t.assignee.name if t.assignee else _("미배정"), []).append(t)
+        # Keyed by id, so that two inspectors of the same name stay apart.
+        by_inspector.setdefault(t.assignee_id, {"id": t.assignee_id, "name": t.assignee.name if t.assignee
+                                                else _("미배정"), "tasks": []})["tasks"].append(t)
         by_dong.setdefault(t.site.dong, []).append(t)
+    # Inspectors in name order, the unassigned last, so that a lead finds a person where expected.
+    by_inspector = sorted(by_inspector.values(), key=lambda g: (g["id"] is None, g["name"]))
     load = (select(User.id, User.name,
                    func.sum(case((Task.status == "open", 1), else_=0)),
                    func.sum(case((Task.status == "done", 1), else_=0)),
@@ -384,11 +434,14 @@ def week_view(week: str, dong: str | None = None) -> dict:
     incidents = db.session.scalars(select(Incident).join(Site).options(contains_eager(Incident.site)).where(
         Incident.confirmed_on <= monday + timedelta(days=6), Incident.raised_until >= monday - timedelta(days=14))
         .where(Site.dong == dong if dong else True).order_by(Incident.confirmed_on.desc())).all()
+    as_of = week_as_of(week)
     return {
         "week": week, "late": late, "late_by_inspector": by_inspector, "late_by_dong": by_dong,
         "workload": [{"id": i, "name": n, "open": int(o or 0), "done": int(d or 0), "missed": int(m or 0),
                       "overdue": int(od or 0)} for i, n, o, d, m, od in db.session.execute(load)],
-        "action_ages": action_age_buckets(dong),
+        # A past week's actions as they stood when it ended, not as they stand today.
+        "action_ages": action_age_buckets(dong, as_of=as_of),
+        "actions_as_of": as_of,
         "incidents": incidents,
     }
 
@@ -403,5 +456,6 @@ def site_panel(site: Site) -> dict:
                                         .order_by(Incident.confirmed_on.desc())).all(),
         "risk": risk_scores([site.id]).get(site.id, {"score": 0, "level": "low", "parts": {}}),
         "risk_rule": risk_rule(),
+        "note_max": NOTE_MAX,
         "panels_template": "schedule/site_panel.html",
     }

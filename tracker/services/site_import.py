@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from ..extensions import db
 from . import ServiceError, sites
@@ -33,10 +34,13 @@ HEADER_SCAN_ROWS = 15
 @dataclass
 class RowError:
     row: int
-    column: str
+    column: str           # the field's name, e.g. 종사자수
     reason: str
+    cell: str = ""        # where it is in the file as Excel shows it: "E열" or "E열(직원수)" for another header
 
     def __str__(self):
+        if self.cell:
+            return _("%(row)s행 %(cell)s: %(reason)s", row=self.row, cell=self.cell, reason=self.reason)
         return _("%(row)s행: %(reason)s", row=self.row, reason=self.reason)
 
 
@@ -190,10 +194,21 @@ def _cell(row, col):
     return value.strip() if isinstance(value, str) else value
 
 
+def _column_name(col: int, header, field: str) -> str:
+    """The column as the office finds it in Excel: its letter, and the file's own header when that is not the
+    name the messages use (직원수 for 종사자수)."""
+    letter = get_column_letter(col + 1)
+    header = " ".join(str(header or "").split())
+    if header and _norm_header(header) != _norm_header(LABELS[field]):
+        return _("%(letter)s열(%(header)s)", letter=letter, header=header)
+    return _("%(letter)s열", letter=letter)
+
+
 def plan(rows: list[list]) -> tuple[list, ImportReport]:
     """Check every row; returns the (site or None, clean data) pairs to write and the report."""
     report = ImportReport()
     header_idx, mapping = _find_header(rows)
+    cells = {f: _column_name(col, rows[header_idx][col], f) for f, col in mapping.items()}
     seen: dict[str, int] = {}
     todo = []
     for offset, row in enumerate(rows[header_idx + 1:]):
@@ -203,12 +218,13 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
         data = {f: _cell(row, col) for f, col in mapping.items()}
         clean, errors = sites.validate(data)
         for f, reason in errors.items():
-            report.errors.append(RowError(rowno, LABELS[f], reason))
+            report.errors.append(RowError(rowno, LABELS[f], reason, cells.get(f, "")))
         bno = clean.get("business_no")
         if bno:
             if bno in seen:
                 report.errors.append(RowError(rowno, LABELS["business_no"], _(
-                    "사업자등록번호 %(v)s이(가) 파일에 두 번 있습니다 (처음: %(first)s행)", v=bno, first=seen[bno])))
+                    "사업자등록번호 %(v)s이(가) 파일에 두 번 있습니다 (처음: %(first)s행)", v=bno, first=seen[bno]),
+                    cells["business_no"]))
             else:
                 seen[bno] = rowno
         if not errors:

@@ -93,6 +93,23 @@ def _apply(site: Site, clean: dict) -> None:
     site.size_band = district.current().band_for(site.headcount)
 
 
+def refresh_bands(by=None) -> int:
+    """Bring every site's stored size band in line with the configured edges (after TRACKER_BAND_EDGES changed);
+    returns how many sites moved. Their audit rows and the dashboard's rollup follow."""
+    from . import rollup
+    band = district.current().band_case(Site.headcount)
+    moved = db.session.execute(select(Site.id, Site.size_band, band).where(Site.size_band != band)).all()
+    if not moved:
+        return 0
+    db.session.execute(update(Site).where(Site.size_band != band).values(size_band=band)
+                       .execution_options(synchronize_session=False))
+    for sid, old, new in moved:
+        audit.record(by, "site", sid, "update", {"size_band": old}, {"size_band": new})
+    # The rollup groups inspections by band: rebuilt, the dashboard's band table uses the new bands too.
+    rollup.rebuild()
+    return len(moved)
+
+
 def find_by_business_no(bno: str) -> Site | None:
     """The site registered under a (normalised) business number."""
     return db.session.scalar(select(Site).where(Site.business_no == bno))
@@ -162,10 +179,17 @@ def new_token() -> str:
 
 def rotate_token(site: Site, by=None) -> None:
     """Issue a new QR token; the printed code with the old one stops working."""
-    before = {"qr_code": short_code(site)}
+    before = {"qr_code": masked_code(short_code(site))}
     site.qr_token = new_token()
-    # The short codes identify which printed sheet is meant, without putting whole tokens in the trail.
-    audit.record(by, "site", site.id, "rotate_qr", before, {"qr_code": short_code(site)})
+    # The trail is on the site page for inspectors too, and the code is their proof of presence: it keeps only
+    # the last two characters, enough for a lead to match a printed sheet.
+    audit.record(by, "site", site.id, "rotate_qr", before, {"qr_code": masked_code(short_code(site))})
+
+
+def masked_code(code: str) -> str:
+    """A short code with all but its last two characters hidden: ****-**GH."""
+    code = str(code or "")
+    return "".join("*" if c != "-" and n < len(code) - 2 else c for n, c in enumerate(code))
 
 
 def short_code(site: Site) -> str:
@@ -220,7 +244,7 @@ def list_stmt(dong=None, band=None, status=None, q=None):
     if dong:
         stmt = stmt.where(Site.dong == dong)
     if band:
-        stmt = stmt.where(Site.size_band == band)
+        stmt = stmt.where(district.current().band_case(Site.headcount) == band)
     if status:
         stmt = stmt.where(Site.status == status)
     if q:
@@ -237,7 +261,8 @@ def counts(status: str | None = "active") -> dict:
     """Sites by dong and by band, in the report's order, with the total; counted in SQL."""
     d = district.current()
     base = select(Site.dong, func.count()).group_by(Site.dong)
-    bands = select(Site.size_band, func.count()).group_by(Site.size_band)
+    band = d.band_case(Site.headcount)
+    bands = select(band, func.count()).group_by(band)
     if status:
         base = base.where(Site.status == status)
         bands = bands.where(Site.status == status)

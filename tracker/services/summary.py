@@ -9,25 +9,31 @@ Definitions (stated on the dashboard, used here exactly):
   visits are inspections, not rounds.
 - *on-site sites inspected* is the number of distinct sites with at least one on-site inspection in the period.
 - *confirmed cases* is the sum of Incident.cases confirmed between the period's first Monday and last Sunday.
+- A *site's rate* is yes / (yes + no) over all its inspections of the period (the counts stored on each
+  inspection). Rates by dong, band, mode or item pool the answers of the group: the group's yes over its yes + no,
+  not the mean of its sites' rates, so a site inspected more often weighs more.
 
-Inspection figures come from the weekly rollup table summary_week, which an after_flush hook keeps in step with
-every new Inspection and Answer in the same transaction; rebuild_rollup() recomputes it from the raw tables.
+Inspection figures come from the weekly rollup table summary_week, kept in step with every new inspection in the
+same transaction by services/rollup.py.
 """
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Float, String, and_, case, cast, exists, func, literal, select, union_all
 
 from .. import clock, district
 from ..extensions import db
-from ..models import Answer, Incident, Inspection, Site, SummaryWeek, Task
+from ..models import Incident, Inspection, Site, SummaryWeek, Task
 from . import ServiceError, checklist, schedule
+from .rollup import ALL_ITEMS
 
 ROUND = "weekly_monitoring"
-ALL_ITEMS = ""  # item_key of the inspection-level rollup rows
 MAX_WEEKS = 160  # a longer period is refused: the page, the chart and the week EXISTS list stay bounded
 MODES = ("onsite", "phone")
+LOWEST_SITES = 10  # the dashboard's "lowest rates" list
+# ... over the period's last few weeks: who is falling short now is what a lead acts on, and a ranking of every site
+# over a year would read every inspection of the year on every page view (the rest of the page reads the rollup).
+LOWEST_SITES_WEEKS = 4
 DEFINITIONS = {
     "compliant": "an inspection is compliant when no critical item is answered no (stored at submit)",
     "compliance_rate": "yes / (yes + no) over the items that apply, in per cent; n/a is left out",
@@ -37,6 +43,15 @@ DEFINITIONS = {
     "onsite_sites_inspected": "distinct sites with at least one on-site inspection in the period",
     "confirmed_cases": "sum of incident cases confirmed from the first Monday to the last Sunday of the period",
     "sites_total": "active sites now (within the dong when one is given)",
+    "sites_inspected": "distinct sites with any inspection (on site or by phone) in the period",
+    "sites_active": "sites active at any time in the period: registered before its end and not closed at its "
+                    "start, or reopened within it (close and reopen dates from the audit trail); a site with a "
+                    "task or an inspection in the period counts too",
+    "group_rates": "by_dong, by_band, by_mode and by_item pool the group's answers: its yes / (yes + no), "
+                   "not the mean of its sites' rates",
+    "lowest_sites": f"the {LOWEST_SITES} sites with the lowest rate (yes / (yes + no) over all their inspections) "
+                    f"in the period's last {LOWEST_SITES_WEEKS} weeks (the whole period when shorter; see "
+                    "lowest_sites_from), lowest first; sites whose answers were all n/a are left out",
 }
 
 
@@ -94,6 +109,7 @@ def compute(first: str | None = None, last: str | None = None, dong: str | None 
     d = district.current()
 
     roll = _rollup_groups(first, last, dong)
+    lowest_from = max(first, clock.add_weeks(last, -(LOWEST_SITES_WEEKS - 1)), key=clock.week_monday)
     sites_by = _site_counts(dong)
     onsite_by = _onsite_sites(first, last, dong)
     round_weeks = _round_weeks(weeks, dong)
@@ -117,6 +133,7 @@ def compute(first: str | None = None, last: str | None = None, dong: str | None 
         "from": first, "to": last, "dong": dong, "weeks_in_period": len(weeks),
         "sites_total": sites_by.get("total", {}).get("", 0),
         "onsite_sites_inspected": onsite_by.get("total", {}).get("", 0),
+        **_sites_in_period(first, last, dong),
         "monitoring_rounds": sum(1 for r in week_rows if r["round"]),
         **total,
         "confirmed_cases": _confirmed_cases(first, last, dong),
@@ -124,9 +141,13 @@ def compute(first: str | None = None, last: str | None = None, dong: str | None 
         "by_band": labelled("band", band_keys),
         "by_mode": {m: roll.get("mode", {}).get(m, _figures()) for m in MODES},
         "by_item": _by_item(first, last, dong),
+        "lowest_sites_from": lowest_from,
+        "lowest_sites": _lowest_sites(lowest_from, last, dong),
         "weeks": week_rows,
         "progress": _progress(last, dong),
-        "action_ages": schedule.action_age_buckets(dong),
+        # As the period stood at its end (now, when it runs to this week), like the lead's week page.
+        "actions_as_of": schedule.week_as_of(last),
+        "action_ages": schedule.action_age_buckets(dong, as_of=schedule.week_as_of(last)),
     }
 
 
@@ -209,6 +230,40 @@ def _onsite_sites(first, last, dong) -> dict:
     return out
 
 
+def _sites_in_period(first, last, dong) -> dict:
+    """sites_inspected and sites_active of the period (see DEFINITIONS), within the dong: one statement.
+
+    The site table has only the current status; the audit trail dates each close and reopen, and a register
+    loaded after the fact is covered by the tasks and inspections the site had in the period.
+    """
+    from sqlalchemy import or_
+
+    from ..models import Audit
+    start, end = clock.week_start_utc(first), clock.week_end_utc(last)
+    mine = (Audit.entity == "site", Audit.entity_id == Site.id)
+
+    def change(*when, latest=True):
+        order = (Audit.at.desc(), Audit.id.desc()) if latest else (Audit.at, Audit.id)
+        return (select(Audit.action).where(*mine, Audit.action.in_(("close", "reopen")), *when)
+                .order_by(*order).limit(1).scalar_subquery())
+    # Open at the start: the last change before it says; else the opposite of the first change after it; else now.
+    after = change(Audit.at >= start, latest=False)
+    status_at_start = func.coalesce(change(Audit.at < start), case({"close": "reopen", "reopen": "close"}, value=after),
+                                    case((Site.status == "active", "reopen"), else_="close"))
+    reopened = exists().where(*mine, Audit.action == "reopen", Audit.at >= start, Audit.at < end)
+    # Two counts, each a WHERE EXISTS / NOT EXISTS that the planner turns into a semi- or anti-join of its choosing
+    # (a hash of the period's rows for a week, index probes per site for a year); the audit trail is read only for
+    # sites neither inspected nor tasked.
+    inspected = exists().where(Inspection.site_id == Site.id, Inspection.week >= first, Inspection.week <= last)
+    tasked = exists().where(Task.site_id == Site.id, Task.week >= first, Task.week <= last)
+    in_dong = (Site.dong == dong,) if dong else ()
+    n_ins = select(func.count()).select_from(Site).where(*in_dong, inspected).scalar_subquery()
+    n_other = (select(func.count()).select_from(Site).where(*in_dong, ~inspected, or_(
+        tasked, and_(Site.created_at < end, or_(status_at_start == "reopen", reopened)))).scalar_subquery())
+    n_inspected, n_not_inspected = (int(v or 0) for v in db.session.execute(select(n_ins, n_other)).one())
+    return {"sites_inspected": n_inspected, "sites_active": n_inspected + n_not_inspected}
+
+
 def _round_weeks(weeks: list[str], dong) -> dict:
     """For each week, whether it has a weekly_monitoring task: one correlated EXISTS over a VALUES list of weeks,
     planned once and probed on the (week, status) index, so the task table is never scanned."""
@@ -246,11 +301,36 @@ def _by_item(first, last, dong) -> list[dict]:
         it = meta.get(key)
         f = _figures(n, 0, yes, no, na)
         f.pop("compliant"), f.pop("compliant_share")
-        out.append({"key": key, "label": it.label_ko if it else key, "category": it.category if it else "",
-                    "critical": bool(it.critical) if it else False, **f,
+        # An item dropped from the checklist keeps its answers, under the label its last version gave it.
+        out.append({"key": key, "label": it.label_ko if it else checklist.item_label(key),
+                    "category": it.category if it else "", "critical": bool(it.critical) if it else False,
+                    "retired": it is None, **f,
                     "failure_rate": rate(no, yes) if (yes or no) else None})
     out.sort(key=lambda x: (-(x["failure_rate"] or 0), -x["no"], x["key"]))
     return out
+
+
+def _lowest_sites(first, last, dong, limit: int = LOWEST_SITES) -> list[dict]:
+    """The sites with the lowest rate in the period: one GROUP BY site_id over the counts stored on each
+    inspection, cut to the lowest few before the site table is joined for names (one statement).
+
+    Ties go to the site with more "no" answers, then the older site, so that both engines give the same list.
+    """
+    i = Inspection
+    yes, no = func.sum(i.yes_count), func.sum(i.no_count)
+    conds = [i.week >= first, i.week <= last]
+    if dong:
+        conds.append(i.site_id.in_(select(Site.id).where(Site.dong == dong)))
+    worst = (select(i.site_id.label("site_id"), func.count().label("n"), yes.label("yes"), no.label("no"),
+                    func.sum(i.na_count).label("na"), (cast(yes, Float) / (yes + no)).label("r"))
+             .where(*conds).group_by(i.site_id).having(yes + no > 0)
+             .order_by(cast(yes, Float) / (yes + no), no.desc(), i.site_id).limit(limit).subquery("worst"))
+    w = worst.c
+    stmt = (select(Site.id, Site.name, Site.dong, Site.status, w.n, w.yes, w.no, w.na)
+            .join(worst, worst.c.site_id == Site.id).order_by(w.r, w.no.desc(), Site.id))
+    return [{"site_id": sid, "name": name, "dong": dg, "status": status, "inspections": int(n), "yes": int(y),
+             "no": int(no_), "na": int(na or 0), "compliance_rate": rate(int(y), int(no_))}
+            for sid, name, dg, status, n, y, no_, na in db.session.execute(stmt)]
 
 
 def _progress(week: str, dong) -> dict:
@@ -266,89 +346,3 @@ def _progress(week: str, dong) -> dict:
         stmt = stmt.where(Site.dong == dong)
     total, done, open_, overdue, missed = (int(v or 0) for v in db.session.execute(stmt).one())
     return {"week": week, "tasks": total, "done": done, "open": open_, "overdue": overdue, "missed": missed}
-
-
-# --- the rollup: kept at flush time, rebuilt on demand ---------------------------------------------------------
-
-_UPSERTS: dict = {}
-
-
-def _upsert_stmt(dialect: str):
-    """One ON CONFLICT statement per dialect, built once: executed with a list of rows it is compiled once and
-    sent as an executemany, where a multi-row VALUES would be a new statement (and a new compile) per submit."""
-    if dialect not in _UPSERTS:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = dialect_insert(SummaryWeek)
-        t = SummaryWeek.__table__.c
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(
-            index_elements=["week", "dong", "size_band", "mode", "item_key"],
-            set_={c: t[c] + stmt.excluded[c] for c in ("inspections", "compliant", "yes", "no", "na")})
-    return _UPSERTS[dialect]
-
-
-def _upsert(conn, rows: list[dict]) -> None:
-    if rows:
-        # Rows in key order: two submits touching the same rows lock them in the same order (no deadlock).
-        rows.sort(key=lambda r: (r["week"], r["dong"], r["size_band"], r["mode"], r["item_key"]))
-        conn.execute(_upsert_stmt(conn.dialect.name), rows)
-
-
-@event.listens_for(Session, "after_flush")
-def _rollup_after_flush(session, _ctx):
-    """Add the flush's new inspections and answers to summary_week, inside the same transaction."""
-    new_insp = [o for o in session.new if isinstance(o, Inspection)]
-    new_ans = [o for o in session.new if isinstance(o, Answer)]
-    if not new_insp and not new_ans:
-        return
-    conn = session.connection()
-    # The submit path hands over the site it already loaded; anything else is looked up in one query.
-    where = {o.site_id: (o.__dict__["site"].dong, o.__dict__["site"].size_band) for o in new_insp
-             if o.__dict__.get("site") is not None}
-    site_ids = {o.site_id for o in new_insp} - set(where)
-    if site_ids:
-        where.update({sid: (dong, band) for sid, dong, band in conn.execute(
-            select(Site.id, Site.dong, Site.size_band).where(Site.id.in_(site_ids)))})
-    ctx = {o.id: (o.week, o.mode) + where[o.site_id] for o in new_insp}
-    missing = {a.inspection_id for a in new_ans} - set(ctx)
-    if missing:
-        q = (select(Inspection.id, Inspection.week, Inspection.mode, Site.dong, Site.size_band)
-             .join(Site, Site.id == Inspection.site_id).where(Inspection.id.in_(missing)))
-        ctx.update({i: (w, m, dg, b) for i, w, m, dg, b in conn.execute(q)})
-    acc: dict = {}
-
-    def bump(key, n, c, y, no, na):
-        v = acc.setdefault(key, [0, 0, 0, 0, 0])
-        for i, x in enumerate((n, c, y, no, na)):
-            v[i] += x
-    for o in new_insp:
-        bump(ctx[o.id] + (ALL_ITEMS,), 1, 1 if o.compliant else 0, o.yes_count or 0, o.no_count or 0,
-             o.na_count or 0)
-    for a in new_ans:
-        week, _mode, dong, _band = ctx[a.inspection_id]
-        bump((week, "", dong, "", a.item_key), 1, 0, a.value == "yes", a.value == "no", a.value == "na")
-    _upsert(conn, [dict(week=k[0], mode=k[1], dong=k[2], size_band=k[3], item_key=k[4], inspections=v[0],
-                        compliant=v[1], yes=int(v[2]), no=int(v[3]), na=int(v[4])) for k, v in acc.items()])
-
-
-def rebuild_rollup() -> int:
-    """Recompute summary_week from inspections and answers (after bulk loads or a migration); returns rows."""
-    db.session.execute(delete(SummaryWeek))
-    cols = ["week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na"]
-    i = Inspection
-    one = case((i.compliant, 1), else_=0)
-    db.session.execute(insert(SummaryWeek).from_select(cols, select(
-        i.week, Site.dong, Site.size_band, i.mode, literal(ALL_ITEMS), func.count(), func.sum(one),
-        func.sum(i.yes_count), func.sum(i.no_count), func.sum(i.na_count))
-        .join(Site, Site.id == i.site_id).group_by(i.week, Site.dong, Site.size_band, i.mode)))
-    a = Answer
-    db.session.execute(insert(SummaryWeek).from_select(cols, select(
-        i.week, Site.dong, literal(""), literal(""), a.item_key, func.count(), literal(0),
-        func.sum(case((a.value == "yes", 1), else_=0)), func.sum(case((a.value == "no", 1), else_=0)),
-        func.sum(case((a.value == "na", 1), else_=0)))
-        .select_from(a).join(i, i.id == a.inspection_id).join(Site, Site.id == i.site_id)
-        .group_by(i.week, Site.dong, a.item_key)))
-    db.session.flush()
-    return db.session.scalar(select(func.count()).select_from(SummaryWeek))

@@ -2,12 +2,12 @@
 from datetime import timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager
 
 from .. import clock
 from ..extensions import db
-from ..models import Action, Inspection, Site, User
+from ..models import Action, Site, User
 from . import checklist, schedule, summary
 
 LONG_OPEN_DAYS = 14
@@ -29,20 +29,20 @@ def recipients() -> list[str]:
 def context(week: str) -> dict:
     """What the e-mail says about a week."""
     fig = summary.compute(week, week)
-    inspected = db.session.scalar(select(func.count(distinct(Inspection.site_id))).where(Inspection.week == week))
     view = schedule.week_view(week)
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
     monday = clock.week_monday(week)
     return {
         "week": week, "monday": monday, "sunday": monday + timedelta(days=6),
         "district": current_app.config["TRACKER_DISTRICT_NAME"],
-        "fig": fig, "inspected": int(inspected or 0),
+        # The dashboard's own figures: sites inspected that week, out of the sites active at any time in it.
+        "fig": fig, "inspected": fig["sites_inspected"], "active": fig["sites_active"],
         "late": view["late"],
         "failed_items": [i for i in fig["by_item"] if i["no"]][:TOP_ITEMS],
         "long_open": long_open_actions(week),
         "item_labels": {i.key: i.label_ko for i in (checklist.current().items if checklist.current() else [])},
         "long_open_days": LONG_OPEN_DAYS,
-        "incidents": summary.incidents(week, week) or view["incidents"],
+        "incidents": summary.incidents(week, week),
         "dashboard_url": f"{base}/dashboard?from={week}&to={week}",
     }
 

@@ -58,13 +58,14 @@ def update_user(user_id):
 def _editor_data(tpl) -> dict:
     items = checklist.to_dict(tpl)["items"] if tpl else checklist.default_items()
     return {"name": tpl.name if tpl else checklist.DEFAULT_NAME,
-            "items": [dict(it, onsite="onsite" in it["modes"], phone="phone" in it["modes"]) for it in items]}
+            "items": [dict(it, orig_key=it["key"] if tpl else "", onsite="onsite" in it["modes"],
+                           phone="phone" in it["modes"]) for it in items]}
 
 
 def _rows(form: ChecklistEditForm) -> list[dict]:
     """The editor's rows, minus those marked for removal, in the shape checklist.publish takes."""
-    return [{"key": r.key.data, "label_ko": r.label_ko.data, "label_en": r.label_en.data,
-             "category": r.category.data, "critical": r.critical.data,
+    return [{"key": r.key.data, "orig_key": r.orig_key.data, "label_ko": r.label_ko.data,
+             "label_en": r.label_en.data, "category": r.category.data, "critical": r.critical.data,
              "modes": [m for m in ("onsite", "phone") if getattr(r, m).data]}
             for r in form.items if not r.remove.data]
 

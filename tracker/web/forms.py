@@ -2,7 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, EmailField, FieldList, Form, FormField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField, PasswordField,
+                     SelectField, StringField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -51,6 +52,7 @@ class TemplateImportForm(FlaskForm):
 class ChecklistItemForm(Form):
     """One row of the checklist editor (a sub-form: the page's CSRF token covers it)."""
     key = StringField(_l("키"), validators=[Optional(), Length(max=60)])
+    orig_key = HiddenField()  # an existing item's key, which the service keeps; empty on a new row
     label_ko = StringField(_l("한국어 문구"), validators=[Optional(), Length(max=300)])
     label_en = StringField(_l("영어 문구"), validators=[Optional(), Length(max=300)])
     category = SelectField(_l("분류"), choices=[("management", _l("관리체계")), ("workspace", _l("근무환경")),

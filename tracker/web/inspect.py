@@ -1,13 +1,13 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   send_file, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
-from ..models import MODES, Site
+from ..models import MODES, Inspection, Site
 from ..services import ServiceError, checklist, inspections, sites
 
 bp = Blueprint("inspect", __name__)
@@ -18,19 +18,33 @@ def _wants_json() -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: str | None = None,
-                 answers: dict | None = None, fields: dict | None = None, errors: dict | None = None,
-                 message: str | None = None, status: int = 200):
+def _template():
     tpl = checklist.current()
     if tpl is None:  # a fresh install: the built-in default (CHECKLIST.md) until an admin publishes another
         tpl = checklist.ensure_default()
         db.session.commit()
+    return tpl
+
+
+def _modes(tpl) -> list[str]:
+    """The modes the template has items for: a mode with nothing to judge is not offered."""
+    return [m for m in MODES if any(i.applies_to(m) for i in tpl.items)]
+
+
+def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: str | None = None,
+                 answers: dict | None = None, fields: dict | None = None, errors: dict | None = None,
+                 message: str | None = None, status: int = 200):
+    tpl = _template()
+    modes = _modes(tpl)
+    if mode not in modes:
+        mode = modes[0]
     items = inspections.items_for(tpl, mode)
+    g.csp_blob_images = True  # the photo previews (see security_headers)
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
+        other_mode=next((m for m in modes if m != mode), None),
         client_uuid=client_uuid or inspections.new_client_uuid(), scan_token=scan_token,
-        answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message,
-        now_local=clock.local().strftime("%Y-%m-%dT%H:%M")), status
+        answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
 
 
 def _posted() -> tuple[dict, list, dict]:
@@ -47,10 +61,26 @@ def _posted() -> tuple[dict, list, dict]:
 @bp.route("/inspect")
 @roles_required()
 def home():
-    """This week's sites of the inspector, done or not yet, with the code entry for a QR that will not scan."""
+    """This week's sites of the inspector, done or not yet (?todo=1: not yet only), and the QR scan."""
     week = clock.week_of()
     rows = inspections.week_sites(current_user, week)
-    return render_template("inspect/home.html", rows=rows, week=week, done=sum(1 for _s, i, _o in rows if i))
+    done = sum(1 for _s, i, _o in rows if i)
+    todo = request.args.get("todo") == "1"
+    return render_template("inspect/home.html", rows=[r for r in rows if not r[1]] if todo else rows, week=week,
+                           done=done, total=len(rows), todo=todo, mine=_viewable(rows, week),
+                           modes=_modes(_template()))
+
+
+def _viewable(rows: list, week: str) -> dict:
+    """{site id: the week's latest inspection of it that this user may open}: an inspector opens only their own."""
+    if current_user.role in ("lead", "admin"):
+        return {s.id: i for s, i, _o in rows if i}
+    own = db.session.execute(inspections.list_stmt(week=week, inspector_id=current_user.id)
+                             .with_only_columns(Inspection.site_id, Inspection.id)).all()
+    latest: dict = {}
+    for site_id, insp_id in own:  # newest first
+        latest.setdefault(site_id, insp_id)
+    return latest
 
 
 @bp.route("/s/<token>")
@@ -78,8 +108,7 @@ def form(site_id):
     site = db.get_or_404(Site, site_id)
     if site.status != "active":
         return _closed(site)
-    mode = request.args.get("mode", "onsite")
-    return _render_form(site, mode if mode in MODES else "onsite")
+    return _render_form(site, request.args.get("mode", "onsite"))
 
 
 @bp.route("/inspect/sites/<int:site_id>", methods=["POST"])

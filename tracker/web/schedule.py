@@ -59,6 +59,20 @@ def actions():
                            district=district.current(), now=clock.now())
 
 
+def _incident_input() -> tuple[date, int, str]:
+    """The posted date and number of cases as values; a ServiceError naming the field that is not one."""
+    raw_day, raw_cases = request.form.get("confirmed_on", "").strip(), request.form.get("cases", "").strip()
+    try:
+        day = date.fromisoformat(raw_day)
+    except ValueError:
+        raise ServiceError(_("확진일 '%(v)s'은(는) YYYY-MM-DD 형식의 날짜가 아닙니다", v=raw_day)) from None
+    try:
+        cases = int(raw_cases)
+    except ValueError:
+        raise ServiceError(_("확진자 수 '%(v)s'은(는) 숫자가 아닙니다", v=raw_cases)) from None
+    return day, cases, request.form.get("note", "")
+
+
 @bp.route("/sites/<int:site_id>/incidents", methods=["POST"])
 @roles_required(*LEADS)
 def record_incident(site_id):
@@ -67,13 +81,7 @@ def record_incident(site_id):
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("sites.detail", site_id=site.id))
     try:
-        day = date.fromisoformat(request.form.get("confirmed_on", ""))
-        cases = int(request.form.get("cases", "1"))
-    except ValueError:
-        flash(_("확진일(YYYY-MM-DD)과 확진자 수(숫자)를 확인하세요."), "error")
-        return redirect(url_for("sites.detail", site_id=site.id))
-    try:
-        schedule.record_incident(site, day, cases, request.form.get("note", ""), by=current_user)
+        schedule.record_incident(site, *_incident_input(), by=current_user)
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -194,7 +194,8 @@ def by_code():
     site = sites.find_by_code(request.args.get("code", ""))
     if site is None:
         flash(_("그 코드의 사업장이 없습니다. 코드를 다시 확인하세요."), "error")
-        return redirect(request.referrer or url_for("dashboard.home"))
+        # Back to the inspector's list, where the code is typed: never to wherever the Referer header points.
+        return redirect(url_for("inspect.home"))
     return redirect(url_for("inspect.scan", token=site.qr_token))
 
 

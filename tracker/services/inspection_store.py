@@ -1,0 +1,116 @@
+"""The statements one inspection submit runs, built once, and the published checklist kept per process.
+
+A submit is the field work's hot path: fifty inspectors at once in a busy hour, each waiting on a weak signal.
+SQLAlchemy spends more on building and cache-keying a fresh statement than SQLite or PostgreSQL spend on running
+it, so these are built once at import; the rows go in as Core INSERTs (no unit of work), and the ORM object the
+callers read is made from the same values without another query.
+"""
+from dataclasses import dataclass
+from threading import Lock
+
+from flask import current_app
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import make_transient_to_detached
+
+from ..extensions import db
+from ..models import Action, Answer, ChecklistItem, ChecklistTemplate, Inspection, Photo, Site
+
+
+@dataclass(frozen=True)
+class Item:
+    """A published checklist item: what the submit path needs of ChecklistItem, safe to share between threads."""
+
+    key: str
+    label_ko: str
+    label_en: str
+    category: str
+    critical: bool
+    modes: str
+    position: int
+
+    @property
+    def mode_list(self) -> list[str]:
+        return [m for m in self.modes.split(",") if m]
+
+    def applies_to(self, mode: str) -> bool:
+        """Whether this item is judged in the given mode."""
+        return mode in self.mode_list
+
+
+@dataclass(frozen=True)
+class Template:
+    """A published checklist version: id, version and its items by key, in form order."""
+
+    id: int
+    version: int
+    items: dict
+
+
+_SAVED = select(Inspection.id).where(Inspection.client_uuid == bindparam("uuid")).scalar_subquery()
+_CURRENT = select(ChecklistTemplate.id).order_by(ChecklistTemplate.version.desc()).limit(1).scalar_subquery()
+# Whether the site has an action to clear: most have none, and then the follow-up need not look for one.
+_OPEN_ACTIONS = (select(Action.id).where(Action.site_id == Site.id, Action.status.in_(("open", "escalated")))
+                 .correlate(Site).exists())
+# The site, the inspection already saved under the client's UUID, the published checklist and whether the site has
+# open actions, in one round trip.
+_SITE_BY_TOKEN = select(Site, _SAVED, _CURRENT, _OPEN_ACTIONS).where(Site.qr_token == bindparam("token"))
+_SITE_BY_ID = select(Site, _SAVED, _CURRENT, _OPEN_ACTIONS).where(Site.id == bindparam("site_id"))
+_CURRENT_ONLY = select(_CURRENT)
+_ITEMS = select(ChecklistTemplate.version, ChecklistItem).join(
+    ChecklistItem, ChecklistItem.template_id == ChecklistTemplate.id).where(
+    ChecklistTemplate.id == bindparam("tpl_id")).order_by(ChecklistItem.position)
+_INSERT_INSPECTION = insert(Inspection.__table__).returning(Inspection.__table__.c.id)
+_INSERT_ANSWERS = insert(Answer.__table__)
+_INSERT_PHOTOS = insert(Photo.__table__)
+_lock = Lock()
+
+
+def find_site(token: str | None, site_id: int | None, client_uuid: str | None):
+    """(site, id saved under client_uuid, published template id, has open actions), or None when no such site."""
+    if token:
+        return db.session.execute(_SITE_BY_TOKEN, {"token": token, "uuid": client_uuid}).first()
+    return db.session.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()
+
+
+def current_template_id() -> int | None:
+    """The published template's id."""
+    return db.session.scalar(_CURRENT_ONLY)
+
+
+def template(tpl_id: int | None) -> Template | None:
+    """A published template with its items, read once per process: a published version never changes."""
+    if tpl_id is None:
+        return None
+    # Kept on the app, not the module: each app (each test, each bench database) has its own database. The id is
+    # a safe key: another transaction sees a template's id only once it is committed, and then it never changes.
+    cache = current_app.extensions.setdefault("tracker.templates", {})
+    tpl = cache.get(tpl_id)
+    if tpl is None:
+        rows = db.session.execute(_ITEMS, {"tpl_id": tpl_id}).all()
+        if not rows:
+            return None
+        items = {i.key: Item(i.key, i.label_ko, i.label_en, i.category, bool(i.critical), i.modes, i.position)
+                 for _v, i in rows}
+        tpl = Template(tpl_id, rows[0][0], items)
+        with _lock:
+            cache[tpl_id] = tpl
+    return tpl
+
+
+def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
+    """Write an inspection with its answers and photos; returns it as a persistent ORM object.
+
+    Its answers and photos are not loaded: the caller has them as the dicts it passed, and reading them through
+    the object loads them, once, only where something wants them.
+    """
+    insp_id = db.session.execute(_INSERT_INSPECTION, row).scalar_one()
+    if answers:
+        db.session.execute(_INSERT_ANSWERS, [{"inspection_id": insp_id, **a} for a in answers])
+    if photos:
+        db.session.execute(_INSERT_PHOTOS, [{"inspection_id": insp_id, **p} for p in photos])
+    insp = Inspection(id=insp_id, **row)
+    make_transient_to_detached(insp)
+    db.session.add(insp)
+    # What was written, kept on the object (not a mapped attribute) for the API's answer to this very request.
+    insp.written = {"answers": answers, "photos": photos}
+    return insp

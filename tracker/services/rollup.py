@@ -1,0 +1,124 @@
+"""The weekly rollup summary_week that the dashboard reads: kept in the same transaction as each inspection.
+
+Inspection-level rows have item_key '' and are keyed (week, dong, band, mode); item rows are keyed (week, dong,
+item_key) with band and mode ''. See models.SummaryWeek. The submit path calls add() itself; the after_flush hook
+covers inspections added through the ORM by anything else; rebuild() recomputes the table from the raw rows.
+"""
+from sqlalchemy import case, delete, event, func, insert, literal, select, text
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Answer, Inspection, Site, SummaryWeek
+
+ALL_ITEMS = ""  # item_key of the inspection-level rows
+
+_COLUMNS = ("week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na")
+_UPSERTS: dict = {}
+
+
+def _upsert(n_rows: int):
+    """One INSERT … VALUES (…), (…) ON CONFLICT DO UPDATE for n rows: plain SQL, the same on SQLite (3.24+) and
+    PostgreSQL, built once per row count. SQLAlchemy cannot cache a compiled ON CONFLICT construct, and an
+    executemany would cost PostgreSQL a round trip per row where this costs one."""
+    stmt = _UPSERTS.get(n_rows)
+    if stmt is None:
+        values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _COLUMNS) + ")" for i in range(n_rows))
+        stmt = _UPSERTS[n_rows] = text(
+            "INSERT INTO summary_week (week, dong, size_band, mode, item_key, inspections, compliant, yes, \"no\", "
+            f"na) VALUES {values} ON CONFLICT (week, dong, size_band, mode, item_key) DO UPDATE SET "
+            "inspections = summary_week.inspections + excluded.inspections, "
+            "compliant = summary_week.compliant + excluded.compliant, yes = summary_week.yes + excluded.yes, "
+            "\"no\" = summary_week.\"no\" + excluded.\"no\", na = summary_week.na + excluded.na")
+    return stmt
+
+
+# A statement of at most this many rows; SQLite allows 32,766 bound parameters, ten a row.
+_CHUNK = 200
+
+
+class _Acc:
+    """Sums of (inspections, compliant, yes, no, na) per rollup key."""
+
+    def __init__(self):
+        self.rows: dict[tuple, list[int]] = {}
+
+    def bump(self, key: tuple, n: int, compliant: int, yes: int, no: int, na: int) -> None:
+        v = self.rows.setdefault(key, [0, 0, 0, 0, 0])
+        v[0] += n
+        v[1] += compliant
+        v[2] += yes
+        v[3] += no
+        v[4] += na
+
+    def inspection(self, week, mode, dong, band, compliant, yes, no, na) -> None:
+        self.bump((week, dong, band, mode, ALL_ITEMS), 1, 1 if compliant else 0, yes or 0, no or 0, na or 0)
+
+    def answer(self, week, dong, item_key, value) -> None:
+        self.bump((week, dong, "", "", item_key), 1, 0, value == "yes", value == "no", value == "na")
+
+    def write(self, conn) -> None:
+        if not self.rows:
+            return
+        # Keys in one order: two submits touching the same rows lock them in the same order (no deadlock).
+        rows = [k + (v[0], v[1], int(v[2]), int(v[3]), int(v[4])) for k, v in sorted(self.rows.items())]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start:start + _CHUNK]
+            conn.execute(_upsert(len(chunk)), {f"{c}_{i}": value for i, row in enumerate(chunk)
+                                               for c, value in zip(_COLUMNS, row)})
+
+
+def add(week: str, mode: str, dong: str, band: str, compliant: bool, answers: list[dict]) -> None:
+    """Add one new inspection and its answers ({item_key, value}) to the rollup, in the current transaction.
+
+    Called last in a submit, just before the commit: the rollup's rows are shared by every submit of the same week
+    and dong, so their row locks (on PostgreSQL) are held for as short a time as possible.
+    """
+    acc = _Acc()
+    counts = {"yes": 0, "no": 0, "na": 0}
+    for a in answers:
+        counts[a["value"]] += 1
+        acc.answer(week, dong, a["item_key"], a["value"])
+    acc.inspection(week, mode, dong, band, compliant, counts["yes"], counts["no"], counts["na"])
+    acc.write(db.session.connection())
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _ctx):
+    """Inspections and answers added through the ORM (anything but the submit path) join the rollup too."""
+    new_insp = [o for o in session.new if isinstance(o, Inspection)]
+    new_ans = [o for o in session.new if isinstance(o, Answer)]
+    if not new_insp and not new_ans:
+        return
+    conn = session.connection()
+    ids = {o.id for o in new_insp} | {a.inspection_id for a in new_ans}
+    ctx = {i: (w, m, dg, b) for i, w, m, dg, b in conn.execute(
+        select(Inspection.id, Inspection.week, Inspection.mode, Site.dong, Site.size_band)
+        .join(Site, Site.id == Inspection.site_id).where(Inspection.id.in_(ids)))}
+    acc = _Acc()
+    for o in new_insp:
+        week, mode, dong, band = ctx[o.id]
+        acc.inspection(week, mode, dong, band, o.compliant, o.yes_count, o.no_count, o.na_count)
+    for a in new_ans:
+        acc.answer(ctx[a.inspection_id][0], ctx[a.inspection_id][2], a.item_key, a.value)
+    acc.write(conn)
+
+
+def rebuild() -> int:
+    """Recompute summary_week from inspections and answers (after bulk loads or a migration); returns rows."""
+    db.session.execute(delete(SummaryWeek))
+    cols = ["week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na"]
+    i = Inspection
+    one = case((i.compliant, 1), else_=0)
+    db.session.execute(insert(SummaryWeek).from_select(cols, select(
+        i.week, Site.dong, Site.size_band, i.mode, literal(ALL_ITEMS), func.count(), func.sum(one),
+        func.sum(i.yes_count), func.sum(i.no_count), func.sum(i.na_count))
+        .join(Site, Site.id == i.site_id).group_by(i.week, Site.dong, Site.size_band, i.mode)))
+    a = Answer
+    db.session.execute(insert(SummaryWeek).from_select(cols, select(
+        i.week, Site.dong, literal(""), literal(""), a.item_key, func.count(), literal(0),
+        func.sum(case((a.value == "yes", 1), else_=0)), func.sum(case((a.value == "no", 1), else_=0)),
+        func.sum(case((a.value == "na", 1), else_=0)))
+        .select_from(a).join(i, i.id == a.inspection_id).join(Site, Site.id == i.site_id)
+        .group_by(i.week, Site.dong, a.item_key)))
+    db.session.flush()
+    return db.session.scalar(select(func.count()).select_from(SummaryWeek))
