@@ -57,6 +57,8 @@ def main(argv=None):
         (f"API summary {first}..{w14} (14 w)", f"/api/v1/summary?from={first}&to={w14}"),
         ("API summary, 52 w", f"/api/v1/summary?from={first}&to={last}"),
         ("council report, 52 w", f"/reports/council?from={first}&to={last}"),
+        ("API summary, one week, coverage=1 (the e-mail's figures)", f"/api/v1/summary?from={last}&coverage=1"),
+        ("API summary, 52 w, coverage=1", f"/api/v1/summary?from={first}&to={last}&coverage=1"),
     ]
     print(f"## {args.label or args.url}: {n_sites:,} sites, {n_insp:,} inspections ({first}..{last})\n")
     print("| page | p50 ms | p95 ms | max ms | SQL queries |")

@@ -57,7 +57,7 @@ def test_summary_api_422_names_the_parameter(client, login, query, param):
 def test_summary_api_is_in_the_openapi_document(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     params = [p["name"] for p in doc["paths"]["/api/v1/summary"]["get"]["parameters"]]
-    assert params == ["from", "to", "dong"]
+    assert params == ["from", "to", "dong", "coverage"]
 
 
 def test_dashboard_bad_week_is_named_and_falls_back(history, client, login):  # noqa: F811

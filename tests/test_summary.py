@@ -470,3 +470,65 @@ def test_weeks_at_the_ends_of_the_calendar_are_refused_or_counted_not_a_crash(db
         assert "from" in exc.errors or "to" in exc.errors
     else:
         assert [w["week"] for w in s["weeks"]] == ["0999-W50", "0999-W51", "0999-W52"]
+
+
+def test_the_coverage_figures_come_with_coverage_only(client, history, login):
+    """sites_inspected / sites_active (the e-mail's "inspected, out of active") read every site of the register:
+    the dashboard does not pay for them, the API gives them when asked."""
+    plain = summary.compute("2020-W11", "2020-W14")
+    assert "sites_inspected" not in plain and "sites_active" not in plain
+    full = summary.compute("2020-W11", "2020-W14", coverage=True)
+    assert (full["sites_inspected"], full["sites_active"]) == (3, 4)  # A, B, C inspected; D only tasked
+    login("lead")
+    api = client.get("/api/v1/summary?from=2020-W11&to=2020-W14&coverage=1").get_json()
+    assert (api["sites_inspected"], api["sites_active"]) == (3, 4)
+    assert "sites_inspected" not in client.get("/api/v1/summary?from=2020-W11&to=2020-W14").get_json()
+
+
+def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(app, db, site_factory, make_user):
+    """Real submits (Core inserts and rollup.add, not the ORM hook), then a site edited into another dong and band,
+    then new band edges: after each step the kept rollup is exactly what a rebuild from the raw rows gives, so the
+    dashboard, the API and the exports (which join the site as it is now) agree."""
+    from tracker.services import inspections, sites as site_service
+    from tests.test_inspections import all_answers
+
+    def kept():
+        db.session.flush()
+        return sorted((r.week, r.dong, r.size_band, r.mode, r.item_key, r.inspections, r.compliant, r.yes, r.no,
+                       r.na) for r in db.session.scalars(select(SummaryWeek)) if r.inspections)
+
+    def rebuilt():
+        before = kept()
+        rollup.rebuild()
+        after = kept()
+        assert before == after
+        return after
+
+    tpl = checklist.ensure_default()
+    inspector = make_user("inspector")
+    a = site_factory(name="가센터", dong="여의동", headcount=30)
+    b = site_factory(name="나센터", dong="당산1동", headcount=120)
+    for week_day, site, mode, override in (("2020-03-10T10:00", a, "onsite", {"ventilation": "no"}),
+                                           ("2020-03-11T10:00", b, "phone", {"masks_mandatory": "no"}),
+                                           ("2020-03-17T10:00", a, "phone", {"flexible_work": "na"}),
+                                           ("2020-03-18T10:00", b, "onsite", {})):
+        clock.set_now(datetime.fromisoformat(week_day).replace(tzinfo=KST))
+        data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "contact_name": "김담당",
+                "answers": all_answers(tpl, mode, **override)}
+        inspections.submit(data, by=inspector)
+        db.session.commit()
+    first = rebuilt()
+    assert {r[1] for r in first} == {"여의동", "당산1동"}
+    # 가센터 moves to 문래동 and grows into another band
+    site_service.update_site(a, {**a.snapshot(), "dong": "문래동", "headcount": 420})
+    db.session.commit()
+    moved = rebuilt()
+    assert "여의동" not in {r[1] for r in moved}
+    assert {r[2] for r in moved if r[1] == "문래동" and r[4] == ""} == {"401~700"}
+    assert summary.compute("2020-W11", "2020-W12", "문래동")["inspections"] == 2
+    # the district changes its bands
+    app.config["TRACKER_BAND_EDGES"] = [100, 300]
+    app.extensions.pop("tracker_district")
+    assert site_service.refresh_bands() == 2
+    db.session.commit()
+    assert {r[2] for r in rebuilt() if r[4] == ""} == {"301이상", "101~300"}

@@ -51,9 +51,9 @@ def test_summary_figures_for_a_hand_checked_week(history):
     ctx = weekly_mail.context(WEEK)
     assert (ctx["inspected"], ctx["active"]) == (2, 3)
     # The dashboard's function gives the same figures: the e-mail does not count on its own.
-    fig = summary.compute(WEEK, WEEK)
+    fig = summary.compute(WEEK, WEEK, coverage=True)
     assert (fig["sites_inspected"], fig["sites_active"]) == (2, 3)
-    mullae = summary.compute(WEEK, WEEK, "문래동")  # B inspected; B and C active
+    mullae = summary.compute(WEEK, WEEK, "문래동", coverage=True)  # B inspected; B and C active
     assert (mullae["sites_inspected"], mullae["sites_active"]) == (1, 2)
     # C missed its round; B's reinspection (due 3 days after the critical "no") is overdue.
     assert sorted((t.site.name, t.kind, t.status) for t in ctx["late"]) == [
@@ -222,11 +222,11 @@ def test_sites_active_as_of_the_week_by_hand(app, db, make_user, site_factory):
     assert (weekly_mail.context(WEEK)["inspected"], weekly_mail.context(WEEK)["active"]) == (1, 5)  # A; A C D G H
     assert "점검한 사업장: 1 / 5개소" in weekly_mail.render(WEEK)["body_text"]
     assert weekly_mail.context("2020-W21")["active"] == 6  # A D E F G H
-    assert summary.compute(WEEK, WEEK, "문래동")["sites_active"] == 1  # A (B closed before)
+    assert summary.compute(WEEK, WEEK, "문래동", coverage=True)["sites_active"] == 1  # A (B closed before)
     # The dashboard's "sites now" is a different figure, and stays so: A D E F H are active today.
     assert summary.compute(WEEK, WEEK)["sites_total"] == 5
     # Over both weeks: every site active at some time from 05-04 to 05-24, i.e. all but B.
-    assert summary.compute(WEEK, "2020-W21")["sites_active"] == 7
+    assert summary.compute(WEEK, "2020-W21", coverage=True)["sites_active"] == 7
 
 
 def test_long_open_actions_and_incidents_as_of_that_week(app, db, history):

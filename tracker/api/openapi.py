@@ -63,11 +63,15 @@ PATHS = {
         "operationId": "getSummary",
         "parameters": [q("from", {"type": "string", "pattern": WEEK_PATTERN}, "first ISO week (default: this week)"),
                        q("to", {"type": "string", "pattern": WEEK_PATTERN}, "last ISO week (default: from)"),
-                       q("dong", {"type": "string"}, "one of the district's dongs")],
+                       q("dong", {"type": "string"}, "one of the district's dongs"),
+                       q("coverage", {"type": "string", "enum": ["0", "1"]},
+                         "1: also sites_inspected and sites_active (the weekly e-mail's coverage figures)")],
         "responses": {"200": {"description": "figures", "content": {"application/json": {"schema": {
             "type": "object", "properties": {
                 "from": {"type": "string"}, "to": {"type": "string"}, "dong": {"type": "string", "nullable": True},
                 "sites_total": {"type": "integer"}, "onsite_sites_inspected": {"type": "integer"},
+                "sites_inspected": {"type": "integer", "description": "with coverage=1"},
+                "sites_active": {"type": "integer", "description": "with coverage=1"},
                 "monitoring_rounds": {"type": "integer"}, "inspections": {"type": "integer"},
                 "compliant": {"type": "integer"}, "yes": {"type": "integer"}, "no": {"type": "integer"},
                 "na": {"type": "integer"}, "compliance_rate": {"type": "number", "nullable": True},

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
-from ..models import Action, Answer, ChecklistItem, ChecklistTemplate, Inspection, Photo, Site
+from ..models import Answer, ChecklistItem, ChecklistTemplate, Inspection, Photo, Site
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,11 @@ class Template:
 
 _SAVED = select(Inspection.id).where(Inspection.client_uuid == bindparam("uuid")).scalar_subquery()
 _CURRENT = select(ChecklistTemplate.id).order_by(ChecklistTemplate.version.desc()).limit(1).scalar_subquery()
-# Whether the site has an action to clear: most have none, and then the follow-up need not look for one.
-_OPEN_ACTIONS = (select(Action.id).where(Action.site_id == Site.id, Action.status.in_(("open", "escalated")))
-                 .correlate(Site).exists())
-# The site, the inspection already saved under the client's UUID, the published checklist and whether the site has
-# open actions, in one round trip.
-_SITE_BY_TOKEN = select(Site, _SAVED, _CURRENT, _OPEN_ACTIONS).where(Site.qr_token == bindparam("token"))
-_SITE_BY_ID = select(Site, _SAVED, _CURRENT, _OPEN_ACTIONS).where(Site.id == bindparam("site_id"))
+# The site, the inspection already saved under the client's UUID and the published checklist, in one round trip.
+# FOR UPDATE (PostgreSQL; SQLite has one writer anyway): two inspections of one site at the same moment take turns,
+# so that the second sees the first's follow-up actions and tasks rather than opening them again.
+_SITE_BY_TOKEN = select(Site, _SAVED, _CURRENT).where(Site.qr_token == bindparam("token")).with_for_update(of=Site)
+_SITE_BY_ID = select(Site, _SAVED, _CURRENT).where(Site.id == bindparam("site_id")).with_for_update(of=Site)
 _CURRENT_ONLY = select(_CURRENT)
 _ITEMS = select(ChecklistTemplate.version, ChecklistItem).join(
     ChecklistItem, ChecklistItem.template_id == ChecklistTemplate.id).where(
@@ -66,7 +64,7 @@ _lock = Lock()
 
 
 def find_site(token: str | None, site_id: int | None, client_uuid: str | None):
-    """(site, id saved under client_uuid, published template id, has open actions), or None when no such site."""
+    """(site, id saved under client_uuid, published template id), or None when no such site."""
     if token:
         return db.session.execute(_SITE_BY_TOKEN, {"token": token, "uuid": client_uuid}).first()
     return db.session.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()

@@ -120,8 +120,8 @@ def _clean_uuid(raw, errors: dict) -> str | None:
 
 
 def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
-    """The site (by QR token or id), the id of an inspection already saved under client_uuid, the published
-    template's id and whether the site has open actions, in one query."""
+    """The site (by QR token or id), the id of an inspection already saved under client_uuid and the published
+    template's id, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
     row = None
     if token:
@@ -136,11 +136,11 @@ def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
     if row is None:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
-        return None, None, inspection_store.current_template_id(), False
-    site, saved_id, tpl_id, open_actions = row
+        return None, None, inspection_store.current_template_id()
+    site, saved_id, tpl_id = row
     if site.status != "active":
         errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
-    return site, saved_id, tpl_id, open_actions
+    return site, saved_id, tpl_id
 
 
 def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
@@ -259,7 +259,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     """
     errors: dict = {}
     client_uuid = _clean_uuid(data.get("client_uuid"), errors)
-    site, saved_id, tpl_id, open_actions = _find_site(data, client_uuid, errors)
+    site, saved_id, tpl_id = _find_site(data, client_uuid, errors)
     if saved_id is None and site is None and client_uuid:
         # A replay whose QR code was rotated (or site lookup failed) since the first try still gets its record.
         saved = find(client_uuid)
@@ -332,7 +332,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     for p in prepared:
         _store(p)
     set_committed_value(insp, "site", site)
-    schedule.after_submit(row | {"id": insp.id}, items_all, answers, site.dong, open_actions)
+    schedule.after_submit(row | {"id": insp.id}, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
     rollup.add(row["week"], mode, site.dong, site.size_band, row["compliant"], answers)
     return insp, True

@@ -19,7 +19,9 @@ from ..dbutil import insert_ignore
 from ..extensions import db
 from ..models import Outbox
 
-MAX_ATTEMPTS = 5
+# 2 + 4 + 8 + 16 + 32 + 60 × 4 minutes: a summary queued on Monday 08:00 outlives a five-hour mail-server outage
+# before it is marked failed (and shown to admins with a resend button).
+MAX_ATTEMPTS = 10
 BACKOFF_CAP = timedelta(hours=1)
 STALE_CLAIM = timedelta(minutes=10)
 BATCH = 50

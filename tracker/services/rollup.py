@@ -1,8 +1,10 @@
 """The weekly rollup summary_week that the dashboard reads: kept in the same transaction as each inspection.
 
 Inspection-level rows have item_key '' and are keyed (week, dong, band, mode); item rows are keyed (week, dong,
-item_key) with band and mode ''. See models.SummaryWeek. The submit path calls add() itself; the after_flush hook
-covers inspections added through the ORM by anything else; rebuild() recomputes the table from the raw rows.
+item_key) with band and mode ''. An inspection counts under its site's current dong and band, as everything else
+on the dashboard does (the register's counts, on-site sites, the exports join the site as it is now): when a site
+moves, move_site() carries its inspections along. The submit path calls add() itself; the after_flush hook covers
+inspections added through the ORM by anything else; rebuild() recomputes the table from the raw rows.
 """
 from sqlalchemy import case, delete, event, func, insert, literal, select, text
 from sqlalchemy.orm import Session
@@ -103,21 +105,65 @@ def _after_flush(session, _ctx):
     acc.write(conn)
 
 
-def rebuild() -> int:
-    """Recompute summary_week from inspections and answers (after bulk loads or a migration); returns rows."""
-    db.session.execute(delete(SummaryWeek))
-    cols = ["week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na"]
+def move_site(site_id: int, old: tuple[str, str], new: tuple[str, str]) -> None:
+    """A site's (dong, band) changed: move its inspections' figures from the old keys to the new ones.
+
+    One GROUP BY over the site's own inspections (and, when the dong changed, their answers), written as one
+    upsert of negative and positive counts, in the caller's transaction.
+    """
+    if old == new:
+        return
+    (old_dong, old_band), (new_dong, new_band) = old, new
+    i, a, acc = Inspection, Answer, _Acc()
+    for week, mode, n, c, y, no, na in db.session.execute(
+            select(i.week, i.mode, func.count(), func.sum(case((i.compliant, 1), else_=0)), func.sum(i.yes_count),
+                   func.sum(i.no_count), func.sum(i.na_count)).where(i.site_id == site_id).group_by(i.week, i.mode)):
+        acc.bump((week, old_dong, old_band, mode, ALL_ITEMS), -n, -c, -y, -no, -na)
+        acc.bump((week, new_dong, new_band, mode, ALL_ITEMS), n, c, y, no, na)
+    if old_dong != new_dong:
+        for week, key, n, y, no, na in db.session.execute(
+                select(i.week, a.item_key, func.count(), *_value_sums(a)).join(i, i.id == a.inspection_id)
+                .where(i.site_id == site_id).group_by(i.week, a.item_key)):
+            acc.bump((week, old_dong, "", "", key), -n, 0, -y, -no, -na)
+            acc.bump((week, new_dong, "", "", key), n, 0, y, no, na)
+    if acc.rows:
+        acc.write(db.session.connection())
+        # Keys the site alone had filled are now empty: leave no zero rows behind.
+        db.session.execute(delete(SummaryWeek).where(SummaryWeek.dong == old_dong, SummaryWeek.inspections == 0))
+
+
+def _value_sums(a):
+    return [func.sum(case((a.value == v, 1), else_=0)) for v in ("yes", "no", "na")]
+
+
+_COLS = ["week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na"]
+
+
+def rebuild_inspection_rows() -> None:
+    """Recompute only the inspection-level rows (the only ones that carry a band): after the band edges changed,
+    the item rows need not be read again."""
+    db.session.execute(delete(SummaryWeek).where(SummaryWeek.item_key == ALL_ITEMS))
+    _insert_inspection_rows()
+
+
+def _insert_inspection_rows() -> None:
     i = Inspection
     one = case((i.compliant, 1), else_=0)
-    db.session.execute(insert(SummaryWeek).from_select(cols, select(
+    db.session.execute(insert(SummaryWeek).from_select(_COLS, select(
         i.week, Site.dong, Site.size_band, i.mode, literal(ALL_ITEMS), func.count(), func.sum(one),
         func.sum(i.yes_count), func.sum(i.no_count), func.sum(i.na_count))
         .join(Site, Site.id == i.site_id).group_by(i.week, Site.dong, Site.size_band, i.mode)))
+
+
+def rebuild() -> int:
+    """Recompute summary_week from inspections and answers (after bulk loads or a restore); returns rows."""
+    db.session.execute(delete(SummaryWeek))
+    cols = _COLS
+    _insert_inspection_rows()
+    i = Inspection
     a = Answer
     db.session.execute(insert(SummaryWeek).from_select(cols, select(
-        i.week, Site.dong, literal(""), literal(""), a.item_key, func.count(), literal(0),
-        func.sum(case((a.value == "yes", 1), else_=0)), func.sum(case((a.value == "no", 1), else_=0)),
-        func.sum(case((a.value == "na", 1), else_=0)))
+        i.week, Site.dong, literal(""), literal(""), a.item_key, func.count(), literal(0), *_value_sums(a))
         .select_from(a).join(i, i.id == a.inspection_id).join(Site, Site.id == i.site_id)
         .group_by(i.week, Site.dong, a.item_key)))
     db.session.flush()

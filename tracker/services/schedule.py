@@ -209,7 +209,7 @@ _CLEAR_ACTIONS = (update(Action.__table__).where(_ACTION.site_id == bindparam("b
                           cleared_inspection_id=bindparam("b_inspection_id")))
 _INSERT_ACTIONS = insert(Action.__table__)
 # The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a
-# simultaneous twin that takes the same slot first makes this a no-op (the week has its reinspection either way).
+# twin that took the slot first (the site row lock makes that rare) makes this a no-op: the week has its task.
 _ADD_TASK = text(
     "INSERT INTO task (site_id, week, kind, slot, required_mode, due_at, assignee_id, status, overdue, created_at) "
     "SELECT :site_id, :week, :kind, COALESCE(MAX(t.slot) + 1, 0), :mode, :due_at, "
@@ -220,21 +220,22 @@ _ADD_TASK = text(
     bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
 
 
-def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str, open_actions: bool = True) -> None:
+def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) -> None:
     """Close the site's tasks that a new inspection satisfies, and open or clear follow-up actions.
 
     inspection: the new row's values (id, site_id, mode, week, submitted_at); items: the template's items by key;
-    answers: its {item_key, value, note}; dong: the site's dong; open_actions: False when the caller knows the
-    site has none (then nothing is looked up to clear).
+    answers: its {item_key, value, note}; dong: the site's dong.
     """
     at, site_id = inspection["submitted_at"], inspection["site_id"]
     ids = {"b_site_id": site_id, "b_at": at, "b_inspection_id": inspection["id"]}
     db.session.execute(_CLOSE_TASKS, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
-    yes = [a["item_key"] for a in answers if a["value"] == "yes"] if open_actions else []
+    yes = [a["item_key"] for a in answers if a["value"] == "yes"]
     no = [a for a in answers if a["value"] == "no" and a["item_key"] in items]
     if not yes and not no:
         return
-    already = set(db.session.scalars(_OPEN_ACTION_KEYS, {"b_site_id": site_id})) if open_actions else set()
+    # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's row
+    # lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
+    already = set(db.session.scalars(_OPEN_ACTION_KEYS, {"b_site_id": site_id}))
     cleared = [k for k in yes if k in already]
     if cleared:
         db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
@@ -256,23 +257,16 @@ def _open_actions(inspection: dict, failed: list, dong: str) -> None:
     # A reinspection checks the fix: on site when any failed item can only be judged there.
     onsite = any(not item.applies_to("phone") for item, _note in failed)
     due = min(r["due_at"] for r in rows)
-    key = {"site_id": inspection["site_id"], "week": clock.week_of(due), "kind": REINSPECTION}
+    _add_task(inspection["site_id"], REINSPECTION, due, "onsite" if onsite else "any", dong)
+
+
+def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> None:
+    """A task in the week it is due, in the next free slot of that week and kind, for the dong's inspector."""
+    key = {"site_id": site_id, "week": clock.week_of(due), "kind": kind}
     # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
     # but varchar in the WHERE clause.
     db.session.execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due, "dong": dong,
-                                   "mode": "onsite" if onsite else "any", "created_at": clock.now()})
-
-
-def _add_task(site_id: int, kind: str, due: datetime, mode: str) -> None:
-    """A task in the week it is due, in the next free slot of that week and kind."""
-    site = db.session.get(Site, site_id)
-    week = clock.week_of(due)
-    slot = db.session.scalar(select(func.coalesce(func.max(Task.slot) + 1, 0)).where(
-        Task.site_id == site_id, Task.week == week, Task.kind == kind))
-    assignee = _assignees().get(site.dong) if site else None
-    insert_ignore(Task, [{"site_id": site_id, "week": week, "kind": kind, "slot": slot, "required_mode": mode,
-                          "due_at": due, "assignee_id": assignee, "status": "open", "overdue": False,
-                          "created_at": clock.now()}])
+                                   "mode": mode, "created_at": clock.now()})
 
 
 # --- incidents ------------------------------------------------------------------------------------
@@ -291,7 +285,7 @@ def record_incident(site: Site, confirmed_on: date, cases: int, note: str = "", 
     db.session.add(inc)
     db.session.flush()
     due_day = next_working_day(max(confirmed_on, clock.today()))
-    _add_task(site.id, INCIDENT, clock.at_local(due_day, current_app.config["TRACKER_DUE_TIME"]), "onsite")
+    _add_task(site.id, INCIDENT, clock.at_local(due_day, current_app.config["TRACKER_DUE_TIME"]), "onsite", site.dong)
     # The raised cadence starts now: add this week's second check if the round already exists and a working
     # day is left before it is due; otherwise it starts with next week's round.
     week = clock.week_of()

@@ -105,8 +105,9 @@ def refresh_bands(by=None) -> int:
                        .execution_options(synchronize_session=False))
     for sid, old, new in moved:
         audit.record(by, "site", sid, "update", {"size_band": old}, {"size_band": new})
-    # The rollup groups inspections by band: rebuilt, the dashboard's band table uses the new bands too.
-    rollup.rebuild()
+    # The rollup groups inspections by band: its inspection-level rows are rebuilt from the raw rows in one
+    # statement (a change of edges moves most sites at once; it is a one-off, when the district's settings change).
+    rollup.rebuild_inspection_rows()
     return len(moved)
 
 
@@ -148,6 +149,9 @@ def update_site(site: Site, data: dict, by=None, action: str = "update") -> bool
     if before == after:
         return False
     audit.record(by, "site", site.id, action, before, after)
+    from . import rollup
+    # The dashboard counts a site's inspections under its dong and band as they are now.
+    rollup.move_site(site.id, (before["dong"], before["size_band"]), (after["dong"], after["size_band"]))
     return True
 
 

@@ -28,7 +28,7 @@ def recipients() -> list[str]:
 
 def context(week: str) -> dict:
     """What the e-mail says about a week."""
-    fig = summary.compute(week, week)
+    fig = summary.compute(week, week, coverage=True)
     view = schedule.week_view(week)
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
     monday = clock.week_monday(week)
