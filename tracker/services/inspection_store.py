@@ -13,11 +13,11 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
-from ..models import Answer, ChecklistItem, ChecklistTemplate, Inspection, Photo, Site
+from ..models import Answer, ChecklistItem, ChecklistTemplate, Inspection, ItemModes, Photo, Site
 
 
 @dataclass(frozen=True)
-class Item:
+class Item(ItemModes):
     """A published checklist item: what the submit path needs of ChecklistItem, safe to share between threads."""
 
     key: str
@@ -27,14 +27,6 @@ class Item:
     critical: bool
     modes: str
     position: int
-
-    @property
-    def mode_list(self) -> list[str]:
-        return [m for m in self.modes.split(",") if m]
-
-    def applies_to(self, mode: str) -> bool:
-        """Whether this item is judged in the given mode."""
-        return mode in self.mode_list
 
 
 @dataclass(frozen=True)
