@@ -116,8 +116,7 @@ def move_site(site_id: int, old: tuple[str, str], new: tuple[str, str]) -> None:
     (old_dong, old_band), (new_dong, new_band) = old, new
     i, a, acc = Inspection, Answer, _Acc()
     for week, mode, n, c, y, no, na in db.session.execute(
-            select(i.week, i.mode, func.count(), func.sum(case((i.compliant, 1), else_=0)), func.sum(i.yes_count),
-                   func.sum(i.no_count), func.sum(i.na_count)).where(i.site_id == site_id).group_by(i.week, i.mode)):
+            select(i.week, i.mode, *_inspection_sums()).where(i.site_id == site_id).group_by(i.week, i.mode)):
         acc.bump((week, old_dong, old_band, mode, ALL_ITEMS), -n, -c, -y, -no, -na)
         acc.bump((week, new_dong, new_band, mode, ALL_ITEMS), n, c, y, no, na)
     if old_dong != new_dong:
@@ -132,11 +131,15 @@ def move_site(site_id: int, old: tuple[str, str], new: tuple[str, str]) -> None:
         db.session.execute(delete(SummaryWeek).where(SummaryWeek.dong == old_dong, SummaryWeek.inspections == 0))
 
 
+def _inspection_sums():
+    """inspections, compliant, yes, no, na of a group of inspections (the counts stored on each)."""
+    i = Inspection
+    return [func.count(), func.sum(case((i.compliant, 1), else_=0)), func.sum(i.yes_count), func.sum(i.no_count),
+            func.sum(i.na_count)]
+
+
 def _value_sums(a):
     return [func.sum(case((a.value == v, 1), else_=0)) for v in ("yes", "no", "na")]
-
-
-_COLS = ["week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na"]
 
 
 def rebuild_inspection_rows() -> None:
@@ -148,21 +151,18 @@ def rebuild_inspection_rows() -> None:
 
 def _insert_inspection_rows() -> None:
     i = Inspection
-    one = case((i.compliant, 1), else_=0)
-    db.session.execute(insert(SummaryWeek).from_select(_COLS, select(
-        i.week, Site.dong, Site.size_band, i.mode, literal(ALL_ITEMS), func.count(), func.sum(one),
-        func.sum(i.yes_count), func.sum(i.no_count), func.sum(i.na_count))
+    db.session.execute(insert(SummaryWeek).from_select(list(_COLUMNS), select(
+        i.week, Site.dong, Site.size_band, i.mode, literal(ALL_ITEMS), *_inspection_sums())
         .join(Site, Site.id == i.site_id).group_by(i.week, Site.dong, Site.size_band, i.mode)))
 
 
 def rebuild() -> int:
     """Recompute summary_week from inspections and answers (after bulk loads or a restore); returns rows."""
     db.session.execute(delete(SummaryWeek))
-    cols = _COLS
     _insert_inspection_rows()
     i = Inspection
     a = Answer
-    db.session.execute(insert(SummaryWeek).from_select(cols, select(
+    db.session.execute(insert(SummaryWeek).from_select(list(_COLUMNS), select(
         i.week, Site.dong, literal(""), literal(""), a.item_key, func.count(), literal(0), *_value_sums(a))
         .select_from(a).join(i, i.id == a.inspection_id).join(Site, Site.id == i.site_id)
         .group_by(i.week, Site.dong, a.item_key)))
