@@ -11,8 +11,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock
 from ..extensions import db
@@ -120,8 +119,8 @@ def _clean_uuid(raw, errors: dict) -> str | None:
 
 
 def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
-    """The site (by QR token or id), the id of an inspection already saved under client_uuid and the published
-    template's id, in one query."""
+    """The site (by QR token or id: a row of the columns the submit reads), the id of an inspection already saved
+    under client_uuid and the published template's id, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
     row = None
     if token:
@@ -137,10 +136,9 @@ def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
         return None, None, inspection_store.current_template_id()
-    site, saved_id, tpl_id = row
-    if site.status != "active":
-        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
-    return site, saved_id, tpl_id
+    if row.status != "active":
+        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=row.name)
+    return row, row.saved_id, row.template_id
 
 
 def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
@@ -265,7 +263,9 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         saved = find(client_uuid)
         saved_id = saved.id if saved else None
     if saved_id is not None:
-        return _replayed(db.session.get(Inspection, saved_id), by), False
+        # With its answers and photos, which the caller's answer repeats: one query rather than three.
+        return _replayed(db.session.get(Inspection, saved_id, options=[
+            joinedload(Inspection.answers), joinedload(Inspection.photos)]), by), False
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
@@ -331,10 +331,10 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         return _replayed(existing, by), False
     for p in prepared:
         _store(p)
-    set_committed_value(insp, "site", site)
-    schedule.after_submit(row | {"id": insp.id}, items_all, answers, site.dong)
+    written = row | {"id": insp.id}
+    schedule.after_submit(written, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
-    rollup.add(row["week"], mode, site.dong, site.size_band, row["compliant"], answers)
+    rollup.add(written, site.dong, site.size_band)
     return insp, True
 
 

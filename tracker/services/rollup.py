@@ -16,21 +16,22 @@ ALL_ITEMS = ""  # item_key of the inspection-level rows
 
 _COLUMNS = ("week", "dong", "size_band", "mode", "item_key", "inspections", "compliant", "yes", "no", "na")
 _UPSERTS: dict = {}
+# Plain SQL, the same on SQLite (3.24+) and PostgreSQL: SQLAlchemy cannot cache a compiled ON CONFLICT construct.
+_INTO = ("INSERT INTO summary_week (week, dong, size_band, mode, item_key, inspections, compliant, yes, \"no\", na) ")
+_ACCUMULATE = (
+    " ON CONFLICT (week, dong, size_band, mode, item_key) DO UPDATE SET "
+    "inspections = summary_week.inspections + excluded.inspections, "
+    "compliant = summary_week.compliant + excluded.compliant, yes = summary_week.yes + excluded.yes, "
+    "\"no\" = summary_week.\"no\" + excluded.\"no\", na = summary_week.na + excluded.na")
 
 
 def _upsert(n_rows: int):
-    """One INSERT … VALUES (…), (…) ON CONFLICT DO UPDATE for n rows: plain SQL, the same on SQLite (3.24+) and
-    PostgreSQL, built once per row count. SQLAlchemy cannot cache a compiled ON CONFLICT construct, and an
-    executemany would cost PostgreSQL a round trip per row where this costs one."""
+    """One INSERT … VALUES (…), (…) ON CONFLICT DO UPDATE for n rows, built once per row count: an executemany would
+    cost PostgreSQL a round trip per row where this costs one."""
     stmt = _UPSERTS.get(n_rows)
     if stmt is None:
         values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _COLUMNS) + ")" for i in range(n_rows))
-        stmt = _UPSERTS[n_rows] = text(
-            "INSERT INTO summary_week (week, dong, size_band, mode, item_key, inspections, compliant, yes, \"no\", "
-            f"na) VALUES {values} ON CONFLICT (week, dong, size_band, mode, item_key) DO UPDATE SET "
-            "inspections = summary_week.inspections + excluded.inspections, "
-            "compliant = summary_week.compliant + excluded.compliant, yes = summary_week.yes + excluded.yes, "
-            "\"no\" = summary_week.\"no\" + excluded.\"no\", na = summary_week.na + excluded.na")
+        stmt = _UPSERTS[n_rows] = text(f"{_INTO}VALUES {values}{_ACCUMULATE}")
     return stmt
 
 
@@ -69,19 +70,32 @@ class _Acc:
                                                for c, value in zip(_COLUMNS, row)})
 
 
-def add(week: str, mode: str, dong: str, band: str, compliant: bool, answers: list[dict]) -> None:
-    """Add one new inspection and its answers ({item_key, value}) to the rollup, in the current transaction.
+# One new inspection's rows, read back from its answers in the same statement: about ten parameters, whatever the
+# number of items, so the statement text never changes and both drivers keep it prepared (psycopg converts a
+# statement with more than 50 parameters afresh on every execution). Keys in one order, item rows first, as
+# _Acc.write sorts them: two submits touching the same rows lock them in the same order (no deadlock). The WHERE
+# true keeps SQLite from reading ON CONFLICT as a join's ON.
+_ADD = text(
+    f"{_INTO}SELECT * FROM ("
+    "SELECT :week AS week, :dong AS dong, '' AS size_band, '' AS mode, a.item_key AS item_key, 1 AS inspections, "
+    "0 AS compliant, CASE WHEN a.value = 'yes' THEN 1 ELSE 0 END AS yes, "
+    "CASE WHEN a.value = 'no' THEN 1 ELSE 0 END AS \"no\", CASE WHEN a.value = 'na' THEN 1 ELSE 0 END AS na "
+    "FROM answer a WHERE a.inspection_id = :inspection_id "
+    "UNION ALL SELECT :week, :dong, :band, :mode, '', 1, :compliant, :yes, :no, :na) AS r WHERE true "
+    f"ORDER BY size_band, mode, item_key{_ACCUMULATE}")
+
+
+def add(inspection: dict, dong: str, band: str) -> None:
+    """Add one new inspection (the row as inserted, with its id) and its stored answers to the rollup, in the
+    current transaction.
 
     Called last in a submit, just before the commit: the rollup's rows are shared by every submit of the same week
     and dong, so their row locks (on PostgreSQL) are held for as short a time as possible.
     """
-    acc = _Acc()
-    counts = {"yes": 0, "no": 0, "na": 0}
-    for a in answers:
-        counts[a["value"]] += 1
-        acc.answer(week, dong, a["item_key"], a["value"])
-    acc.inspection(week, mode, dong, band, compliant, counts["yes"], counts["no"], counts["na"])
-    acc.write(db.session.connection())
+    db.session.connection().execute(_ADD, {
+        "inspection_id": inspection["id"], "week": inspection["week"], "dong": dong, "band": band,
+        "mode": inspection["mode"], "compliant": 1 if inspection["compliant"] else 0,
+        "yes": inspection["yes_count"], "no": inspection["no_count"], "na": inspection["na_count"]})
 
 
 @event.listens_for(Session, "after_flush")

@@ -228,17 +228,19 @@ def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) 
     """
     at, site_id = inspection["submitted_at"], inspection["site_id"]
     ids = {"b_site_id": site_id, "b_at": at, "b_inspection_id": inspection["id"]}
-    db.session.execute(_CLOSE_TASKS, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
+    # Core statements go straight to the session's connection: Session.execute would look for ORM work in each.
+    conn = db.session.connection()
+    conn.execute(_CLOSE_TASKS, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
     yes = [a["item_key"] for a in answers if a["value"] == "yes"]
     no = [a for a in answers if a["value"] == "no" and a["item_key"] in items]
     if not yes and not no:
         return
     # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's row
     # lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
-    already = set(db.session.scalars(_OPEN_ACTION_KEYS, {"b_site_id": site_id}))
+    already = set(conn.execute(_OPEN_ACTION_KEYS, {"b_site_id": site_id}).scalars())
     cleared = [k for k in yes if k in already]
     if cleared:
-        db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
+        conn.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
     new = [a for a in no if a["item_key"] not in already]
     if new:
         _open_actions(inspection, [(items[a["item_key"]], a["note"]) for a in new], dong)
@@ -253,7 +255,7 @@ def _open_actions(inspection: dict, failed: list, dong: str) -> None:
         rows.append({"site_id": inspection["site_id"], "item_key": item.key, "opened_inspection_id": inspection["id"],
                      "cleared_inspection_id": None, "status": "open", "critical": item.critical, "note": note or "",
                      "opened_at": at, "due_at": at + timedelta(days=days), "cleared_at": None})
-    db.session.execute(_INSERT_ACTIONS, rows)
+    db.session.connection().execute(_INSERT_ACTIONS, rows)
     # A reinspection checks the fix: on site when any failed item can only be judged there.
     onsite = any(not item.applies_to("phone") for item, _note in failed)
     due = min(r["due_at"] for r in rows)
@@ -265,7 +267,7 @@ def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> N
     key = {"site_id": site_id, "week": clock.week_of(due), "kind": kind}
     # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
     # but varchar in the WHERE clause.
-    db.session.execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due, "dong": dong,
+    db.session.connection().execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due, "dong": dong,
                                    "mode": mode, "created_at": clock.now()})
 
 
