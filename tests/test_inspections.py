@@ -137,8 +137,10 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
         with app.app_context():
             try:
                 insp, created = inspections.submit(data)
+                # As the API does: out of the session, committed, then read (the loser's copy too).
+                _db.session.expunge(insp)
                 _db.session.commit()
-                results.append((insp.id, created))
+                results.append((insp.id, created, len(inspections.to_dict(insp)["answers"])))
             except Exception as exc:  # noqa: BLE001 - reported below
                 results.append(exc)
             finally:
@@ -156,6 +158,7 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
     assert all(isinstance(r, tuple) for r in results), results
     assert len({r[0] for r in results}) == 1
     assert sorted(r[1] for r in results) == [False, True]
+    assert [r[2] for r in results] == [17, 17]
     assert counts() == (1, 17, 0)
 
 

@@ -222,7 +222,6 @@ class Answer(db.Model):
     __table_args__ = (
         UniqueConstraint("inspection_id", "item_key"),
         CheckConstraint("value in ('yes','no','na')", name="value"),
-        Index("ix_answer_item_value", "item_key", "value"),
     )
 
 

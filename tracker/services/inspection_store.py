@@ -107,17 +107,20 @@ def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
     Its answers and photos are not loaded: the caller has them as the dicts it passed, and reading them through
     the object loads them, once, only where something wants them.
     """
+    # Everything that needs no database is done before the first write: on SQLite that write takes the one write
+    # lock, which every other submit then waits for until this one commits.
+    insp = Inspection(**row)
+    # What was written, kept on the object (not a mapped attribute) for the API's answer to this very request.
+    insp.written = {"answers": answers, "photos": photos}
+    json_answers = json.dumps(answers, ensure_ascii=False) if answers else None
     conn = db.session.connection()  # Core statements: Session.execute would look for ORM work in each
-    insp_id = conn.execute(_INSERT_INSPECTION, row).scalar_one()
+    insp.id = insp_id = conn.execute(_INSERT_INSPECTION, row).scalar_one()
     if answers and conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_ANSWERS_PG, {"inspection_id": insp_id, "answers": json.dumps(answers, ensure_ascii=False)})
+        conn.execute(_INSERT_ANSWERS_PG, {"inspection_id": insp_id, "answers": json_answers})
     elif answers:
         conn.execute(_INSERT_ANSWERS, [{"inspection_id": insp_id, **a} for a in answers])
     if photos:
         conn.execute(_INSERT_PHOTOS, [{"inspection_id": insp_id, **p} for p in photos])
-    insp = Inspection(id=insp_id, **row)
     make_transient_to_detached(insp)
     db.session.add(insp)
-    # What was written, kept on the object (not a mapped attribute) for the API's answer to this very request.
-    insp.written = {"answers": answers, "photos": photos}
     return insp

@@ -242,9 +242,15 @@ def _replayed(insp: Inspection, by) -> Inspection:
     return insp
 
 
+# A saved inspection returned to a replay, with its answers and photos, which the caller's answer repeats: one query
+# rather than three, and the API can read them after its commit, out of the session.
+_WITH_ANSWERS = (joinedload(Inspection.answers), joinedload(Inspection.photos))
+
+
 def find(client_uuid: str) -> Inspection | None:
-    """The inspection saved under a client UUID."""
-    return db.session.scalar(select(Inspection).where(Inspection.client_uuid == client_uuid))
+    """The inspection saved under a client UUID, with its answers and photos."""
+    return db.session.scalars(select(Inspection).where(Inspection.client_uuid == client_uuid)
+                              .options(*_WITH_ANSWERS)).unique().first()
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
@@ -263,9 +269,8 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         saved = find(client_uuid)
         saved_id = saved.id if saved else None
     if saved_id is not None:
-        # With its answers and photos, which the caller's answer repeats: one query rather than three.
-        return _replayed(db.session.get(Inspection, saved_id, options=[
-            joinedload(Inspection.answers), joinedload(Inspection.photos)]), by), False
+        return _replayed(db.session.get(Inspection, saved_id, options=_WITH_ANSWERS, populate_existing=True),
+                         by), False
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
