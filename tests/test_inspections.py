@@ -137,10 +137,8 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
         with app.app_context():
             try:
                 insp, created = inspections.submit(data)
-                # As the API does: out of the session, committed, then read (the loser's copy too).
-                _db.session.expunge(insp)
-                _db.session.commit()
-                results.append((insp.id, created, len(inspections.to_dict(insp)["answers"])))
+                record = inspections.commit_and_describe(insp, created)  # as the API answers, the loser too
+                results.append((record["id"], created, len(record["answers"])))
             except Exception as exc:  # noqa: BLE001 - reported below
                 results.append(exc)
             finally:

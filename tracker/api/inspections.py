@@ -22,12 +22,7 @@ def create_inspection():
     if not isinstance(body, dict):
         raise ServiceError(_("JSON 객체를 보내야 합니다"), errors={"body": "expected a JSON object"})
     insp, created = inspections.submit({k: body.get(k) for k in SUBMIT_FIELDS}, by=current_user)
-    # Out of the session, the commit does not expire it: everything to_dict reads is in memory (a new one's
-    # columns and the answers it was sent with; a replay's answers and photos, loaded with it), and it is read
-    # after the commit, so that on SQLite the write lock is not held for it.
-    db.session.expunge(insp)
-    db.session.commit()
-    return jsonify(inspections.to_dict(insp)), 201 if created else 200
+    return jsonify(inspections.commit_and_describe(insp, created)), 201 if created else 200
 
 
 @bp.route("/inspections")

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from .. import clock
 from ..extensions import db
@@ -242,15 +242,9 @@ def _replayed(insp: Inspection, by) -> Inspection:
     return insp
 
 
-# A saved inspection returned to a replay, with its answers and photos, which the caller's answer repeats: one query
-# rather than three, and the API can read them after its commit, out of the session.
-_WITH_ANSWERS = (joinedload(Inspection.answers), joinedload(Inspection.photos))
-
-
 def find(client_uuid: str) -> Inspection | None:
-    """The inspection saved under a client UUID, with its answers and photos."""
-    return db.session.scalars(select(Inspection).where(Inspection.client_uuid == client_uuid)
-                              .options(*_WITH_ANSWERS)).unique().first()
+    """The inspection saved under a client UUID."""
+    return db.session.scalar(select(Inspection).where(Inspection.client_uuid == client_uuid))
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
@@ -269,8 +263,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         saved = find(client_uuid)
         saved_id = saved.id if saved else None
     if saved_id is not None:
-        return _replayed(db.session.get(Inspection, saved_id, options=_WITH_ANSWERS, populate_existing=True),
-                         by), False
+        return _replayed(db.session.get(Inspection, saved_id), by), False
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
@@ -432,6 +425,23 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
     stmt = (select(Site, latest, onsite).where(Site.status == "active", theirs)
             .order_by(latest.is_not(None), Site.dong, Site.name, Site.id))
     return [(s, i, bool(o)) for s, i, o in db.session.execute(stmt).all()]
+
+
+def commit_and_describe(insp: Inspection, created: bool) -> dict:
+    """Commit a submit and return to_dict(insp).
+
+    A new inspection's values are all in memory (its columns, and the answers it was sent with): taken out of the
+    session, the commit does not expire them, and it is described after the commit, so that on SQLite the one
+    write lock is not held for it. A replay's answers and photos are read before the commit expires it; it wrote
+    nothing.
+    """
+    if not created:
+        record = to_dict(insp)
+        db.session.commit()
+        return record
+    db.session.expunge(insp)
+    db.session.commit()
+    return to_dict(insp)
 
 
 def to_dict(insp: Inspection) -> dict:
