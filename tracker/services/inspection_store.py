@@ -112,10 +112,10 @@ def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
     insp = Inspection(**row)
     # What was written, kept on the object (not a mapped attribute) for the API's answer to this very request.
     insp.written = {"answers": answers, "photos": photos}
-    json_answers = json.dumps(answers, ensure_ascii=False) if answers else None
     conn = db.session.connection()  # Core statements: Session.execute would look for ORM work in each
+    json_answers = json.dumps(answers, ensure_ascii=False) if answers and conn.dialect.name == "postgresql" else None
     insp.id = insp_id = conn.execute(_INSERT_INSPECTION, row).scalar_one()
-    if answers and conn.dialect.name == "postgresql":
+    if json_answers:
         conn.execute(_INSERT_ANSWERS_PG, {"inspection_id": insp_id, "answers": json_answers})
     elif answers:
         conn.execute(_INSERT_ANSWERS, [{"inspection_id": insp_id, **a} for a in answers])

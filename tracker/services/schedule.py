@@ -267,8 +267,8 @@ def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> N
     key = {"site_id": site_id, "week": clock.week_of(due), "kind": kind}
     # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
     # but varchar in the WHERE clause.
-    db.session.connection().execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due, "dong": dong,
-                                   "mode": mode, "created_at": clock.now()})
+    db.session.connection().execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due,
+                                                "dong": dong, "mode": mode, "created_at": clock.now()})
 
 
 # --- incidents ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select, update
 from .. import clock, district
 from ..extensions import db
 from ..models import Site, Task
-from . import ServiceError, audit
+from . import ServiceError, audit, rollup
 
 FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone")
 # Column widths of the site table; longer text is refused with a message instead of failing in the database.
@@ -96,7 +96,6 @@ def _apply(site: Site, clean: dict) -> None:
 def refresh_bands(by=None) -> int:
     """Bring every site's stored size band in line with the configured edges (after TRACKER_BAND_EDGES changed);
     returns how many sites moved. Their audit rows and the dashboard's rollup follow."""
-    from . import rollup
     band = district.current().band_case(Site.headcount)
     moved = db.session.execute(select(Site.id, Site.size_band, band).where(Site.size_band != band)).all()
     if not moved:
@@ -149,7 +148,6 @@ def update_site(site: Site, data: dict, by=None, action: str = "update") -> bool
     if before == after:
         return False
     audit.record(by, "site", site.id, action, before, after)
-    from . import rollup
     # The dashboard counts a site's inspections under its dong and band as they are now.
     rollup.move_site(site.id, (before["dong"], before["size_band"]), (after["dong"], after["size_band"]))
     return True
