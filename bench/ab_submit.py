@@ -7,7 +7,7 @@ its own database (migrated by its own migrations, seeded by its own demo) and it
 same 50 inspectors then submit to one and to the other in turns of --per-round inspections (10 % sent twice, 5 %
 dropped and retried, as in load.py), so that a slow minute weighs on both alike. Prints throughput and CPU per
 request (gunicorn workers / PostgreSQL / this load generator) for each. The other checkout needs its translations
-compiled (`make translations` there) and runs on this checkout's virtualenv.
+compiled (`.venv/bin/pybabel compile -d OTHER_CHECKOUT/translations`) and runs on this checkout's virtualenv.
 """
 import argparse
 import contextlib
