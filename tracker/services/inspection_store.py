@@ -2,8 +2,9 @@
 
 A submit is the field work's hot path: fifty inspectors at once in a busy hour, each waiting on a weak signal.
 SQLAlchemy spends more on building and cache-keying a fresh statement than SQLite or PostgreSQL spend on running
-it, so these are built once at import; the rows go in as Core INSERTs (no unit of work), and the ORM object the
-callers read is made from the same values without another query.
+it, so these are built once at import, and run through hot_sql.Hot, which also converts their parameters without
+SQLAlchemy's per-execution walk; the rows go in as Core INSERTs (no unit of work), and the ORM object the callers
+read is made from the same values without another query.
 """
 import json
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
+from ..hot_sql import Hot
 from ..models import Answer, ChecklistItem, ChecklistTemplate, Inspection, ItemModes, Photo, Site
 
 
@@ -47,22 +49,22 @@ _CURRENT = select(ChecklistTemplate.id).order_by(ChecklistTemplate.version.desc(
 # mapped Site: the submit reads five of them, and loading an ORM entity costs more than running the query.
 _SITE = Site.__table__
 _SITE_COLUMNS = (_SITE.c.id, _SITE.c.name, _SITE.c.status, _SITE.c.dong, _SITE.c.size_band)
-_SITE_BY_TOKEN = (select(*_SITE_COLUMNS, _SAVED.label("saved_id"), _CURRENT.label("template_id"))
-                  .where(_SITE.c.qr_token == bindparam("token")).with_for_update(of=_SITE))
-_SITE_BY_ID = (select(*_SITE_COLUMNS, _SAVED.label("saved_id"), _CURRENT.label("template_id"))
-               .where(_SITE.c.id == bindparam("site_id")).with_for_update(of=_SITE))
+_SITE_BY_TOKEN = Hot(select(*_SITE_COLUMNS, _SAVED.label("saved_id"), _CURRENT.label("template_id"))
+                     .where(_SITE.c.qr_token == bindparam("token")).with_for_update(of=_SITE))
+_SITE_BY_ID = Hot(select(*_SITE_COLUMNS, _SAVED.label("saved_id"), _CURRENT.label("template_id"))
+                  .where(_SITE.c.id == bindparam("site_id")).with_for_update(of=_SITE))
 _CURRENT_ONLY = select(_CURRENT)
 _ITEMS = select(ChecklistTemplate.version, ChecklistItem).join(
     ChecklistItem, ChecklistItem.template_id == ChecklistTemplate.id).where(
     ChecklistTemplate.id == bindparam("tpl_id")).order_by(ChecklistItem.position)
-_INSERT_INSPECTION = insert(Inspection.__table__).returning(Inspection.__table__.c.id)
-_INSERT_ANSWERS = insert(Answer.__table__)
+_INSERT_INSPECTION = Hot(insert(Inspection.__table__).returning(Inspection.__table__.c.id))
+_INSERT_ANSWERS = Hot(insert(Answer.__table__))
 # PostgreSQL: all of an inspection's answers in one statement, from one JSON array parameter. An executemany costs
 # psycopg and the server a statement per answer, and a VALUES list of 17 answers passes psycopg's 50-parameter
 # limit for reusing a converted statement. SQLite's executemany runs in C and is cheaper than reading JSON.
-_INSERT_ANSWERS_PG = text(
+_INSERT_ANSWERS_PG = Hot(text(
     "INSERT INTO answer (inspection_id, item_key, value, note) SELECT :inspection_id, j.value ->> 'item_key', "
-    "j.value ->> 'value', j.value ->> 'note' FROM json_array_elements(CAST(:answers AS json)) AS j")
+    "j.value ->> 'value', j.value ->> 'note' FROM json_array_elements(CAST(:answers AS json)) AS j"))
 _INSERT_PHOTOS = insert(Photo.__table__)
 _lock = Lock()
 
@@ -72,8 +74,8 @@ def find_site(token: str | None, site_id: int | None, client_uuid: str | None):
     published template's id (template_id); None when no such site."""
     conn = db.session.connection()
     if token:
-        return conn.execute(_SITE_BY_TOKEN, {"token": token, "uuid": client_uuid}).first()
-    return conn.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()
+        return _SITE_BY_TOKEN.execute(conn, {"token": token, "uuid": client_uuid}).first()
+    return _SITE_BY_ID.execute(conn, {"site_id": site_id, "uuid": client_uuid}).first()
 
 
 def current_template_id() -> int | None:
@@ -114,11 +116,11 @@ def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
     insp.written = {"answers": answers, "photos": photos}
     conn = db.session.connection()  # Core statements: Session.execute would look for ORM work in each
     json_answers = json.dumps(answers, ensure_ascii=False) if answers and conn.dialect.name == "postgresql" else None
-    insp.id = insp_id = conn.execute(_INSERT_INSPECTION, row).scalar_one()
+    insp.id = insp_id = _INSERT_INSPECTION.execute(conn, row).scalar_one()
     if json_answers:
-        conn.execute(_INSERT_ANSWERS_PG, {"inspection_id": insp_id, "answers": json_answers})
+        _INSERT_ANSWERS_PG.execute(conn, {"inspection_id": insp_id, "answers": json_answers})
     elif answers:
-        conn.execute(_INSERT_ANSWERS, [{"inspection_id": insp_id, **a} for a in answers])
+        _INSERT_ANSWERS.executemany(conn, [{"inspection_id": insp_id, **a} for a in answers])
     if photos:
         conn.execute(_INSERT_PHOTOS, [{"inspection_id": insp_id, **p} for p in photos])
     make_transient_to_detached(insp)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from .. import clock
 from ..dbutil import insert_ignore
 from ..extensions import db
+from ..hot_sql import Hot
 from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User, UTCDateTime
 from . import ServiceError, audit
 
@@ -192,32 +193,34 @@ def _first_open(kind: str, this_week_only: bool):
 
 # Built once, on the tables rather than the mapped classes: the submit path runs these for every inspection, and
 # SQLAlchemy spends more on building and cache-keying a fresh statement than the database spends on running it (an
-# ORM-enabled UPDATE is re-annotated, so re-keyed, on every execution). One conditional UPDATE closes the week's
+# ORM-enabled UPDATE is re-annotated, so re-keyed, on every execution); Hot then spares them SQLAlchemy's
+# per-execution walk of their parameters (see hot_sql). One conditional UPDATE closes the week's
 # round, the oldest reinspection and, for a visit on site, the incident task: two inspections arriving together
 # cannot both close the same task.
-_CLOSE_TASKS = (update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
+_CLOSE_TASKS = Hot(update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
     _first_open(ROUND, True), _first_open(REINSPECTION, False),
     _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite"))))
     .values(status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id")))
 _ACTION = Action.__table__.c
-_OPEN_ACTION_KEYS = select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                   _ACTION.status.in_(OPEN_ACTION))
+# status = 'open' OR status = 'escalated' rather than IN: Hot runs no IN list (see hot_sql).
+_OPEN_ACTION_KEYS = Hot(select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                       or_(*(_ACTION.status == s for s in OPEN_ACTION))))
 _CLEAR_ACTIONS = (update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
                                                  _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
                                                  _ACTION.status.in_(OPEN_ACTION))
                   .values(status="cleared", cleared_at=bindparam("b_at"),
                           cleared_inspection_id=bindparam("b_inspection_id")))
-_INSERT_ACTIONS = insert(Action.__table__)
+_INSERT_ACTIONS = Hot(insert(Action.__table__))
 # The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a
 # twin that took the slot first (the site row lock makes that rare) makes this a no-op: the week has its task.
-_ADD_TASK = text(
+_ADD_TASK = Hot(text(
     "INSERT INTO task (site_id, week, kind, slot, required_mode, due_at, assignee_id, status, overdue, created_at) "
     "SELECT :site_id, :week, :kind, COALESCE(MAX(t.slot) + 1, 0), :mode, :due_at, "
     "(SELECT da.inspector_id FROM dong_assignment da JOIN \"user\" u ON u.id = da.inspector_id "
     "WHERE da.dong = :dong AND u.active), 'open', false, :created_at "
     "FROM task t WHERE t.site_id = :w_site_id AND t.week = :w_week AND t.kind = :w_kind "
     "ON CONFLICT (site_id, week, kind, slot) DO NOTHING").bindparams(
-    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
+    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())))
 
 
 def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) -> None:
@@ -230,14 +233,14 @@ def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) 
     ids = {"b_site_id": site_id, "b_at": at, "b_inspection_id": inspection["id"]}
     # Core statements go straight to the session's connection: Session.execute would look for ORM work in each.
     conn = db.session.connection()
-    conn.execute(_CLOSE_TASKS, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
+    _CLOSE_TASKS.execute(conn, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
     yes = [a["item_key"] for a in answers if a["value"] == "yes"]
     no = [a for a in answers if a["value"] == "no" and a["item_key"] in items]
     if not yes and not no:
         return
     # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's row
     # lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
-    already = set(conn.execute(_OPEN_ACTION_KEYS, {"b_site_id": site_id}).scalars())
+    already = set(_OPEN_ACTION_KEYS.execute(conn, {"b_site_id": site_id}).scalars())
     cleared = [k for k in yes if k in already]
     if cleared:
         conn.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
@@ -255,7 +258,7 @@ def _open_actions(inspection: dict, failed: list, dong: str) -> None:
         rows.append({"site_id": inspection["site_id"], "item_key": item.key, "opened_inspection_id": inspection["id"],
                      "cleared_inspection_id": None, "status": "open", "critical": item.critical, "note": note or "",
                      "opened_at": at, "due_at": at + timedelta(days=days), "cleared_at": None})
-    db.session.connection().execute(_INSERT_ACTIONS, rows)
+    _INSERT_ACTIONS.executemany(db.session.connection(), rows)
     # A reinspection checks the fix: on site when any failed item can only be judged there.
     onsite = any(not item.applies_to("phone") for item, _note in failed)
     due = min(r["due_at"] for r in rows)
@@ -267,7 +270,7 @@ def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> N
     key = {"site_id": site_id, "week": clock.week_of(due), "kind": kind}
     # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
     # but varchar in the WHERE clause.
-    db.session.connection().execute(_ADD_TASK, {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due,
+    _ADD_TASK.execute(db.session.connection(), {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due,
                                                 "dong": dong, "mode": mode, "created_at": clock.now()})
 
 
