@@ -96,3 +96,15 @@ def test_nul_characters_are_refused_not_a_500(client, tokens, method, url, body)
     resp = getattr(client, method)(url, json=body, headers={"Authorization": f"Bearer {tokens['lead']}"})
     assert resp.status_code == 422, resp.get_data(as_text=True)
     assert resp.json["message"] and resp.json["errors"] == {"body": "contains a NUL character"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_nul_is_found_in_json_of_any_encoding(client, tokens, encoding):
+    """JSON may come in UTF-16 or UTF-32, which Flask reads too; a NUL there must be refused like one in UTF-8."""
+    import json
+    body = {"site_id": 1, "mode": "phone", "contact_name": "김\x00", "answers": {},
+            "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd"}
+    resp = client.post("/api/v1/inspections", data=json.dumps(body).encode(encoding), content_type="application/json",
+                       headers={"Authorization": f"Bearer {tokens['lead']}"})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.json["errors"] == {"body": "contains a NUL character"}

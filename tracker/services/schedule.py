@@ -205,11 +205,12 @@ _ACTION = Action.__table__.c
 # status = 'open' OR status = 'escalated' rather than IN: Hot runs no IN list (see hot_sql).
 _OPEN_ACTION_KEYS = Hot(select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
                                                        or_(*(_ACTION.status == s for s in OPEN_ACTION))))
-_CLEAR_ACTIONS = (update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                 _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
-                                                 _ACTION.status.in_(OPEN_ACTION))
-                  .values(status="cleared", cleared_at=bindparam("b_at"),
-                          cleared_inspection_id=bindparam("b_inspection_id")))
+# One item a row, run as an executemany: SQLite runs it in C, psycopg sends it in one pipeline.
+_CLEAR_ACTION = Hot(update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                   _ACTION.item_key == bindparam("b_key"),
+                                                   or_(*(_ACTION.status == s for s in OPEN_ACTION)))
+                    .values(status="cleared", cleared_at=bindparam("b_at"),
+                            cleared_inspection_id=bindparam("b_inspection_id")))
 _INSERT_ACTIONS = Hot(insert(Action.__table__))
 # The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a
 # twin that took the slot first (the site row lock makes that rare) makes this a no-op: the week has its task.
@@ -243,7 +244,7 @@ def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) 
     already = set(_OPEN_ACTION_KEYS.execute(conn, {"b_site_id": site_id}).scalars())
     cleared = [k for k in yes if k in already]
     if cleared:
-        conn.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
+        _CLEAR_ACTION.executemany(conn, [{**ids, "b_key": k} for k in cleared])
     new = [a for a in no if a["item_key"] not in already]
     if new:
         _open_actions(inspection, [(items[a["item_key"]], a["note"]) for a in new], dong)
