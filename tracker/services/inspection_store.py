@@ -103,8 +103,9 @@ def template(tpl_id: int | None) -> Template | None:
     return tpl
 
 
-def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
-    """Write an inspection with its answers and photos; returns it as a persistent ORM object.
+def insert(row: dict, answers: list[dict], photos: list[dict], attach: bool = True) -> Inspection:
+    """Write an inspection with its answers and photos; returns it as a persistent ORM object, or with attach=False
+    as a plain (transient) one with its id, outside the session.
 
     Its answers and photos are not loaded: the caller has them as the dicts it passed, and reading them through
     the object loads them, once, only where something wants them.
@@ -123,6 +124,7 @@ def insert(row: dict, answers: list[dict], photos: list[dict]) -> Inspection:
         _INSERT_ANSWERS.executemany(conn, [{"inspection_id": insp_id, **a} for a in answers])
     if photos:
         conn.execute(_INSERT_PHOTOS, [{"inspection_id": insp_id, **p} for p in photos])
-    make_transient_to_detached(insp)
-    db.session.add(insp)
+    if attach:
+        make_transient_to_detached(insp)
+        db.session.add(insp)
     return insp

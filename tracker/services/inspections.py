@@ -248,12 +248,14 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
+           scanned_at: datetime | None = None, attach: bool = True) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: site_id or qr_token, mode, client_uuid, answers {key: {value, note}}, and optionally device_time,
     contact_name, called_at, lat, lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
-    when anything is wrong; the ServiceError names each wrong field.
+    when anything is wrong; the ServiceError names each wrong field. attach=False, for a caller that only
+    describes a new inspection (the API, through commit_and_describe): it is left out of the session, which
+    spares the write section (on SQLite, the one write lock) adding it there and taking it out again.
     """
     errors: dict = {}
     client_uuid = _clean_uuid(data.get("client_uuid"), errors)
@@ -317,8 +319,9 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
+    follow_up = schedule.FollowUp(row, items_all, answers, site.dong)  # before the first write: see FollowUp
     try:
-        insp = inspection_store.insert(row, answers, photo_rows)
+        insp = inspection_store.insert(row, answers, photo_rows, attach=attach)
     except IntegrityError:
         # Lost the race for client_uuid to a simultaneous copy of this submission: return the one that won.
         # The edge has nothing else pending in this transaction, so rolling it back loses nothing.
@@ -329,10 +332,9 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         return _replayed(existing, by), False
     for p in prepared:
         _store(p)
-    written = row | {"id": insp.id}
-    schedule.after_submit(written, items_all, answers, site.dong)
+    follow_up.apply(insp.id)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
-    rollup.add(written, site.dong, site.size_band)
+    rollup.add(row | {"id": insp.id}, site.dong, site.size_band)
     return insp, True
 
 
@@ -439,7 +441,8 @@ def commit_and_describe(insp: Inspection, created: bool) -> dict:
         record = to_dict(insp)
         db.session.commit()
         return record
-    db.session.expunge(insp)
+    if insp in db.session:  # submitted with attach=True
+        db.session.expunge(insp)
     db.session.commit()
     return to_dict(insp)
 

@@ -224,46 +224,55 @@ _ADD_TASK = Hot(text(
     bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())))
 
 
-def after_submit(inspection: dict, items: dict, answers: list[dict], dong: str) -> None:
-    """Close the site's tasks that a new inspection satisfies, and open or clear follow-up actions.
+class FollowUp:
+    """What a new inspection does to its site's tasks and follow-up actions: close the tasks it satisfies, clear the
+    actions of items now "yes", open one for each "no" item that has none (and a reinspection to check them).
 
-    inspection: the new row's values (id, site_id, mode, week, submitted_at); items: the template's items by key;
+    Worked out when made, before the submit's first write; apply() then only runs the statements. On SQLite that
+    first write takes the one write lock, which every other submit waits for until this one commits.
+    row: the inspection's values (site_id, mode, week, submitted_at); items: the template's items by key;
     answers: its {item_key, value, note}; dong: the site's dong.
     """
-    at, site_id = inspection["submitted_at"], inspection["site_id"]
-    ids = {"b_site_id": site_id, "b_at": at, "b_inspection_id": inspection["id"]}
-    # Core statements go straight to the session's connection: Session.execute would look for ORM work in each.
-    conn = db.session.connection()
-    _CLOSE_TASKS.execute(conn, {**ids, "b_mode": inspection["mode"], "b_week": inspection["week"]})
-    yes = [a["item_key"] for a in answers if a["value"] == "yes"]
-    no = [a for a in answers if a["value"] == "no" and a["item_key"] in items]
-    if not yes and not no:
-        return
-    # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's row
-    # lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
-    already = set(_OPEN_ACTION_KEYS.execute(conn, {"b_site_id": site_id}).scalars())
-    cleared = [k for k in yes if k in already]
-    if cleared:
-        _CLEAR_ACTION.executemany(conn, [{**ids, "b_key": k} for k in cleared])
-    new = [a for a in no if a["item_key"] not in already]
-    if new:
-        _open_actions(inspection, [(items[a["item_key"]], a["note"]) for a in new], dong)
 
+    def __init__(self, row: dict, items: dict, answers: list[dict], dong: str):
+        cfg = current_app.config
+        at = row["submitted_at"]
+        self.site_id, self.dong = row["site_id"], dong
+        self.params = {"b_site_id": row["site_id"], "b_at": at, "b_mode": row["mode"], "b_week": row["week"]}
+        self.yes = [a["item_key"] for a in answers if a["value"] == "yes"]
+        # item_key: (the action a "no" opens, whether only a visit on site can check its fix)
+        self.failed = {}
+        for a in answers:
+            item = items.get(a["item_key"]) if a["value"] == "no" else None
+            if item is not None:
+                days = cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"]
+                self.failed[item.key] = ({
+                    "site_id": self.site_id, "item_key": item.key, "cleared_inspection_id": None, "status": "open",
+                    "critical": item.critical, "note": a["note"] or "", "opened_at": at,
+                    "due_at": at + timedelta(days=days), "cleared_at": None}, not item.applies_to("phone"))
 
-def _open_actions(inspection: dict, failed: list, dong: str) -> None:
-    cfg = current_app.config
-    at = inspection["submitted_at"]
-    rows = []
-    for item, note in failed:
-        days = cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"]
-        rows.append({"site_id": inspection["site_id"], "item_key": item.key, "opened_inspection_id": inspection["id"],
-                     "cleared_inspection_id": None, "status": "open", "critical": item.critical, "note": note or "",
-                     "opened_at": at, "due_at": at + timedelta(days=days), "cleared_at": None})
-    _INSERT_ACTIONS.executemany(db.session.connection(), rows)
-    # A reinspection checks the fix: on site when any failed item can only be judged there.
-    onsite = any(not item.applies_to("phone") for item, _note in failed)
-    due = min(r["due_at"] for r in rows)
-    _add_task(inspection["site_id"], REINSPECTION, due, "onsite" if onsite else "any", dong)
+    def apply(self, inspection_id: int) -> None:
+        """Run it for the inspection just inserted, in the submit's transaction."""
+        ids = {**self.params, "b_inspection_id": inspection_id}
+        # Core statements go straight to the session's connection: Session.execute would look for ORM work in each.
+        conn = db.session.connection()
+        _CLOSE_TASKS.execute(conn, ids)
+        if not self.yes and not self.failed:
+            return
+        # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's
+        # row lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
+        already = set(_OPEN_ACTION_KEYS.execute(conn, {"b_site_id": self.site_id}).scalars())
+        cleared = [k for k in self.yes if k in already]
+        if cleared:
+            _CLEAR_ACTION.executemany(conn, [{**ids, "b_key": k} for k in cleared])
+        new = [f for key, f in self.failed.items() if key not in already]
+        if not new:
+            return
+        rows = [{**action, "opened_inspection_id": inspection_id} for action, _onsite in new]
+        _INSERT_ACTIONS.executemany(conn, rows)
+        # A reinspection checks the fixes: on site when any failed item can only be judged there.
+        mode = "onsite" if any(onsite for _action, onsite in new) else "any"
+        _add_task(self.site_id, REINSPECTION, min(r["due_at"] for r in rows), mode, self.dong)
 
 
 def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> None:
