@@ -432,10 +432,10 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
 def commit_and_describe(insp: Inspection, created: bool) -> dict:
     """Commit a submit and return to_dict(insp).
 
-    A new inspection's values are all in memory (its columns, and the answers it was sent with): taken out of the
-    session, the commit does not expire them, and it is described after the commit, so that on SQLite the one
-    write lock is not held for it. A replay's answers and photos are read before the commit expires it; it wrote
-    nothing.
+    A new inspection's values are all in memory (its columns, and the answers it was sent with): outside the
+    session (submitted with attach=False, or taken out here), the commit does not expire them, and it is described
+    after the commit, so that on SQLite the one write lock is not held for it. A replay's answers and photos are
+    read before the commit expires it; it wrote nothing.
     """
     if not created:
         record = to_dict(insp)

@@ -203,12 +203,11 @@ _CLOSE_TASKS = Hot(update(Task.__table__).where(_TASK.status == "open", _TASK.id
     .values(status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id")))
 _ACTION = Action.__table__.c
 # status = 'open' OR status = 'escalated' rather than IN: Hot runs no IN list (see hot_sql).
-_OPEN_ACTION_KEYS = Hot(select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                       or_(*(_ACTION.status == s for s in OPEN_ACTION))))
+_ACTION_IS_OPEN = or_(*(_ACTION.status == s for s in OPEN_ACTION))
+_OPEN_ACTION_KEYS = Hot(select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"), _ACTION_IS_OPEN))
 # One item a row, run as an executemany: SQLite runs it in C, psycopg sends it in one pipeline.
 _CLEAR_ACTION = Hot(update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                   _ACTION.item_key == bindparam("b_key"),
-                                                   or_(*(_ACTION.status == s for s in OPEN_ACTION)))
+                                                   _ACTION.item_key == bindparam("b_key"), _ACTION_IS_OPEN)
                     .values(status="cleared", cleared_at=bindparam("b_at"),
                             cleared_inspection_id=bindparam("b_inspection_id")))
 _INSERT_ACTIONS = Hot(insert(Action.__table__))
