@@ -62,6 +62,9 @@ def app(tmp_path, db_url, monkeypatch):
         "TRACKER_UPLOAD_DIR": str(tmp_path / "uploads"),
         "TRACKER_BASE_URL": "http://tracker.test",
         "SECRET_KEY": "test-secret",
+        # One round of PBKDF2 instead of scrypt: logins are most of what the suite does. test_accounts checks
+        # that the real default is scrypt.
+        "TRACKER_PASSWORD_HASH": "pbkdf2:sha256:1",
     })
     with app.app_context():
         if ENGINE == "sqlite":

@@ -21,6 +21,16 @@ def test_passwords_are_stored_hashed(db, make_user):
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
 
 
+def test_production_hashes_with_scrypt(app, db):
+    # The suite hashes cheaply (conftest); a real deployment gets scrypt whatever the environment says.
+    from tracker import config
+    assert config.load(app.instance_path)["TRACKER_PASSWORD_HASH"] == "scrypt"
+    app.config["TRACKER_PASSWORD_HASH"] = "scrypt"
+    user = accounts.create_user("real@example.test", "Real", "lead", "long-enough-1")
+    assert user.password_hash.startswith("scrypt:")
+    assert accounts.authenticate("real@example.test", "long-enough-1", "k").id == user.id
+
+
 def test_login_and_logout(client, make_user, form_token):
     user = make_user("lead")
     resp = post_login(client, user.email.upper(), PASSWORD)  # e-mail is matched case-insensitively

@@ -97,6 +97,8 @@ def load(instance_path):
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": [a.strip() for a in (_env("SUMMARY_RECIPIENTS") or "").split(",") if a.strip()],
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
+        # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
+        "TRACKER_PASSWORD_HASH": "scrypt",
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -14,8 +14,21 @@ from ..models import ROLES, ApiToken, LoginThrottle, User
 from . import ServiceError, audit
 
 MAX_DELAY = 15 * 60
-# Checked when the e-mail is unknown, so that a wrong address takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+# Checked when the e-mail is unknown, so that a wrong address takes as long as a wrong password: one per hash
+# method, made on first use.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    """A salted hash with the configured method (scrypt unless the test suite asks for a cheap one)."""
+    return generate_password_hash(password, method=current_app.config["TRACKER_PASSWORD_HASH"])
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["TRACKER_PASSWORD_HASH"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = _hash("not-a-password")
+    return _DUMMY_HASHES[method]
 
 
 def _check_role(role: str) -> None:
@@ -35,7 +48,7 @@ def create_user(email: str, name: str, role: str, password: str, by=None) -> Use
         raise ServiceError(_("비밀번호는 8자 이상이어야 합니다."))
     if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
         raise ServiceError(_("이미 등록된 이메일입니다: %(email)s", email=email))
-    user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password))
+    user = User(email=email, name=name.strip(), role=role, password_hash=_hash(password))
     db.session.add(user)
     db.session.flush()
     audit.record(by, "user", user.id, "create", None, {"email": email, "name": user.name, "role": role})
@@ -87,7 +100,7 @@ def authenticate(email: str, password: str, key: str) -> User:
     if wait:
         raise ServiceError(_("로그인 실패가 반복되었습니다. %(n)s초 후에 다시 시도하세요.", n=wait), status=429)
     user = find_user(email)
-    good = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    good = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user and user.active and good:
         db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
         return user
