@@ -13,7 +13,7 @@ from sqlalchemy import event
 from tests.conftest import PASSWORD
 from tests.test_summary import add_inspection, history, page_figures, xlsx_rows  # noqa: F401  (hand-checked history)
 from tracker.services import checklist, demo, reports
-from tracker.web.dashboard import rate_floor, trend_chart
+from tracker.web.trend_chart import rate_floor, trend_chart
 
 
 @pytest.mark.parametrize("url", ["/dashboard", "/reports/council", "/reports/council.xlsx",

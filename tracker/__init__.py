@@ -6,7 +6,6 @@ from pathlib import Path
 from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from . import config
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -84,17 +83,19 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=_locale,
                    default_translation_directories=str(ROOT / "translations"))
     from . import auth  # noqa: F401  (registers the user and bearer-token loaders)
+    with app.app_context():
+        # Listeners on this app's engine only: another app in the same process (a test, a bench) keeps its own.
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     # WAL lets readers run beside one writer; busy_timeout makes writers queue instead of failing.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -128,6 +129,9 @@ def register_hooks(app: Flask) -> None:
         if request.is_secure:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp
+
+    from .web.trend_chart import rate_floor
+    app.add_template_global(rate_floor)
 
     @app.context_processor
     def template_globals():

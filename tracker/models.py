@@ -56,10 +56,6 @@ class User(UserMixin, db.Model):
     def is_active(self):
         return self.active
 
-    def can(self, *roles: str) -> bool:
-        """Whether the user holds one of the roles."""
-        return self.role in roles
-
 
 class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -197,8 +197,3 @@ def by_code():
         # Back to the inspector's list, where the code is typed: never to wherever the Referer header points.
         return redirect(url_for("inspect.home"))
     return redirect(url_for("inspect.scan", token=site.qr_token))
-
-
-def sites_for_select():
-    """Active sites for pickers."""
-    return db.session.scalars(select(Site).where(Site.status == "active").order_by(Site.name)).all()
