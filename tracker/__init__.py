@@ -9,10 +9,9 @@ from sqlalchemy import event
 
 from . import config
 from .extensions import babel, csrf, db, login_manager, migrate
+from .models import LEADS, ROLES as ALL
 
 ROOT = Path(__file__).resolve().parent.parent
-LEADS = ("lead", "admin")
-ALL = ("inspector", "lead", "admin")
 # (endpoint, label, roles); a link shows only when its endpoint exists and the user's role may use it.
 NAV_LINKS = [
     ("dashboard.overview", _l("대시보드"), LEADS),

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, select
 
 from .extensions import db, login_manager
-from .models import ApiToken, User
+from .models import ROLES, ApiToken, User
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = None
@@ -49,7 +49,7 @@ def roles_required(*roles: str):
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
-        wrapped.required_roles = roles or ("inspector", "lead", "admin")  # read by the access tests
+        wrapped.required_roles = roles or ROLES  # read by the access tests
         return wrapped
     return deco
 
@@ -64,7 +64,7 @@ def api_roles(*roles: str):
             if roles and current_user.role not in roles:
                 return jsonify(error="forbidden", message="권한이 없습니다."), 403
             return view(*args, **kwargs)
-        wrapped.required_roles = roles or ("inspector", "lead", "admin")
+        wrapped.required_roles = roles or ROLES
         return wrapped
     return deco
 

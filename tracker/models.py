@@ -10,7 +10,10 @@ from sqlalchemy.types import TypeDecorator
 from .extensions import db
 
 ROLES = ("admin", "lead", "inspector")
+LEADS = ("lead", "admin")  # the roles that see every site, inspection and figure
 MODES = ("onsite", "phone")
+# Task kinds: the weekly monitoring round, a re-check after a "no", and the visit after a confirmed case.
+ROUND, REINSPECTION, INCIDENT = "weekly_monitoring", "reinspection", "incident_response"
 ANSWER_VALUES = ("yes", "no", "na")
 CATEGORIES = ("management", "workspace", "hygiene", "health", "incident")
 

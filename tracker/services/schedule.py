@@ -14,12 +14,10 @@ from .. import clock
 from ..dbutil import insert_ignore
 from ..extensions import db
 from ..hot_sql import Hot
-from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User, UTCDateTime
+from ..models import (INCIDENT, REINSPECTION, ROUND, Action, DongAssignment, Incident, Inspection, Site, Task, User,
+                      UTCDateTime)
 from . import ServiceError, audit
 
-ROUND = "weekly_monitoring"
-REINSPECTION = "reinspection"
-INCIDENT = "incident_response"
 OPEN_ACTION = ("open", "escalated")
 AGE_BUCKETS = [(0, 7), (8, 14), (15, 30), (31, None)]
 

@@ -23,13 +23,11 @@ from sqlalchemy import Float, String, and_, case, cast, exists, func, literal, s
 
 from .. import clock, district
 from ..extensions import db
-from ..models import Incident, Inspection, Site, SummaryWeek, Task
+from ..models import MODES, ROUND, Incident, Inspection, Site, SummaryWeek, Task
 from . import ServiceError, checklist, schedule
 from .rollup import ALL_ITEMS
 
-ROUND = "weekly_monitoring"
 MAX_WEEKS = 160  # a longer period is refused: the page, the chart and the week EXISTS list stay bounded
-MODES = ("onsite", "phone")
 LOWEST_SITES = 10  # the dashboard's "lowest rates" list
 # ... over the period's last few weeks: who is falling short now is what a lead acts on, and a ranking of every site
 # over a year would read every inspection of the year on every page view (the rest of the page reads the rollup).

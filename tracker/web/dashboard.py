@@ -4,11 +4,11 @@ from flask_login import current_user
 
 from .. import clock, district
 from ..auth import roles_required
+from ..models import LEADS
 from ..services import ServiceError, reports, sites, summary
 from .trend_chart import trend_chart
 
 bp = Blueprint("dashboard", __name__)
-LEADS = ("lead", "admin")
 MIME = {"csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 

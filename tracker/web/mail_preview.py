@@ -4,10 +4,10 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..auth import roles_required
+from ..models import LEADS
 from ..services import weekly_mail
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
-LEADS = ("lead", "admin")
 # The message at its own URL, shown in a frame on the preview page: e-mail HTML is styled inline, and only this
 # document (no scripts, nothing fetched) allows that, so the app's pages keep their 'self'-only policy.
 BODY_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'"

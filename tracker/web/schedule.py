@@ -9,12 +9,11 @@ from sqlalchemy import select
 from .. import clock, district
 from ..auth import roles_required
 from ..extensions import db
-from ..models import DongAssignment, Site, Task, User
+from ..models import LEADS, DongAssignment, Site, Task, User
 from ..services import ServiceError, checklist, schedule
 from .forms import ConfirmForm
 
 bp = Blueprint("schedule", __name__)
-LEADS = ("lead", "admin")
 
 
 def _week_arg() -> str:

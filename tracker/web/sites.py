@@ -7,12 +7,11 @@ from sqlalchemy import func, select
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
-from ..models import Inspection, Site
+from ..models import LEADS, Inspection, Site
 from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
 from .forms import ConfirmForm, ImportForm, SiteForm
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
-EDITORS = ("lead", "admin")
 PER_PAGE = 25
 HISTORY_SHORT, HISTORY_ALL = 10, 500
 
@@ -31,7 +30,7 @@ def index():
                        per_page=PER_PAGE, error_out=False)
     return render_template("sites/index.html", page=page, filters=filters, counts=sites.counts(),
                            args={k: v for k, v in filters.items() if v},
-                           district=district.current(), can_edit=current_user.role in EDITORS)
+                           district=district.current(), can_edit=current_user.role in LEADS)
 
 
 def _get(site_id: int) -> Site:
@@ -45,7 +44,7 @@ def detail(site_id):
     site = _get(site_id)
     history = db.session.scalars(audit.history_stmt("site", site.id).limit(50)).all()
     extra = schedule.site_panel(site)
-    if current_user.role in EDITORS:
+    if current_user.role in LEADS:
         # A phone shows the last ten; the whole history is one tap away.
         limit = HISTORY_ALL if request.args.get("history") == "all" else HISTORY_SHORT
         extra["inspection_history"] = db.session.scalars(
@@ -54,7 +53,7 @@ def detail(site_id):
             select(func.count()).select_from(Inspection).where(Inspection.site_id == site.id))
     return render_template("sites/detail.html", site=site, history=history, form=ConfirmForm(),
                            short_code=sites.short_code(site), qr_url=sites.qr_url(site),
-                           can_edit=current_user.role in EDITORS, **extra)
+                           can_edit=current_user.role in LEADS, **extra)
 
 
 def _site_form(site: Site | None = None) -> SiteForm:
@@ -80,7 +79,7 @@ def _save(form: SiteForm, site: Site | None):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def create():
     """Register a new site."""
     form = _site_form()
@@ -91,7 +90,7 @@ def create():
 
 
 @bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def edit(site_id):
     """Edit a site; its band follows the head count."""
     site = _get(site_id)
@@ -103,7 +102,7 @@ def edit(site_id):
 
 
 @bp.route("/<int:site_id>/status", methods=["POST"])
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def set_status(site_id):
     """Close or reopen a site."""
     site = _get(site_id)
@@ -120,7 +119,7 @@ def set_status(site_id):
 
 
 @bp.route("/<int:site_id>/rotate-qr", methods=["POST"])
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def rotate_qr(site_id):
     """Issue a new QR token; the old printed code stops working."""
     site = _get(site_id)
@@ -132,7 +131,7 @@ def rotate_qr(site_id):
 
 
 @bp.route("/<int:site_id>/qr.<fmt>")
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def qr(site_id, fmt):
     """The site's QR code as SVG or PNG."""
     site = _get(site_id)
@@ -145,7 +144,7 @@ def qr(site_id, fmt):
 
 
 @bp.route("/qr-sheet")
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def qr_sheet():
     """A printable A4 sheet with every active site's code."""
     active = db.session.scalars(sites.list_stmt(status="active", dong=request.args.get("dong") or None)).all()
@@ -153,7 +152,7 @@ def qr_sheet():
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@roles_required(*LEADS)
 def upload():
     """Upload a CSV or XLSX register; preview first, then import all or nothing."""
     form = ImportForm()
