@@ -1,8 +1,16 @@
-"""Tables out: XLSX and CSV (UTF-8 with BOM so that Excel shows Korean), for the register and reports."""
+"""Tables out: XLSX and CSV (UTF-8 with BOM so that Excel shows Korean), for the register and reports.
+
+Both are written row by row, so that memory stays flat whatever the period: CSV as a generator of chunks, XLSX
+with openpyxl's write-only workbook, which keeps finished rows in a temporary file rather than as cell objects.
+"""
+import codecs
 import csv
 import io
+import tempfile
+from itertools import chain, islice
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -12,41 +20,75 @@ from . import sites
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
 FORMULA_START = ("=", "+", "-", "@")
 REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+CHUNK = 64 * 1024
+WIDTH_SAMPLE = 200
+BATCH = 1000  # rows fetched at a time for the long exports  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
+
+
+def _csv_safe(value):
+    # The importer strips this apostrophe again, so the export still round-trips.
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def csv_chunks(headers: list, rows):
+    """CSV in UTF-8 with a BOM, as byte chunks; every cell, headers included, is kept from running as a formula."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    yield codecs.BOM_UTF8
+    for row in chain([headers], rows):
+        w.writerow([_csv_safe(v) for v in row])
+        if buf.tell() >= CHUNK:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
 
 
 def to_csv(headers: list, rows) -> bytes:
-    """CSV in UTF-8 with a BOM."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
-    # The importer strips this apostrophe again, so the export still round-trips.
-    w.writerows([f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row] for row in rows)
-    return buf.getvalue().encode("utf-8-sig")
+    """CSV in UTF-8 with a BOM, whole."""
+    return b"".join(csv_chunks(headers, rows))
+
+
+def _xlsx_row(ws, row, bold: bool = False) -> list:
+    """Cells for a write-only sheet: text that starts with '=' stays text, not a formula."""
+    out = []
+    for v in row:
+        if bold or (isinstance(v, str) and v.startswith("=")):
+            cell = WriteOnlyCell(ws, value=v)
+            if isinstance(v, str):
+                cell.data_type = "s"
+            if bold:
+                cell.font = Font(bold=True)
+            v = cell
+        out.append(v)
+    return out
+
+
+def xlsx_file(sheets: list[tuple[str, list, list]]):
+    """An XLSX workbook from (title, headers, rows) sheets, bold headers, widths from the first rows; a file
+    object positioned at its start."""
+    wb = Workbook(write_only=True)
+    for title, headers, rows in sheets:
+        ws = wb.create_sheet(title[:31])
+        rows = iter(rows)
+        head = list(islice(rows, WIDTH_SAMPLE))
+        for i, h in enumerate(headers):
+            width = max([len(str(h)) * 2 + 2] + [len(str(r[i] if r[i] is not None else "")) + 2 for r in head])
+            ws.column_dimensions[get_column_letter(i + 1)].width = min(60, width)
+        ws.freeze_panes = "A2"
+        ws.append(_xlsx_row(ws, headers, bold=True))
+        for row in chain(head, rows):
+            ws.append(_xlsx_row(ws, row))
+    out = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+    wb.save(out)
+    out.seek(0)
+    return out
 
 
 def to_xlsx(sheets: list[tuple[str, list, list]]) -> bytes:
-    """An XLSX workbook from (title, headers, rows) sheets, with bold headers and readable widths."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, headers, rows in sheets:
-        ws = wb.create_sheet(title[:31])
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        widths = [len(str(h)) * 2 + 2 for h in headers]
-        for row in rows:
-            ws.append(list(row))
-            for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = "s"  # text, not a formula
-            for i, v in enumerate(row):
-                widths[i] = min(60, max(widths[i], len(str(v if v is not None else "")) + 2))
-        for i, w in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = w
-        ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    """An XLSX workbook, whole."""
+    with xlsx_file(sheets) as fh:
+        return fh.read()
 
 
 def register_rows(**filters):
@@ -57,12 +99,16 @@ def register_rows(**filters):
                s.manager_phone, status_ko.get(s.status, s.status)]
 
 
-def register_export(fmt: str, **filters) -> bytes:
-    """The register as 'xlsx' or 'csv' bytes."""
-    rows = list(register_rows(**filters))
+def table_out(fmt: str, title: str, headers: list, rows):
+    """One table as 'csv' (a generator of byte chunks) or 'xlsx' (a file object), written as it is read."""
     if fmt == "csv":
-        return to_csv(REGISTER_HEADERS, rows)
-    return to_xlsx([("콜센터 현황", REGISTER_HEADERS, rows)])
+        return csv_chunks(headers, rows)
+    return xlsx_file([(title, headers, rows)])
+
+
+def register_export(fmt: str, **filters):
+    """The register as 'xlsx' or 'csv' (see table_out)."""
+    return table_out(fmt, "콜센터 현황", REGISTER_HEADERS, register_rows(**filters))
 
 
 # --- dashboard exports and the council report (issue 5) -------------------------------------------------------
@@ -99,7 +145,8 @@ def _answered_keys(first: str, last: str, dong: str | None) -> list[tuple[str, s
 
 
 def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:
-    """(headers, rows): one row per inspection of the period with each item's answer as a column.
+    """(headers, rows): one row per inspection of the period with each item's answer as a column; rows is a
+    generator, read from the database in batches.
 
     The answers are pivoted in SQL (max(case …) grouped by inspection), so it is two queries whatever the size:
     the answered keys, then the pivot.
@@ -122,13 +169,13 @@ def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[lis
     if dong:
         stmt = stmt.where(Site.dong == dong)
     headers = INSPECTION_HEADERS + [label for _key, label in items]
-    rows = []
-    for r in db.session.execute(stmt):
-        week, at, name, bno, dg, band, mode, who, ok, y, n, na, crit, *vals = r
-        rows.append([week, clock.local(at).strftime("%Y-%m-%d %H:%M"), name, bno, dg, band, MODE_KO.get(mode, mode),
-                     who or "", "적합" if ok else "부적합", y, n, na, crit]
-                    + [VALUE_KO.get(v, "") for v in vals])
-    return headers, rows
+
+    def rows():
+        for r in db.session.execute(stmt.execution_options(yield_per=BATCH)):
+            week, at, name, bno, dg, band, mode, who, ok, y, n, na, crit, *vals = r
+            yield ([week, clock.local(at).strftime("%Y-%m-%d %H:%M"), name, bno, dg, band, MODE_KO.get(mode, mode),
+                    who or "", "적합" if ok else "부적합", y, n, na, crit] + [VALUE_KO.get(v, "") for v in vals])
+    return headers, rows()
 
 
 def action_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:
@@ -156,12 +203,10 @@ def action_rows(first: str, last: str, dong: str | None = None) -> tuple[list, l
     return ACTION_HEADERS, rows
 
 
-def dashboard_export(what: str, fmt: str, first: str, last: str, dong: str | None = None) -> bytes:
-    """'inspections' or 'actions' of a period as 'csv' or 'xlsx' bytes."""
+def dashboard_export(what: str, fmt: str, first: str, last: str, dong: str | None = None):
+    """'inspections' or 'actions' of a period as 'csv' or 'xlsx' (see table_out)."""
     headers, rows = (inspection_rows if what == "inspections" else action_rows)(first, last, dong)
-    if fmt == "csv":
-        return to_csv(headers, rows)
-    return to_xlsx([("점검 결과" if what == "inspections" else "행정지도", headers, rows)])
+    return table_out(fmt, "점검 결과" if what == "inspections" else "행정지도", headers, rows)
 
 
 def council_tables(s: dict, counts: dict) -> list[tuple[str, list, list]]:

@@ -1,16 +1,15 @@
 """The landing page, the lead's compliance dashboard, its exports and the council report."""
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock, district
 from ..auth import roles_required
 from ..models import LEADS
 from ..services import ServiceError, reports, sites, summary
+from .downloads import MIME, download
 from .trend_chart import trend_chart
 
 bp = Blueprint("dashboard", __name__)
-MIME = {"csv": "text/csv; charset=utf-8",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 @bp.route("/")
@@ -62,14 +61,7 @@ def export(what, fmt):
     first, last, dong = _period()
     body = reports.dashboard_export(what, fmt, first, last, dong)
     name = f"{what}_{first}_{last}{'_' + dong if dong else ''}.{fmt}"
-    return _download(body, fmt, name)
-
-
-def _download(body: bytes, fmt: str, name: str) -> Response:
-    from urllib.parse import quote
-    return Response(body, mimetype=MIME[fmt], headers={
-        "Content-Disposition": f"attachment; filename=\"{name.encode('ascii', 'ignore').decode()}\"; "
-                               f"filename*=UTF-8''{quote(name)}"})
+    return download(body, fmt, name)
 
 
 @bp.route("/reports/council")
@@ -89,7 +81,7 @@ def council_xlsx():
     """The council report's tables as XLSX."""
     first, last, _dong = _period(whole_programme=True)
     body = reports.council_xlsx(summary.compute(first, last), sites.counts())
-    return _download(body, "xlsx", f"council_{first}_{last}.xlsx")
+    return download(body, "xlsx", f"council_{first}_{last}.xlsx")
 
 
 @bp.app_template_filter("pct")

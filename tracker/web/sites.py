@@ -9,6 +9,7 @@ from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, Inspection, Site
 from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
+from .downloads import download
 from .forms import ConfirmForm, ImportForm, SiteForm
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
@@ -180,10 +181,7 @@ def export(fmt):
     """The register, with the list's filters, as XLSX or CSV."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    body = reports.register_export(fmt, **_filters())
-    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="sites.{fmt}"'})
+    return download(reports.register_export(fmt, **_filters()), fmt, f"sites.{fmt}")
 
 
 @bp.route("/code", methods=["GET"])
