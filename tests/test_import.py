@@ -322,3 +322,77 @@ def test_a_bad_cell_is_named_by_its_excel_column_and_the_files_own_header(app, d
     report = site_import.import_sites(csv_bytes(rows), "t.csv")
     assert [str(e) for e in report.errors] == ["3행 D열(직원수): 종사자수 '많음'은(는) 숫자가 아닙니다"]
     assert count_rows(Site) == 0
+
+
+# --- hostile files (issue 14) ---
+
+def shared_string_xlsx(header: list, rows: int, string: str, columns: list[int]) -> bytes:
+    """An XLSX as an attacker writes it: one shared string, pointed at by the given columns of every row."""
+    import zipfile
+    from openpyxl.utils import get_column_letter
+    from xml.sax.saxutils import escape
+
+    def row(n, cells):
+        return f'<row r="{n}">' + "".join(cells) + "</row>"
+    head = [f'<c r="{get_column_letter(i + 1)}1" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
+            for i, h in enumerate(header)]
+    body = [row(n, [f'<c r="{get_column_letter(c + 1)}{n}" t="s"><v>0</v></c>' for c in columns])
+            for n in range(2, rows + 2)]
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    files = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType='
+        '"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+        f'</Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet '
+        f'name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.'
+        f'org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/'
+        f'sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+        f'</Relationships>',
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst xmlns="{main}" count="1" uniqueCount="1"><si><t>'
+        f'{escape(string)}</t></si></sst>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet xmlns="{main}"><sheetData>{row(1, head)}'
+        + "".join(body) + "</sheetData></worksheet>",
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def test_one_huge_string_in_every_cell_makes_a_short_error_page(client, db, login, count_rows):
+    """Every cell of 3,000 rows points at one 100,000-character shared string: a small file, and each row bad."""
+    import tracemalloc
+    huge = "많" * 100_000
+    data = shared_string_xlsx(HEAD_KO, 3000, huge, [1, 2, 4])
+    assert len(data) < 100_000
+    login("lead")
+    tracemalloc.start()
+    try:
+        resp = post_file(client, data, "huge.xlsx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and count_rows(Site) == 0
+    assert len(html) < 300_000 and peak < 150 * 2**20
+    assert "잘못된 행 3,000개, 오류 12,000건" in html   # a blank name, and three cells, in every row
+    assert html.count("<li>") <= site_import.LISTED_ERRORS + 20
+    assert "오류가 11,800건 더 있습니다" in html
+    # the value is quoted, cut to a readable length
+    assert f"종사자수 &#39;{'많' * 50}…&#39;은(는) 숫자가 아닙니다" in html and "많" * 51 not in html
+
+
+def test_a_headcount_of_thousands_of_digits_is_too_large_not_a_crash(app, db, count_rows):
+    report = site_import.import_sites(csv_bytes([HEAD_KO, ["센터", "1078100009", "여의동", "", "9" * 4300, "", ""]]))
+    assert count_rows(Site) == 0 and report.error_count == 1
+    assert "너무 큽니다" in str(report.errors[0]) and "…" in str(report.errors[0])

@@ -61,8 +61,10 @@ def register(app: Flask) -> None:
         if not report.ok:
             for err in report.errors:
                 click.echo(str(err), err=True)
+            if report.unlisted_errors:
+                click.echo(f"... {report.unlisted_errors} more", err=True)
             _fail(_("%(file)s: 잘못된 행 %(r)s개, 오류 %(n)s건 — 아무것도 가져오지 않았습니다.", file=path.name,
-                    r=report.bad_rows, n=len(report.errors)))
+                    r=report.bad_rows, n=report.error_count))
         if dry_run:
             db.session.rollback()
         else:

@@ -1,5 +1,13 @@
 """Business rules. Services flush, never commit: the edge (view, API, CLI, job) commits once."""
 
+SHOWN_VALUE_MAX = 50
+
+
+def shown(value, limit: int = SHOWN_VALUE_MAX) -> str:
+    """A user's value as a message quotes it: cut to a readable length, so that a huge cell makes no huge page."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class ServiceError(Exception):
     """A rule was broken; the message is meant for the user, in their language."""

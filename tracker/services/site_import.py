@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from ..extensions import db
-from . import ServiceError, sites
+from . import ServiceError, shown, sites
 
 # Accepted header spellings per field; Korean first, as the office writes them.
 HEADERS = {
@@ -29,6 +29,8 @@ REQUIRED = ("name", "business_no", "dong", "headcount")
 LABELS = {"name": "사업장명", "business_no": "사업자등록번호", "dong": "행정동", "address": "소재지",
           "headcount": "종사자수", "manager_name": "방역담당자", "manager_phone": "연락처"}
 HEADER_SCAN_ROWS = 15
+# A page of a few hundred lines is what a person reads; a file with more problems has one systematic fault.
+LISTED_ERRORS = 200
 
 
 @dataclass
@@ -49,17 +51,31 @@ class ImportReport:
     created: list = field(default_factory=list)   # names
     updated: list = field(default_factory=list)   # (name, {field: (old, new)})
     unchanged: int = 0
-    errors: list = field(default_factory=list)    # RowError
+    errors: list = field(default_factory=list)    # the first LISTED_ERRORS RowErrors
+    error_count: int = 0                          # all of them
     dry_run: bool = False
+    _bad_rows: set = field(default_factory=set)
+
+    def add_error(self, error: RowError) -> None:
+        """Count an error; keep it for the page only while fewer than LISTED_ERRORS are kept."""
+        self.error_count += 1
+        self._bad_rows.add(error.row)
+        if len(self.errors) < LISTED_ERRORS:
+            self.errors.append(error)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.error_count
 
     @property
     def bad_rows(self) -> int:
         """How many distinct rows have at least one error."""
-        return len({e.row for e in self.errors})
+        return len(self._bad_rows)
+
+    @property
+    def unlisted_errors(self) -> int:
+        """Errors counted but not listed."""
+        return self.error_count - len(self.errors)
 
 
 def _norm_header(text) -> str:
@@ -200,7 +216,7 @@ def _column_name(col: int, header, field: str) -> str:
     letter = get_column_letter(col + 1)
     header = " ".join(str(header or "").split())
     if header and _norm_header(header) != _norm_header(LABELS[field]):
-        return _("%(letter)s열(%(header)s)", letter=letter, header=header)
+        return _("%(letter)s열(%(header)s)", letter=letter, header=shown(header))
     return _("%(letter)s열", letter=letter)
 
 
@@ -218,18 +234,18 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
         data = {f: _cell(row, col) for f, col in mapping.items()}
         clean, errors = sites.validate(data)
         for f, reason in errors.items():
-            report.errors.append(RowError(rowno, LABELS[f], reason, cells.get(f, "")))
+            report.add_error(RowError(rowno, LABELS[f], reason, cells.get(f, "")))
         bno = clean.get("business_no")
         if bno:
             if bno in seen:
-                report.errors.append(RowError(rowno, LABELS["business_no"], _(
+                report.add_error(RowError(rowno, LABELS["business_no"], _(
                     "사업자등록번호 %(v)s이(가) 파일에 두 번 있습니다 (처음: %(first)s행)", v=bno, first=seen[bno]),
                     cells["business_no"]))
             else:
                 seen[bno] = rowno
         if not errors:
             todo.append((rowno, clean))
-    if not todo and not report.errors:
+    if not todo and report.ok:
         raise ServiceError(_("가져올 행이 없습니다."))
     return todo, report
 
@@ -238,7 +254,7 @@ def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False
     """Create or update sites from a file, matched on 사업자등록번호. Writes nothing if any row is bad."""
     todo, report = plan(read_rows(data, filename))
     report.dry_run = dry_run
-    if report.errors:
+    if not report.ok:
         return report
     existing = {s.business_no: s for s in db.session.scalars(
         sites.list_stmt().where(sites.Site.business_no.in_([c["business_no"] for _, c in todo])))}

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select, update
 from .. import clock, district
 from ..extensions import db
 from ..models import Site, Task
-from . import ServiceError, audit, rollup
+from . import ServiceError, audit, rollup, shown
 
 FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone")
 # Column widths of the site table; longer text is refused with a message instead of failing in the database.
@@ -42,7 +42,10 @@ def parse_headcount(raw) -> int | None:
         return int(raw) if raw.is_integer() else None
     text = re.sub(r"[\s,]", "", unicodedata.normalize("NFKC", str(raw or "")))
     text = re.sub(r"(명|인)$", "", text)
-    return int(text) if re.fullmatch(r"[-+]?\d+", text) else None
+    if not re.fullmatch(r"[-+]?\d+", text):
+        return None
+    # Python refuses to read an int of thousands of digits; any count this long is simply too large.
+    return int(text) if len(text) <= 12 else (MAX_HEADCOUNT + 1) * (-1 if text[0] == "-" else 1)
 
 
 def validate(data: dict) -> tuple[dict, dict]:
@@ -57,24 +60,24 @@ def validate(data: dict) -> tuple[dict, dict]:
     bno = normalize_business_no(raw_no)
     if bno is None:
         errors["business_no"] = (_("사업자등록번호가 비어 있습니다") if not str(raw_no or "").strip() else
-                                 _("사업자등록번호 '%(v)s'은(는) 10자리 숫자가 아닙니다", v=raw_no))
+                                 _("사업자등록번호 '%(v)s'은(는) 10자리 숫자가 아닙니다", v=shown(raw_no)))
     clean["business_no"] = bno
     raw_dong = data.get("dong")
     dong = d.canonical_dong(raw_dong)
     if dong is None:
         errors["dong"] = (_("행정동이 비어 있습니다") if not str(raw_dong or "").strip() else
-                          _("행정동 '%(v)s'은(는) 이 구의 행정동이 아닙니다", v=raw_dong))
+                          _("행정동 '%(v)s'은(는) 이 구의 행정동이 아닙니다", v=shown(raw_dong)))
     clean["dong"] = dong
     raw_hc = data.get("headcount")
     hc = parse_headcount(raw_hc)
     if hc is None:
         errors["headcount"] = (_("종사자수가 비어 있습니다") if raw_hc is None or str(raw_hc).strip() == "" else
-                               _("종사자수 '%(v)s'은(는) 숫자가 아닙니다", v=raw_hc))
+                               _("종사자수 '%(v)s'은(는) 숫자가 아닙니다", v=shown(raw_hc)))
     elif hc < 0:
-        errors["headcount"] = _("종사자수 '%(v)s'은(는) 0 이상이어야 합니다", v=raw_hc)
+        errors["headcount"] = _("종사자수 '%(v)s'은(는) 0 이상이어야 합니다", v=shown(raw_hc))
         hc = None
     elif hc > MAX_HEADCOUNT:
-        errors["headcount"] = _("종사자수 '%(v)s'은(는) 너무 큽니다", v=raw_hc)
+        errors["headcount"] = _("종사자수 '%(v)s'은(는) 너무 큽니다", v=shown(raw_hc))
         hc = None
     clean["headcount"] = hc
     for f in ("address", "manager_name", "manager_phone"):
