@@ -216,3 +216,27 @@ def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monk
         assert attempt("wrong-password", attacker).status_code == 401
     assert attempt(PASSWORD, attacker).status_code == 429
     assert attempt(PASSWORD, owner).status_code == 302
+
+
+@pytest.mark.parametrize("bad", ["lead@example.test\r\nBcc: all@example.test", "a b@example.test",
+                                 "lead@example.test, other@example.test", "Lead <lead@example.test>",
+                                 "lead@", "@example.test", "lead@example.test\x00", "김팀장@구청.kr", "x" * 300 + "@a.b"])
+def test_user_creation_refuses_an_address_mail_could_not_carry(db, bad):
+    with pytest.raises(ServiceError) as exc:
+        accounts.create_user(bad, "Lead", "lead", "long-enough-1")
+    assert "이메일 주소가 올바르지 않습니다" in exc.value.message and "\n" not in exc.value.message
+    assert db.session.scalar(select(User).where(User.name == "Lead")) is None
+
+
+def test_addresses_are_kept_trimmed_and_lower_case(db):
+    assert accounts.create_user("  Lead@Example.TEST ", "Lead", "lead", "long-enough-1").email == "lead@example.test"
+
+
+def test_a_bad_summary_recipient_stops_the_start_with_its_name(monkeypatch, tmp_path):
+    from tracker import config
+    monkeypatch.setenv("TRACKER_SUMMARY_RECIPIENTS", "chief@district.example, bad\r\nBcc: x@y.z")
+    with pytest.raises(ValueError, match="TRACKER_SUMMARY_RECIPIENTS: 'bad"):
+        config.load(str(tmp_path))
+    monkeypatch.setenv("TRACKER_SUMMARY_RECIPIENTS", " Chief@district.example ,, lead@district.example")
+    assert config.load(str(tmp_path))["TRACKER_SUMMARY_RECIPIENTS"] == ["chief@district.example",
+                                                                        "lead@district.example"]

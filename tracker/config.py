@@ -37,6 +37,20 @@ def _json_list(name, default, kind, example):
     return value
 
 
+def _recipients() -> list[str]:
+    """TRACKER_SUMMARY_RECIPIENTS, comma-separated; a bad address stops the start with its name, rather than
+    stalling the outbox later."""
+    from .addresses import clean_address
+    out = []
+    for raw in (_env("SUMMARY_RECIPIENTS") or "").split(","):
+        if raw.strip():
+            addr = clean_address(raw)
+            if addr is None:
+                raise ValueError(f"TRACKER_SUMMARY_RECIPIENTS: {raw.strip()!r} is not an e-mail address (user@domain)")
+            out.append(addr)
+    return out
+
+
 def _secret_key(instance_path):
     """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
     key = _env("SECRET_KEY")
@@ -95,7 +109,7 @@ def load(instance_path):
         # A district's internal CA (PEM file) to trust besides the system's, for a server with its own certificate.
         "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
-        "TRACKER_SUMMARY_RECIPIENTS": [a.strip() for a in (_env("SUMMARY_RECIPIENTS") or "").split(",") if a.strip()],
+        "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",

@@ -4,9 +4,11 @@ SHOWN_VALUE_MAX = 50
 
 
 def shown(value, limit: int = SHOWN_VALUE_MAX) -> str:
-    """A user's value as a message quotes it: cut to a readable length, so that a huge cell makes no huge page."""
+    """A user's value as a message quotes it: cut to a readable length, so that a huge cell makes no huge page, and
+    with control characters written out (\\r, \\x00), so that the reader sees what is wrong."""
     text = str(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class ServiceError(Exception):

@@ -11,7 +11,8 @@ from .. import clock
 from ..auth import token_hash
 from ..extensions import db
 from ..models import ROLES, ApiToken, LoginThrottle, User
-from . import ServiceError, audit
+from ..addresses import clean_address
+from . import ServiceError, audit, shown
 
 MAX_DELAY = 15 * 60
 # Checked when the e-mail is unknown, so that a wrong address takes as long as a wrong password: one per hash
@@ -38,9 +39,10 @@ def _check_role(role: str) -> None:
 
 def create_user(email: str, name: str, role: str, password: str, by=None) -> User:
     """A new active user with a hashed password."""
-    email = (email or "").strip().lower()
-    if "@" not in email:
-        raise ServiceError(_("이메일 주소가 올바르지 않습니다: '%(email)s'", email=email))
+    raw_email = email
+    email = clean_address(email)
+    if email is None:
+        raise ServiceError(_("이메일 주소가 올바르지 않습니다: '%(email)s'", email=shown(raw_email)))
     if not (name or "").strip():
         raise ServiceError(_("이름을 입력하세요."))
     _check_role(role)
