@@ -11,6 +11,9 @@ _fixed: datetime | None = None
 _warned: set[tuple[str, bool]] = set()
 log = logging.getLogger("tracker.clock")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+# Weeks a user may name: pages step back and forth from them (a 12-week trend, last week's summary), and every such
+# step must stay on the calendar, which date arithmetic ends at the years 1 and 9999.
+INPUT_YEARS = range(1900, 3000)
 
 
 def zone() -> ZoneInfo:
@@ -75,23 +78,27 @@ def week_of(dt: datetime | date | None = None) -> str:
     return f"{year:04d}-W{week:02d}"
 
 
-def parse_week(label: str) -> tuple[int, int]:
-    """(year, week) from '2020-W11'; ValueError on anything else."""
+def _year_week(label: str) -> tuple[int, int]:
     m = WEEK_RE.match((label or "").strip())
     if not m:
         raise ValueError(label)
     year, week = int(m.group(1)), int(m.group(2))
-    # Years the calendar can step a week past either way (date arithmetic ends at 0001 and 9999).
-    if not 1 < year < 9999:
+    date.fromisocalendar(year, week, 1)  # raises for a week the year does not have, or a year of 0
+    return year, week
+
+
+def parse_week(label: str) -> tuple[int, int]:
+    """(year, week) from a week a user names, '2020-W11'; ValueError on anything else, or a year outside
+    INPUT_YEARS."""
+    year, week = _year_week(label)
+    if year not in INPUT_YEARS:
         raise ValueError(label)
-    date.fromisocalendar(year, week, 1)  # raises for a week the year does not have
     return year, week
 
 
 def week_monday(label: str) -> date:
     """The Monday of an ISO week."""
-    year, week = parse_week(label)
-    return date.fromisocalendar(year, week, 1)
+    return date.fromisocalendar(*_year_week(label), 1)
 
 
 def week_start_utc(label: str) -> datetime:

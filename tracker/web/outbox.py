@@ -3,6 +3,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from . import page_arg
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
@@ -34,7 +35,7 @@ def index():
     """Outbox rows by status."""
     status = request.args.get("status")
     status = status if status in STATUS_LABELS else None
-    page = db.paginate(mail.outbox_stmt(status), page=request.args.get("page", 1, type=int), per_page=50,
+    page = db.paginate(mail.outbox_stmt(status), page=page_arg(), per_page=50,
                        error_out=False)
     return render_template("admin/outbox.html", page=page, status=status, form=ConfirmForm(), now=clock.now(),
                            status_labels=STATUS_LABELS, max_attempts=mail.MAX_ATTEMPTS, hint=error_hint)

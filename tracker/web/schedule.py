@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from . import page_arg
 from .. import clock, district
 from ..auth import roles_required
 from ..extensions import db
@@ -50,7 +51,7 @@ def actions():
     min_age = args.get("min_age", type=int)
     rows = db.paginate(schedule.actions_stmt(status=status or None, dong=args.get("dong") or None,
                                              item=args.get("item") or None, min_age=min_age),
-                       page=args.get("page", 1, type=int), per_page=50, error_out=False)
+                       page=page_arg(), per_page=50, error_out=False)
     tpl = checklist.current()
     labels = {i.key: i for i in tpl.items} if tpl else {}
     return render_template("schedule/actions.html", page=rows, labels=labels, status=status,

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from . import page_arg
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
@@ -27,7 +28,7 @@ def _filters() -> dict:
 def index():
     """The register, filtered and paged, under the report's two tables."""
     filters = _filters()
-    page = db.paginate(sites.list_stmt(**filters), page=request.args.get("page", 1, type=int),
+    page = db.paginate(sites.list_stmt(**filters), page=page_arg(),
                        per_page=PER_PAGE, error_out=False)
     return render_template("sites/index.html", page=page, filters=filters, counts=sites.counts(),
                            args={k: v for k, v in filters.items() if v},
