@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import config
+from . import config, edge
 from .extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     app.json.sort_keys = False  # JSON keeps the report's order (bands, dongs), not alphabetical order
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    edge.register(app)  # first, so that its after_request hook runs after every other one
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)
