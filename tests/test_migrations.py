@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tracker import models  # noqa: F401  (registers every table on the metadata)
 from tracker.extensions import db as _db
+from tracker.services.checklist import DEFAULT_ITEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -69,6 +70,18 @@ def test_upgrade_on_an_empty_database_matches_the_models(empty_db_url, tmp_path)
     assert check.returncode == 0, "models and migrations differ:\n" + check.stdout + check.stderr
 
 
+def _checklists(url) -> list[tuple[int, int]]:
+    """(version, number of items) of every published checklist."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT t.version, COUNT(i.id) FROM checklist_template t "
+                "JOIN checklist_item i ON i.template_id = t.id GROUP BY t.version")).all()
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_twice_is_a_no_op(empty_db_url, tmp_path):
     for _ in range(2):
         up = _flask(["db", "upgrade"], empty_db_url, tmp_path / "instance")
@@ -80,3 +93,24 @@ def test_upgrade_twice_is_a_no_op(empty_db_url, tmp_path):
     finally:
         engine.dispose()
     assert len(versions) == 1
+    # A fresh install has its checklist from the upgrade, once: no page view has to make it.
+    assert [tuple(r) for r in _checklists(empty_db_url)] == [(1, len(DEFAULT_ITEMS))]
+
+
+def test_upgrade_keeps_a_checklist_already_published(empty_db_url, tmp_path):
+    """An install that published its own checklist before the default came with the migrations keeps it alone."""
+    up = _flask(["db", "upgrade", "a3d9f0c2b7e1"], empty_db_url, tmp_path / "instance")
+    assert up.returncode == 0, up.stdout + up.stderr
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO checklist_template (version, name, created_at) "
+                              "VALUES (1, '우리 점검표', CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO checklist_item (template_id, key, label_ko, label_en, category, critical, "
+                              "modes, position) SELECT id, 'masks', '마스크', 'Masks', 'hygiene', TRUE, 'onsite', 0 "
+                              "FROM checklist_template"))
+    finally:
+        engine.dispose()
+    up = _flask(["db", "upgrade"], empty_db_url, tmp_path / "instance")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert [tuple(r) for r in _checklists(empty_db_url)] == [(1, 1)]

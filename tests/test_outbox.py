@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import SMTPServer, csrf_from
-from tracker import clock
+from tracker import clock, jobs
 from tracker.models import Outbox
 from tracker.services import mail
 
@@ -93,8 +93,8 @@ def test_queue_twice_makes_one_row_per_recipient(db):
 def test_delivery_sends_each_once(db, smtp_server):
     clock.set_now(T0)
     _queue(db, "a@x.test", "b@x.test")
-    assert mail.deliver_due() == {"sent": 2, "retry": 0, "failed": 0}
-    assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 2, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}
     assert sorted(m["To"] for m in smtp_server.messages) == ["a@x.test", "b@x.test"]
     msg = next(m for m in smtp_server.messages if m["To"] == "a@x.test")
     assert msg["Subject"] == "[영등포구] 주간 점검 요약 1"
@@ -107,16 +107,16 @@ def test_server_down_keeps_mail_queued_then_it_arrives_once(db, smtp_server):
     clock.set_now(T0)
     _queue(db, "a@x.test")
     smtp_server.stop()
-    assert mail.deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
     row = _row(db, "a@x.test")
     assert row.status == "pending" and row.attempts == 1
     assert row.last_error.startswith("connect: ConnectionRefusedError")
     assert row.next_attempt_at == T0 + timedelta(minutes=2)
-    assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet: nothing is hammered
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet: nothing is hammered
     smtp_server.start()
     clock.set_now(T0 + timedelta(minutes=2))
-    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
-    assert mail.deliver_due()["sent"] == 0
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 1
 
 
@@ -131,7 +131,7 @@ def test_two_deliveries_at_once_send_each_message_once(app, db, smtp_server):
         with app.app_context():
             try:
                 barrier.wait()
-                mail.deliver_due()
+                jobs.send_due_mail()
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:
@@ -155,9 +155,9 @@ def test_a_claim_left_by_a_crash_is_retried_only_after_it_goes_stale(db, smtp_se
     # A process claimed the row and died before marking it sent.
     row.status, row.claimed_at, row.attempts = "sending", T0, 1
     db.session.commit()
-    assert mail.deliver_due()["sent"] == 0
+    assert jobs.send_due_mail()["sent"] == 0
     clock.set_now(T0 + mail.STALE_CLAIM + timedelta(seconds=1))
-    assert mail.deliver_due()["sent"] == 1
+    assert jobs.send_due_mail()["sent"] == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -173,17 +173,17 @@ def test_backoff_grows_2_4_8_minutes_capped_at_an_hour_then_fails(db, smtp_serve
     delays, now = [], T0
     for attempt in range(1, 8):
         clock.set_now(now)
-        assert mail.deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+        assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
         row = _row(db, "a@x.test")
         assert (row.status, row.attempts) == ("pending", attempt)
         delays.append((row.next_attempt_at - now) / timedelta(minutes=1))
         now = row.next_attempt_at
         clock.set_now(now - timedelta(seconds=1))
-        assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 0}
+        assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}
         assert _row(db, "a@x.test").attempts == attempt
     assert delays == [2, 4, 8, 16, 32, 60, 60]
     clock.set_now(now)
-    assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 1}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 1}
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == ("failed", 8) and row.last_error.startswith("connect:")
 
@@ -195,7 +195,7 @@ def test_after_max_attempts_it_is_failed_and_shown_with_a_resend_button(db, clie
     now = T0
     for n in range(mail.MAX_ATTEMPTS):
         clock.set_now(now)
-        mail.deliver_due()
+        jobs.send_due_mail()
         now = _row(db, "a@x.test").next_attempt_at
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == ("failed", mail.MAX_ATTEMPTS)
@@ -213,12 +213,14 @@ def test_a_row_is_claimed_only_when_due(db, smtp_server):
     _queue(db, "a@x.test")
     row_id = db.session.scalar(select(Outbox.id))  # process A's pick
     smtp_server.stop()
-    assert mail.deliver_due()["retry"] == 1  # process B tries it and puts it back for 2 minutes
-    assert mail._claim(row_id) is False  # process A is too late
+    assert jobs.send_due_mail()["retry"] == 1  # process B tries it and puts it back for 2 minutes
+    assert mail.claim(row_id) is False  # process A is too late
+    db.session.commit()
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == ("pending", 1)
     clock.set_now(T0 + timedelta(minutes=2))
-    assert mail._claim(row_id) is True
+    assert mail.claim(row_id) is True
+    db.session.commit()
     assert _row(db, "a@x.test").status == "sending"
 
 
@@ -227,14 +229,14 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_fails_at_once(db, sc
     scripted.handler.rcpt_replies = {"busy@x.test": "451 4.3.0 Mailbox busy, try later",
                                      "gone@x.test": "550 5.1.1 Mailbox unavailable"}
     _queue(db, "busy@x.test", "gone@x.test", "ok@x.test")
-    assert mail.deliver_due() == {"sent": 1, "retry": 1, "failed": 1}
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 1, "failed": 1}
     busy, gone = _row(db, "busy@x.test"), _row(db, "gone@x.test")
     assert (busy.status, busy.attempts, busy.last_error) == ("pending", 1, "451 4.3.0 Mailbox busy, try later")
     assert busy.next_attempt_at == T0 + timedelta(minutes=2)
     assert (gone.status, gone.attempts, gone.last_error) == ("failed", 1, "550 5.1.1 Mailbox unavailable")
     scripted.handler.rcpt_replies.pop("busy@x.test")
     clock.set_now(T0 + timedelta(minutes=2))
-    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}  # the 550 is not tried again
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}  # the 550 is not tried again
     assert sorted(m["To"] for m in scripted.messages) == ["busy@x.test", "ok@x.test"]
     assert _status(db) == {"busy@x.test": "sent", "gone@x.test": "failed", "ok@x.test": "sent"}
 
@@ -248,7 +250,7 @@ def test_headers_and_bodies_are_encoded_for_any_relay(app, db, scripted):
     mail.queue("weekly_summary", "2020-W19", [{"recipient": "a@x.test", "subject": SUBJECT,
                                               "body_text": "점검한 사업장: 2 / 3개소", "body_html": "<p>마바센터 미실시</p>"}])
     db.session.commit()
-    assert mail.deliver_due()["sent"] == 1
+    assert jobs.send_due_mail()["sent"] == 1
     raw = scripted.handler.raw[0]
     assert max(raw) < 128, "raw 8-bit bytes on the wire"
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
@@ -275,9 +277,9 @@ def test_a_retry_and_a_resend_keep_the_message_id(app, db, client, login, script
     clock.set_now(T0)
     _queue(db, "a@x.test")
     scripted.handler.data_replies = ["451 4.7.1 Greylisted, come back later"]
-    assert mail.deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
     clock.set_now(T0 + timedelta(minutes=2))
-    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
     mid = _row(db, "a@x.test").message_id
     ids = [email.message_from_bytes(r, policy=policy.default)["Message-ID"] for r in scripted.handler.raw]
     assert ids == [mid, mid]
@@ -285,13 +287,13 @@ def test_a_retry_and_a_resend_keep_the_message_id(app, db, client, login, script
     assert mail.queue("weekly_summary", "2020-W20", [_msg("a@x.test", 2)]) == 1
     db.session.commit()
     scripted.handler.data_replies = ["554 5.6.0 Message content rejected"]
-    assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 1}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 1}
     row = db.session.scalar(select(Outbox).where(Outbox.period == "2020-W20"))
     assert row.status == "failed" and row.last_error.startswith("554")
     login("admin")
     page = client.get("/admin/outbox/").get_data(as_text=True)
     client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": csrf_from(page)})
-    assert mail.deliver_due()["sent"] == 1
+    assert jobs.send_due_mail()["sent"] == 1
     ids = [email.message_from_bytes(r, policy=policy.default)["Message-ID"] for r in scripted.handler.raw[2:]]
     assert ids == [row.message_id, row.message_id] and row.message_id != mid
 
@@ -302,7 +304,7 @@ def test_refused_recipient_fails_is_visible_and_can_be_resent_once(db, client, l
     clock.set_now(T0)
     smtp_server.handler.refuse.add("gone@x.test")
     _queue(db, "gone@x.test", "ok@x.test")
-    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 1}
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 1}
     row = _row(db, "gone@x.test")
     assert row.status == "failed" and row.last_error.startswith("550")
     login("admin")
@@ -318,8 +320,8 @@ def test_refused_recipient_fails_is_visible_and_can_be_resent_once(db, client, l
     # A second click (or a second admin) before delivery queues nothing more.
     resp = client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": token}, follow_redirects=True)
     assert "gone@x.test에게 가는 메일은 지금 &#39;대기&#39; 상태라서 다시 넣지 않았습니다." in resp.get_data(as_text=True)
-    assert mail.deliver_due()["sent"] == 1
-    assert mail.deliver_due()["sent"] == 0
+    assert jobs.send_due_mail()["sent"] == 1
+    assert jobs.send_due_mail()["sent"] == 0
     assert sorted(m["To"] for m in smtp_server.messages) == ["gone@x.test", "ok@x.test"]
 
 
@@ -327,7 +329,7 @@ def test_refused_recipient_fails_is_visible_and_can_be_resent_once(db, client, l
 def test_resending_a_sent_or_sending_message_queues_no_duplicate(db, client, login, smtp_server, status):
     clock.set_now(T0)
     _queue(db, "a@x.test")
-    assert mail.deliver_due()["sent"] == 1
+    assert jobs.send_due_mail()["sent"] == 1
     row = _row(db, "a@x.test")
     if status == "sending":  # another process is sending it right now
         row.status, row.claimed_at = "sending", T0
@@ -341,7 +343,7 @@ def test_resending_a_sent_or_sending_message_queues_no_duplicate(db, client, log
             "실패한 메일만 다시 보낼 수 있습니다.") in resp.get_data(as_text=True)
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == (status, 1)
-    assert mail.deliver_due()["sent"] == 0
+    assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 1
 
 
@@ -349,7 +351,7 @@ def test_resend_needs_an_admin_and_a_csrf_token(db, client, login, smtp_server):
     clock.set_now(T0)
     smtp_server.handler.refuse.add("gone@x.test")
     _queue(db, "gone@x.test")
-    mail.deliver_due()
+    jobs.send_due_mail()
     row = _row(db, "gone@x.test")
     login("lead")
     page = client.get("/mail/preview?week=2020-W19").get_data(as_text=True)
@@ -367,7 +369,7 @@ def test_outbox_page_marks_the_filter_and_says_when_a_queued_row_is_tried_next(d
     clock.set_now(T0)
     smtp_server.stop()
     _queue(db, "a@x.test")
-    mail.deliver_due()  # refused connection: next try at T0 + 2 min = 09:02 in Seoul
+    jobs.send_due_mail()  # refused connection: next try at T0 + 2 min = 09:02 in Seoul
     mail.queue("weekly_summary", "2020-W20", [_msg("b@x.test")])
     db.session.commit()
     login("admin")
@@ -434,7 +436,7 @@ def tls_server(app, certificate):
 def test_starttls_and_login_deliver(db, tls_server):
     clock.set_now(T0)
     _queue(db, "a@x.test")
-    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
     assert [m["To"] for m in tls_server.messages] == ["a@x.test"]
     assert tls_server.sessions == [{"tls": True, "authenticated": True}]
     assert all(entry["tls"] for entry in tls_server.logins)  # the password crossed only inside TLS
@@ -444,7 +446,7 @@ def test_a_wrong_password_leaves_mail_queued_with_a_clear_error(app, db, client,
     app.config["TRACKER_SMTP_PASSWORD"] = "wrong"
     clock.set_now(T0)
     _queue(db, "a@x.test", "b@x.test", "c@x.test")
-    assert mail.deliver_due() == {"sent": 0, "retry": 3, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 3, "failed": 0}
     assert tls_server.raw == []
     for r in ("a@x.test", "b@x.test", "c@x.test"):
         row = _row(db, r)
@@ -457,14 +459,14 @@ def test_a_wrong_password_leaves_mail_queued_with_a_clear_error(app, db, client,
     assert "메일 서버 로그인에 실패했습니다: TRACKER_SMTP_USER와 TRACKER_SMTP_PASSWORD를 확인하세요." in page
     app.config["TRACKER_SMTP_PASSWORD"] = PASSWORD
     clock.set_now(T0 + timedelta(minutes=2))
-    assert mail.deliver_due() == {"sent": 3, "retry": 0, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 3, "retry": 0, "failed": 0}
 
 
 def test_an_untrusted_certificate_is_refused_before_any_password_is_sent(app, db, tls_server):
     app.config["TRACKER_SMTP_CAFILE"] = None  # the system's CAs only: the self-signed certificate is not trusted
     clock.set_now(T0)
     _queue(db, "a@x.test")
-    assert mail.deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
     row = _row(db, "a@x.test")
     assert row.status == "pending"
     assert row.last_error.startswith("tls: SSLCertVerificationError") and "certificate verify failed" in row.last_error
@@ -476,7 +478,7 @@ def test_no_login_without_tls(app, db, tls_server):
     app.config["TRACKER_SMTP_STARTTLS"] = False
     clock.set_now(T0)
     _queue(db, "a@x.test")
-    assert mail.deliver_due()["retry"] == 1
+    assert jobs.send_due_mail()["retry"] == 1
     assert _row(db, "a@x.test").last_error.startswith("auth: SMTPNotSupportedError")
     assert tls_server.logins == [] and tls_server.raw == []
 
@@ -514,7 +516,7 @@ def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(db, brows
     clock.set_now(T0)
     smtp_server.handler.refuse.add("gone.with.a.rather.long.address@district-office.example")
     _queue(db, "gone.with.a.rather.long.address@district-office.example", "ok@x.test")
-    mail.deliver_due()
+    jobs.send_due_mail()
     mail.queue("weekly_summary", "2020-W20", [_msg("later@x.test")])
     db.session.commit()
     admin = make_user("admin")

@@ -136,7 +136,7 @@ def test_create_form_refuses_bad_input(client, db, login, form_token, site_facto
     site_factory(business_no="107-81-11111")
     login("admin")
     resp = client.post("/sites/new", data=site_form(form_token("/sites/new"), **{field: value}))
-    assert resp.status_code == 200
+    assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert 'class="error"' in html and message in html
     assert db.session.scalar(select(Site).where(Site.business_no == "123-45-67890")) is None

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tracker import clock
+from tracker import clock, jobs
 from tracker.models import Outbox, User
 from tracker.services import checklist, inspections, mail, schedule, sites, summary, weekly_mail
 
@@ -99,7 +99,7 @@ def test_two_runs_at_once_send_one_each(app, db, history, smtp_server):
                 mail.queue_weekly_summary(WEEK)
                 from tracker.extensions import db as _db
                 _db.session.commit()
-                mail.deliver_due()
+                jobs.send_due_mail()
             except Exception as exc:
                 errors.append(exc)
             finally:
@@ -122,8 +122,8 @@ def test_server_down_then_back(app, db, history, smtp_server):
     assert "retrying 2" in runner.invoke(args=["send-weekly-summary", "--week", WEEK]).output
     smtp_server.start()
     clock.set_now(at("2020-05-11T09:00"))
-    assert mail.deliver_due()["sent"] == 2
-    assert mail.deliver_due()["sent"] == 0
+    assert jobs.send_due_mail()["sent"] == 2
+    assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 2
 
 
@@ -168,7 +168,7 @@ def test_the_korean_subject_and_bodies_on_the_wire(app, db, history, smtp_server
     from email.utils import parsedate_to_datetime
     mail.queue_weekly_summary(WEEK)
     db.session.commit()
-    assert mail.deliver_due()["sent"] == 2
+    assert jobs.send_due_mail()["sent"] == 2
     raw = smtp_server.handler.raw[0]
     assert max(raw) < 128
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii").replace("\r\n ", " ")

@@ -7,7 +7,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 
-from . import config
+from . import config, edge
 from .extensions import babel, csrf, db, login_manager, migrate
 from .models import LEADS, ROLES as ALL
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     app.json.sort_keys = False  # JSON keeps the report's order (bands, dongs), not alphabetical order
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    edge.register(app)  # first, so that its after_request hook runs after every other one
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)

@@ -1,4 +1,5 @@
-"""APScheduler 3 jobs. Each is thin: it calls one service function in an app context and commits once.
+"""APScheduler 3 jobs. Each is its own edge: it calls one service function in an app context and commits once
+(the outbox's delivery once per message, so that a killed run resumes without sending anything twice).
 
 create_app() never starts this. `flask --app wsgi scheduler` runs it as its own process (production), and
 `make run` starts it beside the dev server. Jobs are idempotent, so two schedulers at once do no harm.
@@ -50,10 +51,25 @@ def mark_overdue(app):
     return _run(app, "mark_overdue", schedule.mark_overdue)
 
 
+def send_due_mail() -> dict:
+    """Send the outbox's due messages: each claim is committed before its message leaves, each result straight
+    after the server answers (the job and `send-weekly-summary` both deliver through this)."""
+    from .services import mail
+    ids = mail.due_ids()
+    db.session.commit()  # end the read: on SQLite it could not become a write after another process wrote
+    with mail.Delivery() as delivery:
+        for row_id in ids:
+            claimed = mail.claim(row_id)
+            db.session.commit()
+            if claimed:
+                delivery.send(row_id)
+                db.session.commit()
+    return delivery.counts
+
+
 def deliver_outbox(app):
     """Every few minutes: send queued e-mail."""
-    from .services import mail
-    return _run(app, "deliver_outbox", mail.deliver_due)
+    return _run(app, "deliver_outbox", send_due_mail)
 
 
 def weekly_summary(app):

@@ -49,8 +49,6 @@ def _has_nul(value) -> bool:
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
-    from ..extensions import db
-    db.session.rollback()
     return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
 
 

@@ -97,7 +97,8 @@ def login_wait_seconds(key: str) -> int:
 
 
 def authenticate(email: str, password: str, key: str) -> User:
-    """The user for these credentials; failures are counted per e-mail and address and slowed down."""
+    """The user for these credentials. Refused: 429 while repeated failures must wait, 401 for wrong credentials,
+    which the caller counts with record_failed_login (outside the refused request's transaction)."""
     wait = login_wait_seconds(key)
     if wait:
         raise ServiceError(_("로그인 실패가 반복되었습니다. %(n)s초 후에 다시 시도하세요.", n=wait), status=429)
@@ -106,11 +107,15 @@ def authenticate(email: str, password: str, key: str) -> User:
     if user and user.active and good:
         db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
         return user
+    raise ServiceError(_("이메일 또는 비밀번호가 올바르지 않습니다."), status=401)
+
+
+def record_failed_login(key: str) -> None:
+    """Count one more failed login for an e-mail and address: the next tries are slowed down."""
     row = db.session.get(LoginThrottle, key) or LoginThrottle(key=key, failures=0)
     row.failures += 1
     row.last_failure_at = clock.now()
     db.session.add(row)
-    raise ServiceError(_("이메일 또는 비밀번호가 올바르지 않습니다."), status=401)
 
 
 def users_stmt():

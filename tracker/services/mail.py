@@ -1,8 +1,10 @@
 """E-mail through an outbox: rendering queues one row per (kind, period, recipient); delivery claims and sends.
 
-Delivery is at-least-once. The only window for a duplicate is between the SMTP server accepting a message and
-the row being marked sent, a single UPDATE committed straight after; a process killed inside that window leaves the
-row in 'sending', and it is retried only after STALE_CLAIM, with the same Message-ID, so that mail clients fold it.
+This module offers the pieces (due_ids, claim, Delivery.send) and never commits; the caller is the edge
+(jobs.send_due_mail). Delivery is at-least-once. The only window for a duplicate is between the SMTP server
+accepting a message and the row being marked sent, a single UPDATE that the edge commits straight after; a process
+killed inside that window leaves the row in 'sending', and it is retried only after STALE_CLAIM, with the same
+Message-ID, so that mail clients fold it.
 """
 import smtplib
 import socket
@@ -53,15 +55,20 @@ def _due(now):
                (Outbox.status == "sending") & (Outbox.claimed_at < now - STALE_CLAIM))
 
 
-def _claim(row_id: int) -> bool:
+def due_ids() -> list[int]:
+    """The ids of the next batch of rows due for delivery, oldest first."""
+    return list(db.session.scalars(select(Outbox.id).where(_due(clock.now())).order_by(Outbox.id).limit(BATCH)))
+
+
+def claim(row_id: int) -> bool:
+    """Take a due row for this process with a conditional UPDATE; False when another process has it or has just
+    tried it. The caller commits the claim before sending, so that other processes see it."""
     # The same condition as the pick: a row another process tried and put back to wait is not due any more.
     now = clock.now()
-    claimed = db.session.execute(
+    return db.session.execute(
         update(Outbox).where(Outbox.id == row_id, _due(now))
         .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    return claimed == 1
+        .execution_options(synchronize_session=False)).rowcount == 1
 
 
 def build_message(row: Outbox) -> EmailMessage:
@@ -109,7 +116,6 @@ def _connect() -> smtplib.SMTP:
 def _finish(row_id: int, **values) -> None:
     db.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values)
                        .execution_options(synchronize_session=False))
-    db.session.commit()
 
 
 def _retry_or_fail(row: Outbox, error: str, counts: dict) -> None:
@@ -130,41 +136,44 @@ def _refused(row: Outbox, exc: smtplib.SMTPResponseException, counts: dict) -> N
         _retry_or_fail(row, error, counts)
 
 
-def deliver_due() -> dict:
-    """Send what is due. This loop is its own edge: it commits each claim and each result at once."""
-    ids = db.session.scalars(select(Outbox.id).where(_due(clock.now())).order_by(Outbox.id).limit(BATCH)).all()
-    db.session.commit()
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    smtp, server_error = None, None
-    try:
-        for row_id in ids:
-            if not _claim(row_id):
-                continue  # another process has it, or has just tried it
-            row = db.session.get(Outbox, row_id)
-            if server_error:  # one connection attempt a run: a wrong password is not tried fifty times
-                _retry_or_fail(row, server_error, counts)
-                continue
-            try:
-                if smtp is None:
-                    smtp = _connect()
-                smtp.send_message(build_message(row))
-            except ServerError as exc:
-                server_error = str(exc)
-                _retry_or_fail(row, server_error, counts)
-            except smtplib.SMTPRecipientsRefused as exc:
-                _refused(row, smtplib.SMTPResponseException(*next(iter(exc.recipients.values()))), counts)
-            except smtplib.SMTPResponseException as exc:
-                _refused(row, exc, counts)
-                smtp = _drop(smtp)
-            except (OSError, smtplib.SMTPException, socket.timeout) as exc:
-                _retry_or_fail(row, _describe(exc), counts)
-                smtp = _drop(smtp)
-            else:
-                _finish(row.id, status="sent", sent_at=clock.now(), last_error="")
-                counts["sent"] += 1
-    finally:
-        _drop(smtp)
-    return counts
+class Delivery:
+    """One delivery run's SMTP connection, opened for its first message; with its counts of sent, retry, failed."""
+
+    def __init__(self):
+        self.smtp = None
+        self.server_error = None
+        self.counts = {"sent": 0, "retry": 0, "failed": 0}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.smtp = _drop(self.smtp)
+
+    def send(self, row_id: int) -> None:
+        """Send one claimed row and record the outcome on it: sent, back to pending for a retry, or failed."""
+        row = db.session.get(Outbox, row_id)
+        if self.server_error:  # one connection attempt a run: a wrong password is not tried fifty times
+            _retry_or_fail(row, self.server_error, self.counts)
+            return
+        try:
+            if self.smtp is None:
+                self.smtp = _connect()
+            self.smtp.send_message(build_message(row))
+        except ServerError as exc:
+            self.server_error = str(exc)
+            _retry_or_fail(row, self.server_error, self.counts)
+        except smtplib.SMTPRecipientsRefused as exc:
+            _refused(row, smtplib.SMTPResponseException(*next(iter(exc.recipients.values()))), self.counts)
+        except smtplib.SMTPResponseException as exc:
+            _refused(row, exc, self.counts)
+            self.smtp = _drop(self.smtp)
+        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+            _retry_or_fail(row, _describe(exc), self.counts)
+            self.smtp = _drop(self.smtp)
+        else:
+            _finish(row.id, status="sent", sent_at=clock.now(), last_error="")
+            self.counts["sent"] += 1
 
 
 def _drop(smtp):

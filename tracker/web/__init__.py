@@ -1,5 +1,8 @@
-"""Page blueprints, one per area."""
-from flask import request
+"""Page blueprints, one per area, and what their views share."""
+from flask import flash, request
+
+from .. import edge
+from ..services import ServiceError
 
 MAX_PAGE = 100_000  # beyond any list the office keeps; a larger number would overflow the database's OFFSET
 
@@ -8,3 +11,15 @@ def page_arg() -> int:
     """The list page asked for in ?page=, from 1 to MAX_PAGE; anything else is the first page."""
     page = request.args.get("page", 1, type=int)
     return page if 1 <= page <= MAX_PAGE else 1
+
+
+def refused(exc: ServiceError) -> None:
+    """A service said no to a page that answers anyway (a redirect, the form again): undo the request's writes, so
+    that the edge commits nothing of it, and flash the reason."""
+    edge.undo()
+    flash(exc.message, "error")
+
+
+def form_status() -> int:
+    """A form page's status: 422 when a POST gets the form back (the form or a service refused it), else 200."""
+    return 422 if request.method == "POST" else 200

@@ -10,6 +10,7 @@ from ..auth import roles_required
 from ..extensions import db
 from ..models import ChecklistTemplate, User
 from ..services import ServiceError, accounts, checklist
+from . import form_status, refused
 from .forms import ChecklistEditForm, TemplateImportForm, UserEditForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -24,15 +25,13 @@ def users():
         try:
             accounts.create_user(form.email.data, form.name.data, form.role.data, form.password.data, by=current_user)
         except ServiceError as exc:
-            db.session.rollback()
             form.email.errors = list(form.email.errors) + [exc.message]
         else:
-            db.session.commit()
             flash(_("사용자를 만들었습니다."), "info")
             return redirect(url_for("admin.users"))
     rows = db.session.scalars(accounts.users_stmt()).all()
     edit_forms = {u.id: UserEditForm(prefix=f"u{u.id}", role=u.role, active=u.active) for u in rows}
-    return render_template("admin/users.html", form=form, users=rows, edit_forms=edit_forms)
+    return render_template("admin/users.html", form=form, users=rows, edit_forms=edit_forms), form_status()
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"])
@@ -45,10 +44,8 @@ def update_user(user_id):
         try:
             accounts.update_user(user, form.role.data, form.active.data, by=current_user)
         except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            refused(exc)
         else:
-            db.session.commit()
             flash(_("%(name)s: 저장했습니다.", name=user.name), "info")
     return redirect(url_for("admin.users"))
 
@@ -96,10 +93,8 @@ def checklist_edit():
             try:
                 tpl = checklist.publish(form.name.data, _rows(form), by=current_user)
             except ServiceError as exc:
-                db.session.rollback()
                 errors, status = (exc.errors if isinstance(exc.errors, list) else [exc.message]), 422
             else:
-                db.session.commit()
                 flash(_("점검표 %(v)s판을 게시했습니다. 이미 저장된 점검은 예전 판을 그대로 씁니다.", v=tpl.version), "info")
                 return redirect(url_for("admin.checklist_view"))
     elif request.method == "POST":
@@ -132,8 +127,6 @@ def checklist_import():
     try:
         tpl = checklist.import_json(text, by=current_user)
     except ServiceError as exc:
-        db.session.rollback()
         return _checklist_page(form, exc.message, 422)
-    db.session.commit()
     flash(_("가져온 점검표를 %(v)s판으로 게시했습니다.", v=tpl.version), "info")
     return redirect(url_for("admin.checklist_view"))

@@ -3,8 +3,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from .. import edge
 from ..auth import roles_required
-from ..extensions import db
 from ..services import ServiceError, accounts
 from .forms import ConfirmForm, LoginForm
 
@@ -35,11 +35,11 @@ def login():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, key)
         except ServiceError as exc:
-            db.session.commit()  # keep the failure count
+            if exc.status == 401:  # wrong credentials count, though the request is rolled back; an early try does not
+                edge.keep(accounts.record_failed_login, key)
             flash(exc.message, "error")
             status = exc.status
         else:
-            db.session.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("auth/login.html", form=form), status

@@ -14,6 +14,5 @@ def healthz():
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        db.session.rollback()
         return jsonify(status="error", database="unreachable", error=type(exc).__name__), 503
     return jsonify(status="ok", database="ok")

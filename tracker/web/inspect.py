@@ -18,23 +18,23 @@ def _wants_json() -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _template():
-    tpl = checklist.current()
-    if tpl is None:  # a fresh install: the built-in default (CHECKLIST.md) until an admin publishes another
-        tpl = checklist.ensure_default()
-        db.session.commit()
-    return tpl
-
-
 def _modes(tpl) -> list[str]:
-    """The modes the template has items for: a mode with nothing to judge is not offered."""
-    return [m for m in MODES if any(i.applies_to(m) for i in tpl.items)]
+    """The modes the template has items for: a mode with nothing to judge is not offered (none without one)."""
+    return [m for m in MODES if tpl and any(i.applies_to(m) for i in tpl.items)]
+
+
+def _no_checklist():
+    # `db upgrade` and `seed-demo` publish the default; a database made some other way may have none yet.
+    return render_template("error.html", status=503, title=_("게시된 점검표가 없습니다."), message=_(
+        "점검표가 게시되어야 점검할 수 있습니다. 관리자에게 점검표 게시를 요청하세요.")), 503
 
 
 def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: str | None = None,
                  answers: dict | None = None, fields: dict | None = None, errors: dict | None = None,
                  message: str | None = None, status: int = 200):
-    tpl = _template()
+    tpl = checklist.current()
+    if tpl is None:
+        return _no_checklist()
     modes = _modes(tpl)
     if mode not in modes:
         mode = modes[0]
@@ -68,7 +68,7 @@ def home():
     todo = request.args.get("todo") == "1"
     return render_template("inspect/home.html", rows=[r for r in rows if not r[1]] if todo else rows, week=week,
                            done=done, total=len(rows), todo=todo, mine=_viewable(rows, week),
-                           modes=_modes(_template()))
+                           modes=_modes(checklist.current()))
 
 
 def _viewable(rows: list, week: str) -> dict:
@@ -120,14 +120,12 @@ def submit(site_id):
     try:
         insp, created = inspections.submit(data, by=current_user, photos=photos)
     except ServiceError as exc:
-        db.session.rollback()
         if _wants_json():
             return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
         mode = data["mode"] if data["mode"] in MODES else "onsite"
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
                             fields=data, errors=exc.errors, message=exc.message, status=exc.status)
-    db.session.commit()
     url = url_for("inspect.detail", inspection_id=insp.id)
     if _wants_json():
         return jsonify(id=insp.id, created=created, url=url), 201 if created else 200

@@ -48,7 +48,6 @@ def resend(row_id):
     row = db.get_or_404(Outbox, row_id)
     if ConfirmForm().validate_on_submit():
         if mail.resend(row.id):
-            db.session.commit()
             flash(_("%(to)s에게 다시 보내도록 대기열에 넣었습니다.", to=row.recipient), "info")
         else:
             db.session.refresh(row)

@@ -6,12 +6,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from . import page_arg
 from .. import clock, district
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, DongAssignment, Site, Task, User
 from ..services import ServiceError, checklist, schedule
+from . import form_status, page_arg, refused
 from .forms import ConfirmForm
 
 bp = Blueprint("schedule", __name__)
@@ -83,10 +83,8 @@ def record_incident(site_id):
     try:
         schedule.record_incident(site, *_incident_input(), by=current_user)
     except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("확진자 발생을 기록했습니다. 다음 근무일까지 현장점검이 배정되고 모니터링이 주 2회로 늘어납니다."), "info")
     return redirect(url_for("sites.detail", site_id=site.id))
 
@@ -98,19 +96,27 @@ def assignments():
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            for dong in district.current().dongs:
+            for dong in district.current().dongs:  # all or nothing: one refused dong undoes the others
                 raw = request.form.get(f"dong-{dong}", "")
-                schedule.assign_dong(dong, int(raw) if raw else None, by=current_user)
-        except (ServiceError, ValueError) as exc:
-            db.session.rollback()
-            flash(getattr(exc, "message", str(exc)), "error")
+                schedule.assign_dong(dong, _inspector_id(raw, optional=True), by=current_user)
+        except ServiceError as exc:
+            refused(exc)
         else:
-            db.session.commit()
             flash(_("담당을 저장했습니다."), "info")
             return redirect(url_for("schedule.assignments"))
     current = dict(db.session.execute(select(DongAssignment.dong, DongAssignment.inspector_id)).all())
     return render_template("schedule/assignments.html", form=form, dongs=district.current().dongs,
-                           current=current, inspectors=_inspectors())
+                           current=current, inspectors=_inspectors()), form_status()
+
+
+def _inspector_id(raw: str, optional: bool) -> int | None:
+    """A posted inspector's id, None for a blank optional choice; anything else is refused as no inspector."""
+    if optional and not raw.strip():
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ServiceError(_("점검원을 찾을 수 없습니다")) from None
 
 
 @bp.route("/tasks/<int:task_id>/assignee", methods=["POST"])
@@ -120,11 +126,10 @@ def reassign(task_id):
     task = db.get_or_404(Task, task_id)
     if ConfirmForm().validate_on_submit():
         try:
-            schedule.reassign_task(task, int(request.form.get("inspector_id", "0")), by=current_user)
-        except (ServiceError, ValueError) as exc:
-            db.session.rollback()
-            flash(getattr(exc, "message", str(exc)), "error")
+            inspector_id = _inspector_id(request.form.get("inspector_id", ""), optional=False)
+            schedule.reassign_task(task, inspector_id, by=current_user)
+        except ServiceError as exc:
+            refused(exc)
         else:
-            db.session.commit()
             flash(_("담당자를 바꿨습니다."), "info")
     return redirect(request.referrer or url_for("schedule.week", week=task.week))

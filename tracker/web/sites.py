@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from . import page_arg
+from . import form_status, page_arg, refused
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
@@ -72,11 +72,9 @@ def _save(form: SiteForm, site: Site | None):
         else:
             sites.update_site(site, data, by=current_user)
     except ServiceError as exc:
-        db.session.rollback()
         for f, msg in exc.errors.items():
             getattr(form, f).errors = list(getattr(form, f).errors) + [msg]
         return None
-    db.session.commit()
     return site
 
 
@@ -88,7 +86,7 @@ def create():
     if form.validate_on_submit() and (site := _save(form, None)):
         flash(_("사업장을 등록했습니다."), "info")
         return redirect(url_for("sites.detail", site_id=site.id))
-    return render_template("sites/form.html", form=form, site=None)
+    return render_template("sites/form.html", form=form, site=None), form_status()
 
 
 @bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
@@ -100,7 +98,7 @@ def edit(site_id):
     if form.validate_on_submit() and _save(form, site):
         flash(_("저장했습니다."), "info")
         return redirect(url_for("sites.detail", site_id=site.id))
-    return render_template("sites/form.html", form=form, site=site)
+    return render_template("sites/form.html", form=form, site=site), form_status()
 
 
 @bp.route("/<int:site_id>/status", methods=["POST"])
@@ -112,10 +110,8 @@ def set_status(site_id):
         try:
             sites.set_status(site, request.form.get("status", ""), by=current_user)
         except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            refused(exc)
         else:
-            db.session.commit()
             flash(_("폐업 처리했습니다.") if site.status == "closed" else _("다시 운영 중으로 바꿨습니다."), "info")
     return redirect(url_for("sites.detail", site_id=site.id))
 
@@ -127,7 +123,6 @@ def rotate_qr(site_id):
     site = _get(site_id)
     if ConfirmForm().validate_on_submit():
         sites.rotate_token(site, by=current_user)
-        db.session.commit()
         flash(_("QR 코드를 새로 발급했습니다. 예전 코드는 더 이상 쓸 수 없습니다. 새 코드를 인쇄해 붙이세요."), "info")
     return redirect(url_for("sites.detail", site_id=site.id))
 
@@ -167,11 +162,9 @@ def upload():
         except ServiceError as exc:
             error = exc.message
         if report is not None and report.ok and not dry:
-            db.session.commit()
             flash(_("가져오기를 마쳤습니다: 새로 %(c)s곳, 변경 %(u)s곳, 그대로 %(n)s곳.",
                     c=len(report.created), u=len(report.updated), n=report.unchanged), "info")
             return redirect(url_for("sites.index"))
-        db.session.rollback()
     status = 422 if (error or (report and not report.ok)) else 200
     return render_template("sites/import.html", form=form, report=report, error=error), status
 
