@@ -37,7 +37,7 @@ translations: venv  ## compile the .po catalogues (the .mo files are build outpu
 # Static files under content-hashed names, with brotli and gzip copies, into build/ (git-ignored). The app builds
 # them itself at start when they are missing; this makes them before the first request.
 assets: venv
-	$(BIN)/python -m tracker.assets
+	$(BIN)/python -c 'from tracker import assets; assets.main()'
 
 db: venv translations assets  ## migrate the SQLite database under instance/
 	$(FLASK) db upgrade

@@ -1,10 +1,9 @@
-"""Static files as served: content-hashed names and precompressed copies (gzip, brotli), built from static/.
+"""Static files as served: minified, under content-hashed names, with precompressed copies (gzip, brotli).
 
 The build goes to build/static (git-ignored), keyed by a digest of the sources: `make assets` makes it, and
 create_app() makes it when it is missing. A hashed name never changes content, so it is cached for a year, and a
 page always names the files it was written with. Old names stay in the folder (a page from before a deployment,
 kept by a phone, still finds its files) until `make clean`.
-Run `python -m tracker.assets` to build.
 """
 import hashlib
 import json
@@ -14,6 +13,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import rcssmin
+import rjsmin
 from whitenoise.compress import Compressor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,15 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _minified(name: str, data: bytes, names: dict) -> bytes:
+    """Scripts and stylesheets without their comments and spaces: what a phone downloads, not what we read."""
+    if name.endswith(".js"):
+        return rjsmin.jsmin(data.decode("utf-8")).encode("utf-8")
+    if name.endswith(".css"):
+        return rcssmin.cssmin(_rewrite_css(name, data.decode("utf-8"), names)).encode("utf-8")
+    return data
+
+
 def _encoded(name: str, data: bytes) -> list[tuple[str, bytes]]:
     """The brotli and gzip copies WhiteNoise serves to browsers that accept them, where they are smaller."""
     if not Compressor(quiet=True).should_compress(name):
@@ -72,9 +82,7 @@ def build(src: Path = SOURCE, out: Path = BUILD) -> dict:
     names: dict[str, str] = {}
     # Stylesheets last: their url(...) references name the other files' hashed names.
     for name in sorted(files, key=lambda n: n.endswith(".css")):
-        data = (src / name).read_bytes()
-        if name.endswith(".css"):
-            data = _rewrite_css(name, data.decode("utf-8"), names).encode("utf-8")
+        data = _minified(name, (src / name).read_bytes(), names)
         names[name] = _hashed(name, data)
         target = out / "static" / names[name]
         if not target.exists():
@@ -94,6 +102,11 @@ def ensure(src: Path = SOURCE, out: Path = BUILD) -> dict:
     return build(src, out)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """`make assets`: build, and say where."""
     m = build()
     print(f"static files built: {len(m['files'])} into {BUILD / 'static'} (manifest {m['digest']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -72,10 +72,18 @@ function revalidate(key, kept, clientId) {
     return resp.clone().text().then(function (html) {
       return keep(key, resp).then(function () {
         if (version(html) === version(r[0]) || !clientId) return;
-        return self.clients.get(clientId).then(function (c) { if (c) c.postMessage({ type: "checklist-changed" }); });
+        return tell(clientId, { type: "checklist-changed" }, 20);
       });
     });
   }).catch(function () { /* offline: the kept copy stands */ });
+}
+
+// The page that asked may not exist yet when the answer is in (a fast network): look again for a few seconds.
+function tell(clientId, message, tries) {
+  return self.clients.get(clientId).then(function (c) {
+    if (c) { c.postMessage(message); return; }
+    if (tries > 0) return new Promise(function (ok) { setTimeout(ok, 250); }).then(function () { return tell(clientId, message, tries - 1); });
+  });
 }
 
 function offlinePage() {
