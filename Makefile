@@ -6,12 +6,12 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test venv venv-dev translations db demo chromium serve scheduler clean
+.PHONY: run test venv venv-dev translations assets db demo chromium serve scheduler clean
 
 run: demo  ## set up, then serve on SQLite with the scheduler in-process
 	$(FLASK) dev --host $(HOST) --port $(PORT)
 
-test: venv-dev translations chromium  ## set up, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
+test: venv-dev translations assets chromium  ## set up, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest -q tests
 	@if [ -n "$$TRACKER_TEST_POSTGRES_URL" ]; then \
 	  echo "=== the same suite on PostgreSQL ($$TRACKER_TEST_POSTGRES_URL) ==="; \
@@ -34,17 +34,26 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 translations: venv  ## compile the .po catalogues (the .mo files are build output)
 	$(BIN)/pybabel compile -d translations
 
-db: venv translations  ## migrate the SQLite database under instance/
+# Static files under content-hashed names, with brotli and gzip copies, into build/ (git-ignored). The app builds
+# them itself at start when they are missing; this makes them before the first request.
+assets: venv
+	$(BIN)/python -c 'from tracker import assets; assets.main()'
+
+db: venv translations assets  ## migrate the SQLite database under instance/
 	$(FLASK) db upgrade
 
 demo: db
 	$(FLASK) seed-demo
 
-# Browser tests drive Debian's Chromium; never `playwright install`, which downloads a browser.
+# Browser tests drive Debian's Chromium; never `playwright install`, which downloads a browser. Each package is
+# checked on its own: without fonts-noto-cjk the screenshots show Korean as boxes.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 serve: db  ## production-style: gunicorn with gunicorn.conf.py (run the scheduler as its own process)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
@@ -53,4 +62,4 @@ scheduler: db
 	$(FLASK) scheduler
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

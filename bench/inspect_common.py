@@ -72,3 +72,24 @@ def live(app):
     finally:
         server.shutdown()
         thread.join(10)
+
+
+@contextlib.contextmanager
+def served():
+    """The bench app's database behind gunicorn with the repository's gunicorn.conf.py (2 workers) on a free
+    loopback port: (base url, site, qr token). Static files are built first, as `make assets` does."""
+    from tracker import assets
+    assets.ensure()
+    with tempfile.TemporaryDirectory() as tmp, bench_app() as (app, site, _user):
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        with harness.Gunicorn(url, Path(tmp), workers=2) as g:
+            yield f"http://127.0.0.1:{g.port}", site.id, site.qr_token
+
+
+def log_in_page(page, base):
+    """Log a Playwright page in as the bench inspector through the real form."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", "bench@example.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/inspect")

@@ -5,9 +5,11 @@ import pytest
 
 from tests.conftest import csrf_from
 
-# Meant to be public: the login page, static files, the health check, the API's description and the
-# service worker script (it only caches the form shell; the pages it caches still need a login).
-PUBLIC = {"static", "auth.login", "health.healthz", "api.openapi", "inspect.service_worker"}
+# Meant to be public: the login page, static files, the health check, the API's description, and what a phone
+# needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
+# and the pages the service worker keeps still need a login.
+PUBLIC = {"static", "auth.login", "health.healthz", "api.openapi", "pwa.service_worker", "pwa.manifest",
+          "pwa.offline"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
@@ -19,7 +21,7 @@ POLICY = {
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,
     "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
     # the field work
-    "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.submit": ALL, "inspect.detail": ALL,
+    "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL, "inspect.detail": ALL,
     "inspect.photo": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,

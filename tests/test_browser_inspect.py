@@ -437,7 +437,7 @@ def test_form_controls_fit_a_thumb(phone, site_factory):
     refused = []  # what the page's Content-Security-Policy blocked, if anything
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     icons = []
-    page.on("response", lambda r: icons.append(r.status) if r.url.endswith("/camera.svg") else None)
+    page.on("response", lambda r: icons.append(r.status) if re.search(r"/camera\.[0-9a-f]{12}\.svg$", r.url) else None)
     page.goto(f"{base}/s/{site.qr_token}")
     switch = page.locator("a.mode-switch")
     assert switch.inner_text() == "전화 모니터링으로 바꾸기"
@@ -486,7 +486,7 @@ def test_qr_scan_with_barcode_detector_opens_the_sites_form(new_phone, site_fact
     }};""")
     page.goto(f"{base}/inspect")
     page.locator("#qr-scan").tap()
-    page.wait_for_url(f"{base}/s/{site.qr_token}")
+    page.wait_for_url(f"{base}/inspect/sites/{site.id}?mode=onsite&scan=*")  # /s/<code> signs the scan into it
     assert page.locator("h1").inner_text() == "스캔센터" and "QR 스캔 확인" in page.locator(".mode-line").inner_text()
 
 
@@ -515,7 +515,9 @@ def test_a_refused_kept_inspection_comes_back_into_its_form(phone, site_factory)
     wait_until(lambda: "판바뀐센터" in (note.inner_text() if note.is_visible() else ""))
     assert "구내식당 지그재그 앉기" in note.inner_text()  # the server's reason
     page.goto(f"{base}/inspect/sites/{site.id}?mode=onsite")
-    page.wait_for_function("() => document.getElementById('insp-status').textContent.includes('불러왔습니다')")
+    # The phone first shows the form it kept, then the new checklist as soon as its service worker has it.
+    page.wait_for_function("() => document.getElementById('insp-progress').textContent === '17 / 18' && "
+                           "document.getElementById('insp-status').textContent.includes('불러왔습니다')")
     assert page.input_value("input[name=client_uuid]") == uuid
     assert page.is_checked("#a-ventilation-no") and page.input_value("#n-ventilation") == "창문 없음"
     assert page.locator("#insp-progress").inner_text() == "17 / 18"

@@ -75,7 +75,7 @@ def test_dashboard_shows_definitions_and_the_svg_trend(history, client, login): 
     assert "예 ÷ (예 + 아니오)" in html and "중요 항목에 “아니오”가 하나도 없는 점검" in html
     assert '<svg class="trend wide"' in html and '<svg class="trend compact"' in html and "<polyline" in html
     assert "style=" not in html and "<script>" not in html      # CSP: no inline style or script
-    assert "css/dashboard.css" in html
+    assert re.search(r'href="/static/css/dashboard\.[0-9a-f]{12}\.css"', html)  # its content-hashed name
     assert "66.7%" in html                        # 여의동's rate
 
 
@@ -105,7 +105,7 @@ def test_council_page_prints_on_a4(history, client, login):  # noqa: F811
     login("lead")
     html = client.get("/reports/council?from=2020-W11&to=2020-W14").get_data(as_text=True)
     assert "관내 콜센터 현황: 총 4개소" in html
-    css = client.get("/static/css/dashboard.css").get_data(as_text=True)
+    css = client.get(re.search(r'href="(/static/css/dashboard\.[^"]+)"', html).group(1)).get_data(as_text=True)
     assert "@media print" in css and "size:A4" in css
 
 
@@ -284,7 +284,7 @@ def test_dashboard_and_report_pages_reference_nothing_outside(history, client, l
     assert resp.status_code == 200
     assert not EXTERNAL.findall(html), EXTERNAL.findall(html)
     sheets = re.findall(r'<link[^>]+href="([^"]+\.css[^"]*)"', html)
-    assert any("dashboard.css" in h for h in sheets)
+    assert any(re.search(r"/dashboard\.[0-9a-f]{12}\.css$", h) for h in sheets)
     for href in sheets:
         css = client.get(href).get_data(as_text=True)
         assert css and not CSS_EXTERNAL.findall(css), href

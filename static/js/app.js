@@ -25,3 +25,52 @@ document.querySelectorAll("iframe[data-autosize]").forEach(function (f) {
   window.addEventListener("resize", fit);
   if (f.contentDocument && f.contentDocument.readyState === "complete") fit();
 });
+
+// Logging out clears what this phone keeps for use offline: the service worker, its pages and files, and the drafts
+// of unsent forms (inspect.js keeps them in localStorage and in IndexedDB "tracker"). An inspection already queued
+// to be sent stays: inspect.js sends it once its inspector logs in again.
+function clearKept() {
+  var jobs = [];
+  // The worker goes too, so that nothing is kept again until the next login registers it afresh.
+  if (navigator.serviceWorker && navigator.serviceWorker.getRegistrations) {
+    jobs.push(navigator.serviceWorker.getRegistrations().then(function (regs) {
+      return Promise.all(regs.map(function (r) { return r.unregister(); }));
+    }));
+  }
+  if (window.caches) {
+    jobs.push(caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return k.indexOf("tracker-") === 0; })
+        .map(function (k) { return caches.delete(k); }));
+    }));
+  }
+  try {
+    Object.keys(localStorage).filter(function (k) { return /^tracker:(draft|cur):/.test(k); })
+      .forEach(function (k) { localStorage.removeItem(k); });
+  } catch (e) { /* no storage: nothing kept */ }
+  if (window.indexedDB) {
+    jobs.push(new Promise(function (ok) {
+      var r = indexedDB.open("tracker");
+      r.onsuccess = function () {
+        var d = r.result;
+        if (!d.objectStoreNames.contains("drafts")) { d.close(); ok(); return; }
+        var t = d.transaction("drafts", "readwrite");
+        t.objectStore("drafts").clear();
+        t.oncomplete = t.onerror = t.onabort = function () { d.close(); ok(); };
+      };
+      r.onerror = r.onblocked = function () { ok(); };
+    }));
+  }
+  return Promise.all(jobs).catch(function () {});
+}
+
+document.querySelectorAll("form[data-logout]").forEach(function (f) {
+  f.addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearKept().then(function () {
+      // A page kept offline may carry an old token: ask for a fresh one, or post the one it has.
+      return fetch(f.getAttribute("data-csrf-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { if (j.csrf_token) f.elements.csrf_token.value = j.csrf_token; });
+    }).catch(function () {}).then(function () { f.submit(); });
+  });
+});

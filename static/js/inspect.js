@@ -9,6 +9,8 @@
   if (!host) return;
   var csrfUrl = host.getAttribute("data-csrf-url");
   var loginPath = host.getAttribute("data-login-url");
+  var me = host.getAttribute("data-user");  // a queued inspection is sent only under the login that made it
+  function mine(e) { return !e.owner || e.owner === me; }
 
   // --- small helpers ------------------------------------------------------------------------------
   function uuid4() {
@@ -123,7 +125,7 @@
     clearTimeout(timer);
     var login = false, later = false;
     return queue.all().then(function (entries) {
-      return entries.filter(function (e) { return !e.error && e.uuid !== sendingNow; }).reduce(function (p, e) {
+      return entries.filter(function (e) { return !e.error && e.uuid !== sendingNow && mine(e); }).reduce(function (p, e) {
         return p.then(function () {
           if (login) return;  // the others would meet the same login page
           return send(e).then(function (res) {
@@ -157,10 +159,13 @@
     if (!queueNote || !window.indexedDB) return;
     queue.all().then(function (entries) {
       // Refused entries are never retried; say so, with the server's reason, instead of promising to send them.
+      var others = entries.filter(function (e) { return !mine(e); }).length;
+      entries = entries.filter(mine);
       var refused = entries.filter(function (e) { return e.error; });
       var waiting = entries.length - refused.length;
       var lines = [];
       if (waiting) lines.push(queueNote.getAttribute("data-msg").replace("{n}", waiting));
+      if (others) lines.push(queueNote.getAttribute("data-msg-others").replace("{n}", others));
       refused.forEach(function (e) {
         lines.push(queueNote.getAttribute("data-msg-refused").replace("{site}", e.siteName || "")
                    .replace("{why}", e.error));
@@ -173,11 +178,14 @@
 
   function msg(name) { return host.getAttribute("data-msg-" + name) || ""; }
   var statusEl = document.getElementById("insp-status");
+  var bar = document.getElementById("submit-bar");
   function say(text, kind, href, linkText) {
     var el = statusEl || queueNote;
     if (!el) return;
     el.hidden = false;
     el.className = "flash " + (kind || "info");
+    // A refusal or a lost login interrupts; the rest waits for a pause in what the screen reader is saying.
+    el.setAttribute("aria-live", kind === "error" ? "assertive" : "polite");
     el.textContent = text;
     if (href) {
       var a = document.createElement("a");
@@ -185,17 +193,56 @@
       el.appendChild(document.createTextNode(" "));
       el.appendChild(a);
     }
+    // The message sits in the bar fixed at the bottom: the page's end must still scroll out from under it.
+    if (bar && form) form.style.paddingBottom = (bar.offsetHeight + 16) + "px";
   }
+  // The offline page: the forms this phone keeps, read from the service worker's cache.
+  function listKept() {
+    var list = document.getElementById("kept-forms");
+    if (!list || !window.caches) return;
+    caches.open("tracker-pages").then(function (c) {
+      return c.keys().then(function (reqs) {
+        return Promise.all(reqs.filter(function (r) { return /^\/inspect\/sites\/\d+$/.test(new URL(r.url).pathname); })
+          .map(function (r) {
+            return c.match(r).then(function (resp) { return resp.text(); }).then(function (html) {
+              var doc = new DOMParser().parseFromString(html, "text/html"), h = doc.querySelector("h1");
+              var badge = doc.querySelector(".mode-line .badge");
+              return { url: r.url, text: (h ? h.textContent : r.url) + (badge ? " · " + badge.textContent : "") };
+            });
+          }));
+      });
+    }).then(function (forms) {
+      forms.sort(function (a, b) { return a.text < b.text ? -1 : 1; });
+      forms.forEach(function (f) {
+        var li = document.createElement("li"), a = document.createElement("a");
+        a.href = f.url; a.className = "btn block"; a.textContent = f.text;
+        li.appendChild(a); list.appendChild(li);
+      });
+      var none = document.getElementById("kept-none");
+      if (none) none.hidden = forms.length > 0;
+    }).catch(function () {});
+  }
+
   function sayLogin() { say(msg("login"), "warn", host.getAttribute("data-login-next"), msg("login-link")); }
 
   window.addEventListener("online", flush);
   // Back to this tab, perhaps after logging in again in another one.
   document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
   if ("serviceWorker" in navigator && host.getAttribute("data-sw")) {
-    navigator.serviceWorker.register(host.getAttribute("data-sw")).catch(function () {});
+    navigator.serviceWorker.register(host.getAttribute("data-sw")).then(function () {
+      // Opened before the worker controlled the page (the first visit): ask it to keep this form too.
+      if (form && !navigator.serviceWorker.controller) {
+        navigator.serviceWorker.ready.then(function (reg) {
+          if (reg.active) reg.active.postMessage({ type: "keep", url: location.href });
+        });
+      }
+    }).catch(function () {});
+    navigator.serviceWorker.addEventListener("message", function (e) {
+      if (form && e.data && e.data.type === "checklist-changed") checklistChanged();
+    });
   }
 
-  if (!form) { showQueue(); flush(); return; }
+  if (!form) { showQueue(); flush(); listKept(); return; }
 
   // --- the form -------------------------------------------------------------------------------------
   var site = form.getAttribute("data-site"), mode = form.getAttribute("data-mode");
@@ -359,13 +406,48 @@
   });
   form.addEventListener("input", save);
 
-  var suggest = document.getElementById("contact-suggest");
-  if (suggest) {
-    suggest.hidden = false;
-    suggest.addEventListener("click", function () {
-      form.elements.contact_name.value = suggest.getAttribute("data-value");
+  // The prevention officer's name and number, fetched live: the kept copy of this page holds neither.
+  var contact = document.getElementById("contact");
+  if (contact) {
+    fetch(contact.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok || isLogin(r)) throw new Error("contact " + r.status); return r.json(); })
+      .then(function (c) {
+        var call = document.getElementById("contact-call");
+        if (c.phone) {
+          call.href = "tel:" + c.phone.replace(/[^0-9+]/g, "");
+          call.querySelector(".num").textContent = c.phone;
+          call.hidden = false;
+        }
+        if (c.name) {
+          document.getElementById("contact-name").textContent = c.name;
+          document.getElementById("contact-line").hidden = false;
+        }
+      }).catch(function () {
+        var note = document.getElementById("contact-note");
+        note.textContent = contact.getAttribute("data-msg-offline");
+        note.hidden = false;
+      });
+    document.getElementById("contact-suggest").addEventListener("click", function () {
+      form.elements.contact_name.value = document.getElementById("contact-name").textContent;
       save();
     });
+  }
+
+  // A new checklist was published since this kept copy was: reopen it at once if the inspector has not started,
+  // otherwise offer to. Either way the answers are in the draft and come back.
+  var touched = false;  // whether the inspector has done anything on this page yet (a script's fill does not count)
+  form.addEventListener("input", function (e) { if (e.isTrusted) touched = true; }, true);
+  form.addEventListener("change", function (e) { if (e.isTrusted) touched = true; }, true);
+  function checklistChanged() {
+    if (!busy && !touched) { save(); location.reload(); return; }
+    say(msg("changed"), "warn", location.href, msg("reload"));
+  }
+
+  // The scan proof comes in the URL (see the QR route): a kept copy of this page has none of its own.
+  var scan = new URLSearchParams(location.search).get("scan");
+  if (scan && form.elements.scan_token && !form.elements.scan_token.value) {
+    form.elements.scan_token.value = scan;
+    document.getElementById("scan-ok").hidden = false;
   }
 
   function entryFromForm() {
@@ -384,7 +466,7 @@
       if (el.name === "called_at" && !el.value) { fields.push([el.name, now.toISOString()]); calledAtSet = true; return; }
       fields.push([el.name, el.value]);
     });
-    return { uuid: uuidField.value, url: form.action, site: site, mode: mode, calledAtSet: calledAtSet,
+    return { uuid: uuidField.value, url: form.action, site: site, mode: mode, calledAtSet: calledAtSet, owner: me,
              siteName: form.getAttribute("data-site-name"), fields: fields, files: files, at: now.toISOString() };
   }
 
@@ -407,7 +489,7 @@
   function queued(kind) {
     markSent(uuidField.value);
     forget();
-    if (kind === "login") sayLogin(); else say(msg(kind), "warn");
+    if (kind === "login") sayLogin(); else say(msg(kind), "warn", form.getAttribute("data-home"), msg("home"));
     Array.prototype.forEach.call(form.elements, function (el) { if (el.type !== "hidden") el.disabled = true; });
     if (kind === "later") retryLater();
   }

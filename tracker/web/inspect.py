@@ -1,6 +1,5 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   send_file, url_for)
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -8,7 +7,7 @@ from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import MODES, Inspection, Site
-from ..services import ServiceError, checklist, inspections, sites
+from ..services import ServiceError, checklist, followups, inspections, sites
 
 bp = Blueprint("inspect", __name__)
 
@@ -86,14 +85,33 @@ def _viewable(rows: list, week: str) -> dict:
 @bp.route("/s/<token>")
 @roles_required()
 def scan(token):
-    """A scanned QR code: the site's on-site form with the scan's server time signed into it."""
+    """A scanned QR code: the site's on-site form, with the scan's server time signed into its URL.
+
+    The form's own page is the same for every visit, so a phone can keep it; the scan proof travels beside it.
+    The service worker asks for JSON, to learn which form the code opens (and open it offline next time).
+    """
     site = sites.find_by_code(token)
     if site is None:
         return render_template("error.html", status=404, title=_("사용할 수 없는 QR 코드"), message=_(
             "이 QR 코드는 더 이상 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다. 팀장에게 새 QR 코드를 요청하세요.")), 404
     if site.status != "active":
         return _closed(site)
-    return _render_form(site, "onsite", scan_token=inspections.scan_token(site))
+    proof = inspections.scan_token(site)
+    if _wants_json():
+        resp = jsonify(form=url_for("inspect.form", site_id=site.id, mode="onsite"), scan=proof)
+    else:
+        resp = redirect(url_for("inspect.form", site_id=site.id, mode="onsite", scan=proof), 303)
+    resp.headers["Cache-Control"] = "no-store"  # a proof of one visit, never to be replayed from a cache
+    return resp
+
+
+def _scan_proof(site: Site) -> str:
+    """The signed scan in the form's URL, when it is this site's and still fresh; empty otherwise."""
+    proof = request.args.get("scan", "")
+    try:
+        return proof if proof and inspections.read_scan_token(proof, site.id) else ""
+    except ServiceError:
+        return ""
 
 
 def _closed(site):
@@ -108,7 +126,18 @@ def form(site_id):
     site = db.get_or_404(Site, site_id)
     if site.status != "active":
         return _closed(site)
-    return _render_form(site, request.args.get("mode", "onsite"))
+    mode = request.args.get("mode", "onsite")
+    return _render_form(site, mode, scan_token=_scan_proof(site) if mode == "onsite" else "")
+
+
+@bp.route("/inspect/sites/<int:site_id>/contact")
+@roles_required()
+def contact(site_id):
+    """The site's prevention officer, fetched live by the phone form: kept forms hold no one's name or number."""
+    site = db.get_or_404(Site, site_id)
+    resp = jsonify(name=site.manager_name or "", phone=site.manager_phone or "")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.route("/inspect/sites/<int:site_id>", methods=["POST"])
@@ -126,11 +155,9 @@ def submit(site_id):
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
                             fields=data, errors=exc.errors, message=exc.message, status=exc.status)
-    url = url_for("inspect.detail", inspection_id=insp.id)
+    url = url_for("inspect.detail", inspection_id=insp.id, saved=1)  # the result page then says it was saved
     if _wants_json():
         return jsonify(id=insp.id, created=created, url=url), 201 if created else 200
-    if created:
-        flash(_("점검 결과를 저장했습니다."), "info")
     return redirect(url, 303)
 
 
@@ -142,6 +169,7 @@ def detail(inspection_id):
     if not inspections.can_view(current_user, insp):
         abort(403)
     return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
+                           follow=followups.of(insp), saved=request.args.get("saved") == "1",
                            mode_label=inspections.mode_label(insp.mode))
 
 
@@ -155,15 +183,6 @@ def photo(sha):
         abort(404)
     resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
     resp.headers["Cache-Control"] = "private, max-age=86400"
-    return resp
-
-
-@bp.route("/sw.js")
-def service_worker():
-    """The service worker, from the app root so that its scope covers the forms."""
-    resp = current_app.send_static_file("js/sw.js")
-    resp.headers["Cache-Control"] = "no-cache"
-    resp.headers["Service-Worker-Allowed"] = "/"
     return resp
 
 
