@@ -206,7 +206,7 @@ def test_without_a_published_checklist_the_pages_say_so_and_make_none(client, db
     home = client.get("/inspect")
     assert home.status_code == 200 and "게시된 점검표가 없습니다" in home.get_data(as_text=True)
     for url in (f"/inspect/sites/{site.id}", f"/s/{site.qr_token}"):
-        resp = client.get(url)
+        resp = client.get(url, follow_redirects=True)  # /s/ answers with the form's own URL
         assert resp.status_code == 503 and "관리자에게 점검표 게시를 요청하세요" in resp.get_data(as_text=True)
     resp = client.get(f"/inspect/sites/{site.id}?lang=en")
     assert "Ask an administrator to publish one" in resp.get_data(as_text=True)

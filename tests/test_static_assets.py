@@ -44,7 +44,10 @@ def test_a_stylesheet_names_the_hashed_files_it_uses(client, login):
     assert client.get(f"/static/{icon}").status_code == 200
 
 
-def test_pages_and_json_are_compressed_and_keep_their_security_headers(client, login, site_factory):
+def test_pages_and_json_are_compressed_and_keep_their_security_headers(client, db, login, site_factory):
+    from tracker.services import checklist
+    checklist.ensure_default()
+    db.session.commit()
     login("inspector")
     site = site_factory()
     page = client.get(f"/inspect/sites/{site.id}", headers=BROTLI)
