@@ -7,7 +7,7 @@ from tests.conftest import csrf_from
 
 # Meant to be public: the login page, static files, the health check, the API's description and the
 # service worker script (it only caches the form shell; the pages it caches still need a login).
-PUBLIC = {"static", "auth.login", "health.healthz", "api.openapi", "inspect.service_worker"}
+PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "inspect.service_worker"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
