@@ -30,8 +30,17 @@ class _Translated:
         return ValidationError(str(self.error_messages[key]).format(**kwargs))
 
 
+def _trimmed(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class String(_Translated, fields.String):
+    """Text, trimmed."""
+
     default_error_messages = {"invalid": _l("문자열이어야 합니다")}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 class Integer(_Translated, fields.Integer):
@@ -53,7 +62,7 @@ class UUID(_Translated, fields.UUID):
     default_error_messages = {"invalid_uuid": _l("UUID 형식이 아닙니다")}
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
-        return str(super()._deserialize(value, attr, data, **kwargs))
+        return str(super()._deserialize(_trimmed(value), attr, data, **kwargs))
 
 
 class LocalDateTime(_Translated, fields.DateTime):
@@ -62,7 +71,7 @@ class LocalDateTime(_Translated, fields.DateTime):
     default_error_messages = {"invalid": _l("시각 '{input}'을(를) 읽을 수 없습니다 (예: 2020-03-12T14:30)")}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        dt = super()._deserialize(value, attr, data, **kwargs)
+        dt = super()._deserialize(_trimmed(value), attr, data, **kwargs)
         return dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
 
 
@@ -130,24 +139,26 @@ def at_most(n: int, error=_l("{max}자를 넘을 수 없습니다")) -> validate
 
 # --- schemas --------------------------------------------------------------------------------------------------
 
-class Input(Schema):
-    """Input from a form, a query or a JSON body: text is trimmed, a blank value is an absent one (a form's empty
-    field, `?dong=`), and keys the schema does not name are ignored."""
+class _Object(Schema):
+    """An object whose keys the schema does not name are ignored."""
 
     error_messages = {"type": _l("JSON 객체여야 합니다"), "unknown": _l("알 수 없는 항목입니다")}
 
     class Meta:
         unknown = EXCLUDE
 
+
+class Input(_Object):
+    """Input from a form, a query or a JSON body: a blank value is an absent one (a form's empty field, `?dong=`)."""
+
     @pre_load
     def _blank_is_absent(self, data, **_kwargs):
         if not isinstance(data, Mapping):
             return data  # the schema then says it wants an object
-        trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
-        return {k: v for k, v in trimmed.items() if v is not None and v != ""}
+        return {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
 
 
-class AnswerIn(Input):
+class AnswerIn(_Object):
     value = String(required=True, validate=one_of(ANSWER_VALUES, _l("답은 {choices} 중 하나여야 합니다")),
                    error_messages={"required": _l("답이 없습니다")})
     note = String(load_default="", validate=at_most(NOTE_MAX, _l("메모는 {max}자를 넘을 수 없습니다")))
@@ -161,17 +172,21 @@ class Answers(_Translated, fields.Dict):
     def __init__(self, **kwargs):
         super().__init__(keys=fields.String(), values=fields.Nested(AnswerIn), **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value, attr, data, **kwargs) -> dict:
+        # The answers are loaded as one list, not one nested load per item: a third of the time of a submit's
+        # schema. A wrong answer is left out of the valid ones rather than kept in part.
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        keys = list(value)
         try:
-            return super()._deserialize(value, attr, data, **kwargs)
+            return dict(zip(keys, _ANSWER_LIST.load(list(value.values()))))
         except ValidationError as exc:
-            if not isinstance(exc.messages, dict):
-                raise
-            # marshmallow nests a value's errors as {key: {"value": {...}}}; one message per item reads better,
-            # and a wrong answer is left out of the valid ones rather than kept in part.
-            messages = {key: ["; ".join(flat(err).values())] for key, err in exc.messages.items()}
-            valid = {k: v for k, v in (exc.valid_data or {}).items() if k not in messages}
+            messages = {keys[i]: ["; ".join(flat(m).values())] for i, m in exc.messages.items()}
+            valid = {k: v for k, v in zip(keys, exc.valid_data or []) if k not in messages}
             raise ValidationError(messages, valid_data=valid) from None
+
+
+_ANSWER_LIST = AnswerIn(many=True)
 
 
 # The form shows these at its top, away from any input (lat and lng are filled in by the phone): they say what.

@@ -154,7 +154,12 @@ class _Answers(_AsWritten, fields.Dict):
                          metadata={"description": "by checklist item key"})
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return super()._serialize({get_value(a, "item_key"): a for a in value}, attr, obj, **kwargs)
+        # One dump of the list rather than one nested dump per answer (a submit's answer is described at once).
+        answers = list(value)
+        return dict(zip((get_value(a, "item_key") for a in answers), _ANSWER_LIST.dump(answers)))
+
+
+_ANSWER_LIST = AnswerSchema(many=True)
 
 
 class _Photos(_AsWritten, fields.List):
