@@ -8,7 +8,7 @@ from tests.conftest import csrf_from
 # Meant to be public: the login page, static files, the health check, the API's description, and what a phone
 # needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
 # and the pages the service worker keeps still need a login.
-PUBLIC = {"static", "auth.login", "health.healthz", "api.openapi", "pwa.service_worker", "pwa.manifest",
+PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
           "pwa.offline"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}

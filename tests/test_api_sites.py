@@ -119,3 +119,22 @@ def test_openapi_document_is_public_and_describes_the_site_endpoints(client):
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     site = doc["components"]["schemas"]["Site"]["properties"]
     assert {"id", "name", "business_no", "dong", "headcount", "size_band", "status"} <= set(site)
+
+
+def test_blank_filters_are_no_filters(client, register, bearer):
+    """As the README writes the call: ?dong=&band=&status=&q=&limit=&offset= lists everything."""
+    resp = client.get("/api/v1/sites?dong=&band=&status=&q=&limit=&offset=", headers=bearer[1])
+    assert resp.status_code == 200 and len(resp.get_json()["items"]) == 4
+    assert resp.get_json()["limit"] == 100
+
+
+def test_the_document_lists_the_districts_dongs_and_bands_and_both_ways_in(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/sites"]["get"]["parameters"]}
+    assert "여의동" in params["dong"]["enum"] and params["band"]["enum"] == REPORT_BANDS
+    assert params["limit"]["maximum"] == 500
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "session",
+                                  "description": "the logged-in session"}
+    assert schemes["csrf"]["in"] == "header" and schemes["csrf"]["name"] == "X-CSRFToken"
+    assert doc["info"] == {"title": "Tracker API", "version": "1"}

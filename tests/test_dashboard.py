@@ -60,6 +60,23 @@ def test_summary_api_is_in_the_openapi_document(client):
     assert params == ["from", "to", "dong", "coverage"]
 
 
+@pytest.mark.parametrize("value,given", [("1", True), ("true", True), ("yes", True), ("0", False), ("false", False)])
+def test_summary_api_reads_coverage_as_the_document_says(client, login, value, given):
+    """coverage is a boolean in the document, and every spelling of one is read as one; anything else is named."""
+    login("admin")
+    resp = client.get(f"/api/v1/summary?from=2020-W11&coverage={value}")
+    assert resp.status_code == 200 and ("sites_active" in resp.get_json()) is given
+    doc = client.get("/api/v1/openapi.json").get_json()
+    coverage = next(p for p in doc["paths"]["/api/v1/summary"]["get"]["parameters"] if p["name"] == "coverage")
+    assert coverage["schema"]["type"] == "boolean"
+
+
+def test_summary_api_names_a_coverage_it_cannot_read(client, login):
+    login("admin")
+    resp = client.get("/api/v1/summary?coverage=maybe")
+    assert resp.status_code == 422 and list(resp.get_json()["errors"]) == ["coverage"]
+
+
 def test_dashboard_bad_week_is_named_and_falls_back(history, client, login):  # noqa: F811
     login("lead")
     page = client.get("/dashboard?from=2020-W77").get_data(as_text=True)

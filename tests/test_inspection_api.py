@@ -199,3 +199,48 @@ def test_a_mode_the_template_does_not_allow_is_422(client, tpl, site_factory, be
     assert n_rows() == (0, 0)
     ok = client.post("/api/v1/inspections", headers=h, json=body(site, checklist.current(), "onsite"))
     assert ok.status_code == 201 and n_rows() == (1, 17)
+
+
+def test_shape_and_checklist_errors_come_back_together(client, tpl, site_factory, bearer):
+    """The schema's errors (types, ranges) and the service's (the checklist's items) in one 422, nothing saved."""
+    site = site_factory()
+    _, h = bearer()
+    b = body(site, tpl, lat=95, device_time="yesterday", note="x" * 2001)
+    b["answers"]["disinfection"] = {"value": "Y"}
+    b["answers"]["made_up"] = {"value": "yes"}
+    del b["answers"]["ventilation"]
+    r = client.post("/api/v1/inspections", json=b, headers=h)
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["errors"]
+    assert set(errors) == {"lat", "device_time", "note", "answers.disinfection", "answers.made_up",
+                           "answers.ventilation"}
+    assert "범위를 벗어났습니다" in errors["lat"] and "yesterday" in errors["device_time"]
+    assert "yes, no, na" in errors["answers.disinfection"] and "답하지 않았습니다" in errors["answers.ventilation"]
+    assert r.get_json()["message"] == "입력을 확인하세요: 6곳이 올바르지 않습니다."
+    assert n_rows() == (0, 0)
+
+
+def test_an_english_session_gets_english_field_messages(client, login, tpl, site_factory):
+    site = site_factory()
+    client.get("/login?lang=en")
+    login("inspector")
+    token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
+    r = client.post("/api/v1/inspections", json=body(site, tpl, lng="east", client_uuid="1234"),
+                    headers={"X-CSRFToken": token})
+    assert r.status_code == 422
+    assert r.get_json()["errors"] == {"lng": "Location value 'east' is not a number",
+                                      "client_uuid": "client_uuid is not a UUID"}
+    r = client.get("/api/v1/inspections?limit=0")
+    assert r.get_json()["errors"] == {"limit": "Must be between 1 and 500"}
+
+
+def test_the_document_describes_the_body_the_schema_reads(client):
+    """The request body in the document is the schema that reads it, with its limits."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    op = doc["paths"]["/api/v1/inspections"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Submission"}
+    body_schema = doc["components"]["schemas"]["Submission"]
+    assert set(body_schema["required"]) == {"mode", "client_uuid", "answers"}
+    assert body_schema["properties"]["lat"]["maximum"] == 90 and body_schema["properties"]["note"]["maxLength"] == 2000
+    assert {"200", "201", "409", "422"} <= set(op["responses"])
+    assert {"session": [], "csrf": []} in op["security"]

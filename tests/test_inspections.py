@@ -17,6 +17,7 @@ from tests.conftest import PASSWORD, csrf_from
 from tracker import clock
 from tracker.extensions import db as _db
 from tracker.models import Answer, DongAssignment, Inspection, Photo, Task
+from tracker.api.schemas import InspectionSchema
 from tracker.services import ServiceError, checklist, inspections, sites
 
 PHONE_ONLY_OUT = {"density_minimized", "partitions_installed", "hygiene_supplies", "office_clean", "visitor_log"}
@@ -137,7 +138,8 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
         with app.app_context():
             try:
                 insp, created = inspections.submit(data)
-                record = inspections.commit_and_describe(insp, created)  # as the API answers, the loser too
+                # as the API answers, the loser too
+                record = InspectionSchema().dump(inspections.commit_and_describe(insp, created))
                 results.append((record["id"], created, len(record["answers"])))
             except Exception as exc:  # noqa: BLE001 - reported below
                 results.append(exc)
@@ -393,6 +395,24 @@ def test_form_error_keeps_answers(client, login, tpl, site_factory):
     assert resp.status_code == 422
     assert 'id="a-masks_mandatory-no" name="a-masks_mandatory" value="no" required checked' in body
     assert "확인 필요" in body and "답하지 않았습니다" in body
+    assert counts() == (0, 0, 0)
+
+
+def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(client, login, tpl, site_factory):
+    """The page's fields go through the same schema as the API's JSON: a location the phone could not have sent
+    and an over-long note are named with the missing answer, and nothing is saved."""
+    site = site_factory()
+    login("inspector")
+    html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"],
+            "lat": "91.5", "lng": "", "note": "가" * 2001}
+    data.update({f"a-{i.key}": "yes" for i in tpl.items if i.key != "ventilation"})
+    resp = client.post(f"/inspect/sites/{site.id}", data=data)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "입력을 확인하세요: 3곳이 올바르지 않습니다." in body
+    assert "위치 값 &#39;91.5&#39;이(가) 범위를 벗어났습니다" in body and "전체 메모는 2000자를 넘을 수 없습니다" in body
+    assert "답하지 않았습니다" in body
     assert counts() == (0, 0, 0)
 
 

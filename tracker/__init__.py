@@ -129,13 +129,14 @@ def register_static(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .api import bp as api_bp
+    from . import api
     from .web import (admin, auth as auth_views, dashboard, health, inspect, mail_preview, outbox, pwa, schedule,
                       sites)
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp, api_bp):
+               mail_preview.bp, pwa.bp):
         app.register_blueprint(bp)
+    api.register(app)
 
 
 def register_hooks(app: Flask) -> None:

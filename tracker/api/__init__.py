@@ -1,30 +1,54 @@
-"""JSON API under /api/v1: bearer tokens or the logged-in session (which must send X-CSRFToken to write)."""
-from flask import Blueprint, jsonify, request
+"""JSON API under /api/v1: bearer tokens or the logged-in session (which must send X-CSRFToken to write).
+
+flask-smorest reads each endpoint's arguments and writes its response with the schemas of api/schemas.py; the
+OpenAPI document at /api/v1/openapi.json is written from the same schemas (api/document.py)."""
+from http import HTTPStatus
+
+import flask_smorest
+from flask import jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from .. import schemas as shape
 from ..auth import api_roles, uses_bearer
 from ..extensions import csrf
 from ..services import ServiceError
+from .schemas import CsrfTokenSchema
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = flask_smorest.Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
+WRITE = [{"bearer": []}, {"session": [], "csrf": []}]  # security of the operations that write
 
-PUBLIC = {"api.openapi"}
+
+def register(app) -> None:
+    """The API's blueprint, and its document's."""
+    from .document import docs
+    app.register_blueprint(bp)
+    app.register_blueprint(docs)
+
+
+def refusals(*statuses: int):
+    """Document the refusals an operation can give, each with the ErrorSchema body (401 for anonymous callers
+    and 422 for a NUL anywhere in the query go for every operation)."""
+    def deco(view):
+        for status in sorted({401, 422, *statuses}):
+            view = bp.alt_response(status, response=HTTPStatus(status).name)(view)
+        return view
+    return deco
 
 
 @bp.before_request
 def _authenticate_then_csrf():
     # Anonymous callers learn they must authenticate (401) before anything else is checked.
-    if request.endpoint not in PUBLIC and not current_user.is_authenticated:
+    if not current_user.is_authenticated:
         return jsonify(error="authentication required", message="로그인이 필요합니다."), 401
     # A bearer token cannot be sent by another site's form, so only cookie-authenticated writes need the token.
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not uses_bearer():
         csrf.protect()
     # PostgreSQL cannot store or even compare text with NUL bytes (psycopg raises, a 500); no real input has them.
     if _has_nul(list(request.args.items(multi=True))) or (request.is_json and _body_has_nul()):
-        from flask_babel import gettext as _
         return jsonify(error="invalid", message=_("입력에 NUL 문자(\\x00)가 있습니다."),
                        errors={"body": "contains a NUL character"}), 422
 
@@ -52,11 +76,23 @@ def _service_error(exc: ServiceError):
     return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
 
 
+@bp.errorhandler(HTTPStatus.UNPROCESSABLE_ENTITY)
+def _invalid_arguments(exc):
+    """A query the schema refused (webargs aborts with marshmallow's messages by location): the house shape."""
+    errors = {}
+    for messages in getattr(exc, "data", {}).get("messages", {}).values():
+        errors.update(shape.flat(messages))
+    message = _("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors))
+    return _service_error(ServiceError(message, errors=errors))
+
+
 @bp.route("/csrf-token")
 @api_roles()
+@refusals()
+@bp.response(200, CsrfTokenSchema)
 def csrf_token():
     """A fresh CSRF token, so that a long-open form can still submit."""
-    return jsonify(csrf_token=generate_csrf())
+    return {"csrf_token": generate_csrf()}
 
 
-from . import inspections, openapi, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)
+from . import inspections, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)

@@ -2,7 +2,7 @@
 import hashlib
 import io
 import uuid as uuidlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -13,18 +13,16 @@ from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from .. import clock
+from .. import clock, schemas
 from ..extensions import db
-from ..models import (ANSWER_VALUES, CATEGORIES, MODES, ChecklistTemplate, DongAssignment, Inspection,
-                      Photo, Site, Task)
+from ..models import CATEGORIES, MODES, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
+from ..schemas import NOTE_MAX
 from . import ServiceError, checklist, inspection_store, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
 SCAN_MAX_AGE = 24 * 3600
 PHOTO_MAX_PIXELS = 60_000_000
-NOTE_MAX = 2000
-CONTACT_MAX = 100
 PHOTO_DEFAULT_MAX_MB = 10
 
 
@@ -83,55 +81,15 @@ def new_client_uuid() -> str:
 
 # --- parsing --------------------------------------------------------------------------------------
 
-def _parse_time(raw, field: str, errors: dict) -> datetime | None:
-    if raw in (None, ""):
-        return None
-    try:
-        dt = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
-    except ValueError:
-        errors[field] = _("시각 '%(v)s'을(를) 읽을 수 없습니다 (예: 2020-03-12T14:30)", v=raw)
-        return None
-    if dt.tzinfo is None:  # a phone's datetime-local field: the district's wall time
-        dt = dt.replace(tzinfo=clock.zone())
-    return dt
-
-
-def _parse_coord(raw, field: str, low: float, high: float, errors: dict) -> float | None:
-    if raw in (None, ""):
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        errors[field] = _("위치 값 '%(v)s'이(가) 숫자가 아닙니다", v=raw)
-        return None
-    if not low <= value <= high:
-        errors[field] = _("위치 값 '%(v)s'이(가) 범위를 벗어났습니다", v=raw)
-        return None
-    return value
-
-
-def _clean_uuid(raw, errors: dict) -> str | None:
-    try:
-        return str(uuidlib.UUID(str(raw or "").strip()))
-    except ValueError:
-        errors["client_uuid"] = _("client_uuid '%(v)s'이(가) UUID 형식이 아닙니다", v=raw or "")
-        return None
-
-
 def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
     """The site (by QR token or id: a row of the columns the submit reads), the id of an inspection already saved
     under client_uuid and the published template's id, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
     row = None
     if token:
-        row = inspection_store.find_site(str(token), None, client_uuid)
-    else:
-        try:
-            site_id = int(site_id)
-        except (TypeError, ValueError):
-            site_id = None
-        if site_id is not None and -2**63 <= site_id < 2**63:
-            row = inspection_store.find_site(None, site_id, client_uuid)
+        row = inspection_store.find_site(token, None, client_uuid)
+    elif site_id is not None:
+        row = inspection_store.find_site(None, site_id, client_uuid)
     if row is None:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
@@ -141,33 +99,21 @@ def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
     return row, row.saved_id, row.template_id
 
 
-def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
-    """Every applicable item answered yes/no/na, nothing else; errors keyed answers.<item_key>."""
-    if not isinstance(raw, dict):
-        errors["answers"] = _("answers는 항목 키별 답의 객체여야 합니다")
-        return []
+def _check_answers(given: dict, items_all: dict, mode: str, errors: dict) -> list[dict]:
+    """Every applicable item of the checklist answered, and nothing else; errors keyed answers.<item_key>."""
     clean = []
-    for key, ans in raw.items():
+    for key, ans in given.items():
         item = items_all.get(key)
         field = f"answers.{key}"
         if item is None:
             errors[field] = _("알 수 없는 항목입니다: %(k)s", k=key)
-            continue
-        if not item.applies_to(mode):
+        elif not item.applies_to(mode):
             errors[field] = _("'%(label)s'은(는) %(mode)s에 해당하지 않는 항목입니다", label=item.label_ko,
                               mode=mode_label(mode))
-            continue
-        value, note = (ans.get("value"), ans.get("note")) if isinstance(ans, dict) else (ans, "")
-        if value not in ANSWER_VALUES:
-            errors[field] = _("'%(label)s'의 답은 yes, no, na 중 하나여야 합니다", label=item.label_ko)
-            continue
-        note = str(note or "").strip()
-        if len(note) > NOTE_MAX:
-            errors[field] = _("'%(label)s'의 메모가 %(n)s자를 넘습니다", label=item.label_ko, n=NOTE_MAX)
-            continue
-        clean.append({"item_key": key, "value": value, "note": note})
+        else:
+            clean.append({"item_key": key, "value": ans["value"], "note": ans["note"]})
     for key, item in items_all.items():
-        if item.applies_to(mode) and key not in raw:
+        if item.applies_to(mode) and key not in given:
             errors[f"answers.{key}"] = _("'%(label)s'에 답하지 않았습니다", label=item.label_ko)
     return clean
 
@@ -251,14 +197,16 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
            scanned_at: datetime | None = None, attach: bool = True) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
-    data: site_id or qr_token, mode, client_uuid, answers {key: {value, note}}, and optionally device_time,
-    contact_name, called_at, lat, lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
+    data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
+    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
+    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
     when anything is wrong; the ServiceError names each wrong field. attach=False, for a caller that only
     describes a new inspection (the API, through commit_and_describe): it is left out of the session, which
     spares the write section (on SQLite, the one write lock) adding it there and taking it out again.
     """
+    data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
     errors: dict = {}
-    client_uuid = _clean_uuid(data.get("client_uuid"), errors)
+    client_uuid = data.get("client_uuid")
     site, saved_id, tpl_id = _find_site(data, client_uuid, errors)
     if saved_id is None and site is None and client_uuid:
         # A replay whose QR code was rotated (or site lookup failed) since the first try still gets its record.
@@ -266,26 +214,19 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         saved_id = saved.id if saved else None
     if saved_id is not None:
         return _replayed(db.session.get(Inspection, saved_id), by), False
-    mode = data.get("mode")
-    if mode not in MODES:
-        errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
+    mode = data.get("mode")  # absent when the schema refused it
     tpl = _template(tpl_id)
     if tpl is None:
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
     items_all = tpl.items
     if mode in MODES and not any(i.applies_to(mode) for i in items_all.values()):
         errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다", mode=mode_label(mode))
-    answers = _check_answers(data.get("answers"), items_all, mode, errors) if mode in MODES else []
+    answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
     now = clock.now()
-    device_time = _parse_time(data.get("device_time"), "device_time", errors)
-    called_at = _parse_time(data.get("called_at"), "called_at", errors)
-    lat = _parse_coord(data.get("lat"), "lat", -90, 90, errors)
-    lng = _parse_coord(data.get("lng"), "lng", -180, 180, errors)
-    contact = str(data.get("contact_name") or "").strip()
+    device_time, called_at = data.get("device_time"), data.get("called_at")
+    lat, lng, contact = data.get("lat"), data.get("lng"), data.get("contact_name", "")
     if mode == "phone" and not contact:
         errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
-    elif len(contact) > CONTACT_MAX:
-        errors["contact_name"] = _("이름은 %(n)s자를 넘을 수 없습니다", n=CONTACT_MAX)
     if called_at and called_at > now + timedelta(minutes=10):
         errors["called_at"] = _("통화 시각이 미래입니다")
     if mode == "onsite" and site is not None and "site_id" not in errors:
@@ -305,6 +246,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
             prepared.append(prepare_photo(raw, key))
         except ServiceError as exc:
             errors.update(exc.errors)
+    errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
 
@@ -343,7 +285,8 @@ def _template(tpl_id: int | None):
     return inspection_store.template(tpl_id)
 
 
-def _version(tpl_id: int | None) -> int | None:
+def template_version(tpl_id: int | None) -> int | None:
+    """The version of a published template, from the process's cache."""
     tpl = inspection_store.template(tpl_id)
     return tpl.version if tpl else None
 
@@ -429,47 +372,14 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
     return [(s, i, bool(o)) for s, i, o in db.session.execute(stmt).all()]
 
 
-def commit_and_describe(insp: Inspection, created: bool) -> dict:
-    """Commit a submit and return to_dict(insp).
+def commit_and_describe(insp: Inspection, created: bool) -> Inspection:
+    """Commit a submit, leaving the inspection ready to be described (the API's InspectionSchema).
 
     A new inspection's values are all in memory (its columns, and the answers it was sent with): outside the
-    session (submitted with attach=False, or taken out here), the commit does not expire them, and it is described
-    after the commit, so that on SQLite the one write lock is not held for it. A replay's answers and photos are
-    read before the commit expires it; it wrote nothing.
+    session (submitted with attach=False, or taken out here), the commit does not expire them, so that on SQLite
+    the one write lock is not held while it is described. A replay wrote nothing; it is read again if described.
     """
-    if not created:
-        record = to_dict(insp)
-        db.session.commit()
-        return record
-    if insp in db.session:  # submitted with attach=True
+    if created and insp in db.session:  # submitted with attach=True
         db.session.expunge(insp)
     db.session.commit()
-    return to_dict(insp)
-
-
-def to_dict(insp: Inspection) -> dict:
-    """The API's shape of an inspection; times in UTC, whether or not it has been reloaded since it was saved.
-
-    One just submitted carries the answers and photos written for it (inspection_store.insert), which are then
-    not read back."""
-    written = getattr(insp, "written", None)
-    if written is not None:
-        answers, photos = written["answers"], written["photos"]
-    else:
-        answers = [{"item_key": a.item_key, "value": a.value, "note": a.note} for a in insp.answers]
-        photos = [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
-                  for p in insp.photos]
-    def iso(value):
-        return value.astimezone(timezone.utc).isoformat() if value else None
-
-    return {"id": insp.id, "client_uuid": insp.client_uuid, "site_id": insp.site_id, "mode": insp.mode,
-            "template_id": insp.template_id, "template_version": _version(insp.template_id),
-            "inspector_id": insp.inspector_id, "week": insp.week,
-            "submitted_at": iso(insp.submitted_at),
-            "device_time": iso(insp.device_time),
-            "qr_scanned_at": iso(insp.qr_scanned_at),
-            "contact_name": insp.contact_name, "called_at": iso(insp.called_at),
-            "lat": insp.lat, "lng": insp.lng, "yes_count": insp.yes_count, "no_count": insp.no_count,
-            "na_count": insp.na_count, "critical_no_count": insp.critical_no_count, "compliant": insp.compliant,
-            "answers": {a["item_key"]: {"value": a["value"], "note": a["note"]} for a in answers},
-            "photos": [{k: p[k] for k in ("item_key", "sha256", "width", "height")} for p in photos]}
+    return insp
