@@ -158,6 +158,22 @@ def test_council_report_defaults_to_the_programme_so_far(history, client, login)
         assert res[1][2] == 2  # A and C were inspected on site in W11-W12
 
 
+def test_the_council_report_in_english_is_english_throughout(history, client, login):  # noqa: F811
+    """Its tables' headers too, and its period reads as English; only names (the district, its dongs) stay Korean."""
+    from tests.test_i18n import HANGUL, page_text
+    from tracker.services import sites
+    login("lead")
+    html = client.get("/reports/council?lang=en").get_data(as_text=True)
+    names = ["영등포구", "한국어"] + list(sites.counts()["by_dong"])
+    left = [t for t, _nav in page_text(html) if HANGUL.search(re.sub("|".join(names), "", t))]
+    assert not left, left
+    assert "Period: 2020-W11 to 2020-W13 (2020-03-09 to 2020-03-29)" in html and "Week)" not in html
+    assert ">Sites inspected on site</th>" in html and ">≤ 50</th>" in html and "The XLSX is in Korean" in html
+    # the workbook keeps the council's Korean whatever the page's language
+    wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx").data))
+    assert wb.sheetnames == ["동별 현황", "직원수별 현황", "점검 실적"] and wb["동별 현황"]["A1"].value == "구분"
+
+
 def test_the_dashboard_defaults_to_the_last_12_weeks_with_this_weeks_progress(history, client, login):  # noqa: F811
     """A lead lands on a trend, not one dot: the 12 weeks to this week (2020-W13), this week's progress on top."""
     login("lead")
