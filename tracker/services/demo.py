@@ -99,10 +99,11 @@ INCIDENT_NOTE = "동작구 거주 직원 1명 확진 (이태원 클럽 관련), 
 DONE_BY_FRIDAY = 0.85
 WORK_HOURS = (9, 18)
 # ... and last week, three sites were not reached (missed), and one site's critical shortfall was never checked
-# again: its action is escalated, its reinspection overdue, and it is not done this week either. Indexes of
-# sites in the register's order; the latest inspections of this week leave two shortfalls open, not yet due.
+# again: its action is escalated, its reinspection overdue, and it is not done this week either (indexes of
+# sites in the register's order).
 LAST_WEEK_MISSED = (5, 30, 50)
 UNFOLLOWED, UNFOLLOWED_ITEM = 8, "masks_mandatory"
+# The latest calls of this week find these shortfalls: open actions, not yet due.
 STILL_OPEN_ITEMS = ("ventilation", "personal_headsets")
 
 
@@ -114,7 +115,7 @@ def seed_history(start: date | None = None) -> dict:
     """Lay out the seed's story once: on-site inspections of every site, 12 weekly rounds and one incident.
 
     With a start date (2020-03-09 for the real calendar) the story begins that Monday; otherwise it is laid
-    so that its last round is this week, and only what has already happened by now is recorded.
+    so that its last round is this week, in progress: only what has already happened by now is recorded.
     """
     if db.session.scalar(select(func.count()).select_from(Inspection)):
         return {"inspections": 0}
@@ -231,7 +232,7 @@ class _Story:
             self.submit(site, mode, when, self.answers(site, mode, fail_rate, fail))
 
     def answers(self, site: Site, mode: str, fail_rate: float, fail: tuple) -> dict:
-        # A shortfall found before is fixed by the next call or visit, so that no action is left open by chance.
+        # A shortfall found before is fixed by the next call or visit, so that no action escalates by chance.
         fixed = set(db.session.scalars(select(Action.item_key).where(
             Action.site_id == site.id, Action.status.in_(schedule.OPEN_ACTION))))
         out = {}
