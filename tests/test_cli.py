@@ -259,7 +259,8 @@ def test_make_run_catches_up_this_weeks_round_serves_pages_and_runs_one_schedule
         week_page = opener.open(f"{base}/schedule").read().decode()
         assert week in week_page and "점검원별 업무량" in week_page
         # The demo's inspectors carry this week's tasks between them, as the workload table shows.
-        loads = [int(n) for n in re.findall(r"<tr><td>[^<]+</td><td>(\d+)</td>", week_page)]
+        loads = [int(n) for n in re.findall(r'<tr><th scope="row">[^<]+</th><td data-label="[^"]+">(\d+)</td>',
+                                            week_page)]
         assert sum(loads) == active
         assert opener.open(f"{base}/dashboard").status == 200
     finally:

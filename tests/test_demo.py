@@ -1,4 +1,7 @@
 """The demo: 73 fictional call centres whose counts equal the 2020 council report exactly, and one login a role."""
+import re
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -98,3 +101,94 @@ def test_the_register_page_shows_the_report_tables_after_seeding(client, db, see
     assert "총 73개소" in html
     for dong, n in BY_DONG.items():
         assert dong in html
+
+
+# --- the story without --start: it ends this week, which is in progress (issue 15) ------------------------------
+
+def log_in_as(app, email, password):
+    """A test client of its own, logged in as a demo user through the real form."""
+    client = app.test_client()
+    resp = client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": csrf_from(client.get("/login").get_data(as_text=True))})
+    assert resp.status_code == 302, email
+    return client
+
+
+def round_tasks(db, week):
+    """{status: count} of a week's basic round (one task a site), with open ones split by overdue."""
+    rows = db.session.execute(select(Task.status, Task.overdue, func.count()).where(
+        Task.week == week, Task.kind == "weekly_monitoring", Task.slot == 0).group_by(Task.status, Task.overdue))
+    return {(s if s != "open" else "overdue" if od else "open"): n for s, od, n in rows}
+
+
+@pytest.mark.parametrize("now,done", [
+    ("2026-11-23T07:30", 0),    # Monday before work: nothing yet this week, but last week left work behind
+    ("2026-11-25T15:00", 33),   # Wednesday afternoon: about half of the round
+    ("2026-11-28T11:00", 62),   # Saturday: 85 % done by Friday 18:00, the rest overdue
+])
+def test_the_demo_week_is_in_progress_whatever_the_day(app, db, seeded, now, done):
+    from datetime import datetime
+    from tracker import clock
+    from tracker.services.summary import compute
+    from tests.test_summary import page_figures
+    kst = clock.ZoneInfo("Asia/Seoul")
+    clock.set_now(datetime.fromisoformat(now).replace(tzinfo=kst))
+    assert demo.seed_history()["inspections"] > 900
+    assert demo.seed_history() == {"inspections": 0}   # laid once: a second run adds nothing
+    clock.set_now(datetime.fromisoformat(now).replace(tzinfo=kst))
+    db.session.commit()
+    week, last_week = "2026-W48", "2026-W47"
+    past_due = now >= "2026-11-27T18:00"
+    this = round_tasks(db, week)
+    # (a reinspection visit made this week counts as the site's round too, so a few more may be done)
+    assert done <= this.get("done", 0) <= done + 5 and this.get("missed", 0) == 0
+    still_open = 73 - this.get("done", 0)
+    assert still_open > 0 and this.get("overdue", 0) == (still_open if past_due else 0)
+    assert round_tasks(db, last_week) == {"done": 70, "missed": 3}
+    # Follow-up: one critical shortfall of last week nobody went back to check, and a few still within their time.
+    (late,) = db.session.scalars(select(Action).where(Action.status == "escalated")).all()
+    assert late.critical and late.item_key == "masks_mandatory"
+    assert db.session.scalar(select(func.count()).select_from(Action).where(Action.status == "open")) >= 2
+    reinspection = db.session.scalars(select(Task).where(Task.site_id == late.site_id, Task.kind == "reinspection",
+                                                         Task.status == "open")).one()
+    assert reinspection.overdue and reinspection.week == last_week
+
+    # An inspector has sites to do this week.
+    client = log_in_as(app, "inspector@tracker.local", "demo-inspector-1234")
+    page = client.get("/inspect").get_data(as_text=True)
+    assert int(re.search(r"미점검만 (\d+)", page).group(1)) > 0 and "미점검" in page
+    # A lead sees who is late: this week's overdue sites from Friday evening, last week's missed ones any day.
+    client = log_in_as(app, "lead@tracker.local", "demo-lead-1234")
+    late_names = set(db.session.scalars(select(Site.name).join(Task, Task.site_id == Site.id).where(
+        Task.week == (week if past_due else last_week), Task.kind == "weekly_monitoring",
+        Task.status.in_(("open", "missed")))))
+    assert late_names
+    late_card = client.get(f"/schedule?week={week if past_due else last_week}").get_data(as_text=True)
+    late_card = late_card[late_card.index('id="late"'):late_card.index('id="late-by-dong"')]
+    assert all(name in late_card for name in late_names)
+    actions = client.get("/actions").get_data(as_text=True)
+    assert "기한 지남" in actions and "미조치" in actions
+    # ... and lands on a 12-week trend, this week's progress on top.
+    html = client.get("/dashboard").get_data(as_text=True)
+    fig = page_figures(html)
+    weeks = sorted(k[1] for k in fig if k[0] == "weeks" and k[2] == "inspections")
+    assert weeks == [clock.add_weeks(week, -n) for n in range(11, -1, -1)]
+    assert all(fig[("weeks", w, "inspections")] > 0 for w in weeks[:-1])
+    assert fig[("progress", None, "done")] == this.get("done", 0) and compute(weeks[0], week)["monitoring_rounds"] == 12
+
+
+def test_the_demo_story_names_branches_after_their_dong_and_dates_the_register(db, seeded):
+    from tracker import clock
+    clock.set_now(clock.at_local(date(2026, 11, 25), "15:00"))
+    demo.seed_history()
+    db.session.commit()
+    rows = db.session.execute(select(Site.name, Site.dong, Site.created_at, func.min(Inspection.submitted_at))
+                              .join(Inspection, Inspection.site_id == Site.id).group_by(Site.id)).all()
+    assert len(rows) == 73
+    # 한빛고객센터 여의동점: the branch is named after the dong it is in.
+    assert all(name.endswith(f" {dong}점") for name, dong, _c, _f in rows)
+    # A site's history starts when its first inspection did, not when the demo was loaded.
+    assert all(created == first for _n, _d, created, first in rows)
+    created = dict(db.session.execute(select(Audit.entity_id, Audit.at).where(Audit.entity == "site",
+                                                                              Audit.action == "create")).all())
+    assert created == dict(db.session.execute(select(Site.id, Site.created_at)).all())

@@ -209,23 +209,26 @@ def dashboard_export(what: str, fmt: str, first: str, last: str, dong: str | Non
     return table_out(fmt, "점검 결과" if what == "inspections" else "행정지도", headers, rows)
 
 
-def council_tables(s: dict, counts: dict) -> list[tuple[str, list, list]]:
+def council_tables(s: dict, counts: dict, _=str) -> list[tuple[str, list, list]]:
     """The council report's tables as (title, headers, rows): sites by dong and band, and the period's results.
 
-    s is summary.compute(...) for the period; counts is sites.counts() (active sites).
+    s is summary.compute(...) for the period; counts is sites.counts() (active sites). _ translates the labels: the
+    page passes gettext, while the workbook keeps the council's own Korean.
     """
     dongs = list(counts["by_dong"])
     bands = list(counts["by_band"])
     onsite_dong = {r["key"]: r["onsite_sites_inspected"] for r in s["by_dong"]}
     onsite_band = {r["key"]: r["onsite_sites_inspected"] for r in s["by_band"]}
+    sites_row, onsite_row, total = _("사업장 수"), _("현장점검 사업장"), _("계")
     return [
-        ("동별 현황", ["구분"] + dongs + ["계"],
-         [["사업장 수"] + [counts["by_dong"][d] for d in dongs] + [counts["total"]],
-          ["현장점검 사업장"] + [onsite_dong.get(d, 0) for d in dongs] + [s["onsite_sites_inspected"]]]),
-        ("직원수별 현황", ["직원수"] + bands + ["계"],
-         [["사업장 수"] + [counts["by_band"][b] for b in bands] + [counts["total"]],
-          ["현장점검 사업장"] + [onsite_band.get(b, 0) for b in bands] + [s["onsite_sites_inspected"]]]),
-        ("점검 실적", ["기간", "관내 콜센터(개소)", "현장점검(개소)", "모니터링(회)", "점검 건수", "준수율(%)", "확진자(명)"],
+        (_("동별 현황"), [_("구분")] + dongs + [total],
+         [[sites_row] + [counts["by_dong"][d] for d in dongs] + [counts["total"]],
+          [onsite_row] + [onsite_dong.get(d, 0) for d in dongs] + [s["onsite_sites_inspected"]]]),
+        (_("직원수별 현황"), [_("직원수")] + bands + [total],
+         [[sites_row] + [counts["by_band"][b] for b in bands] + [counts["total"]],
+          [onsite_row] + [onsite_band.get(b, 0) for b in bands] + [s["onsite_sites_inspected"]]]),
+        (_("점검 실적"), [_("기간"), _("관내 콜센터(개소)"), _("현장점검(개소)"), _("모니터링(회)"), _("점검 건수"),
+                      _("준수율(%)"), _("확진자(명)")],
          [[f"{s['from']} ~ {s['to']}", counts["total"], s["onsite_sites_inspected"], s["monitoring_rounds"],
            s["inspections"], s["compliance_rate"] if s["compliance_rate"] is not None else "",
            s["confirmed_cases"]]]),

@@ -1,5 +1,8 @@
 """The landing page, the lead's compliance dashboard, its exports and the council report."""
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from .. import clock, district
@@ -21,21 +24,31 @@ def home():
     return redirect(url_for("dashboard.overview"))
 
 
+DEFAULT_WEEKS = 12  # the dashboard's period when none is asked for: a trend, not one dot
+
+
 def _period(whole_programme: bool = False) -> tuple[str, str, str | None]:
     """from/to/dong from the query string; a wrong value is named in a message and the default is used.
 
-    The default is this week, or for the council report the programme so far: its first to its last inspected week.
+    The default is the last 12 weeks to this week, or for the council report the programme so far: its first to its
+    last inspected week.
     """
     args = request.args
-    first = args.get("from")
-    period = summary.programme_period() if whole_programme and not first and not args.get("to") else None
-    if period:
-        return summary.parse_params(*period, None)
+    first, last = args.get("from"), args.get("to")
+    if not first and not last:
+        first, last = _default_period(whole_programme)
     try:
-        return summary.parse_params(first, args.get("to"), args.get("dong"))
+        return summary.parse_params(first, last, args.get("dong"))
     except ServiceError as exc:
         flash(exc.message, "error")
-        return summary.parse_params(None, None, None)
+        return summary.parse_params(*_default_period(whole_programme), None)
+
+
+def _default_period(whole_programme: bool) -> tuple[str, str]:
+    this_week = clock.week_of()
+    if whole_programme:
+        return summary.programme_period() or (this_week, this_week)
+    return clock.add_weeks(this_week, 1 - DEFAULT_WEEKS), this_week
 
 
 @bp.route("/dashboard")
@@ -49,7 +62,8 @@ def overview():
                            incidents=summary.incidents(first, last, dong), district=district.current(),
                            lowest_n=summary.LOWEST_SITES, lowest_weeks=summary.LOWEST_SITES_WEEKS,
                            filters={"from": first, "to": last, "dong": dong or ""}, this_week=clock.week_of(),
-                           prev_week=clock.add_weeks(last, -1), next_week=clock.add_weeks(last, 1))
+                           default_weeks=DEFAULT_WEEKS, prev_week=clock.add_weeks(last, -1),
+                           next_week=clock.add_weeks(last, 1))
 
 
 @bp.route("/dashboard/export/<what>.<fmt>")
@@ -71,8 +85,10 @@ def council():
     first, last, _dong = _period(whole_programme=True)
     s = summary.compute(first, last)
     counts = sites.counts()
-    return render_template("reports/council.html", s=s, counts=counts, tables=reports.council_tables(s, counts),
-                           filters={"from": first, "to": last}, printed_on=clock.today())
+    # The period's first Monday to its last Sunday: "2020-W23" alone does not tell a reader when the week ended.
+    days = (clock.week_monday(first), clock.week_monday(last) + timedelta(days=6))
+    return render_template("reports/council.html", s=s, counts=counts, printed_on=clock.today(), days=days,
+                           tables=reports.council_tables(s, counts, gettext), filters={"from": first, "to": last})
 
 
 @bp.route("/reports/council.xlsx")
