@@ -163,7 +163,8 @@ def test_logout_clears_kept_pages_and_drafts_but_keeps_a_queued_inspection(phone
     page.goto(f"{base}/sites/")  # a page that does not send the queue (inspect.js would, being online)
     assert queue_count(page) == 1
     assert page.evaluate("Object.keys(localStorage).some(k => k.startsWith('tracker:draft:'))")
-    page.locator("form[data-logout] button").tap()
+    page.locator("details.menu summary").tap()   # on a phone, 로그아웃 is under 메뉴
+    page.locator("details.menu form[data-logout] button").tap()
     page.wait_for_url("**/login")
     assert kept_forms(page) == [] and page.evaluate("caches.keys()") == []
     assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)") == 0
