@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
+from flask_login import current_user
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 
@@ -160,6 +161,10 @@ def register_hooks(app: Flask) -> None:
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # What a signed-in user sees stays out of the browser's cache: on a shared phone the next user could read
+        # it back. (The service worker's own store is separate, and cleared at logout.)
+        if current_user.is_authenticated and "no-store" not in resp.headers.get("Cache-Control", ""):
+            resp.headers["Cache-Control"] = "no-store"
         return resp
 
     from .web.trend_chart import rate_floor

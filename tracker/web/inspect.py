@@ -182,7 +182,7 @@ def photo(sha):
     if not inspections.photo_visible(current_user, sha):
         abort(404)
     resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
-    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Cache-Control"] = "private, no-store"  # a shared phone keeps no one's photos
     return resp
 
 
