@@ -21,8 +21,10 @@ def create_inspection():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ServiceError(_("JSON 객체를 보내야 합니다"), errors={"body": "expected a JSON object"})
-    insp, created = inspections.submit({k: body.get(k) for k in SUBMIT_FIELDS}, by=current_user, attach=False)
-    return jsonify(inspections.commit_and_describe(insp, created)), 201 if created else 200
+    insp, created = inspections.submit({k: body.get(k) for k in SUBMIT_FIELDS}, by=current_user)
+    record = inspections.to_dict(insp)
+    db.session.commit()
+    return jsonify(record), 201 if created else 200
 
 
 @bp.route("/inspections")

@@ -9,15 +9,15 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import and_, exists, func, or_, select, true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from .. import clock
+from ..dbutil import upsert
 from ..extensions import db
-from ..models import (ANSWER_VALUES, CATEGORIES, MODES, ChecklistTemplate, DongAssignment, Inspection,
+from ..models import (ANSWER_VALUES, CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection,
                       Photo, Site, Task)
-from . import ServiceError, checklist, inspection_store, rollup, schedule
+from . import ServiceError, checklist, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -118,27 +118,39 @@ def _clean_uuid(raw, errors: dict) -> str | None:
         return None
 
 
+_PUBLISHED_ID = ChecklistTemplate.current_stmt().with_only_columns(ChecklistTemplate.id).scalar_subquery()
+_SAVED_ID = select(Inspection.id).where(Inspection.client_uuid == bindparam("uuid")).scalar_subquery()
+# The site, the inspection already saved under the client's UUID and the published checklist, in one round trip.
+# FOR UPDATE (PostgreSQL; SQLite has one writer anyway): two inspections of one site take turns, so that the second
+# sees the first's follow-up actions and tasks rather than opening them again.
+_SITE = (select(Site, _SAVED_ID, _PUBLISHED_ID).with_for_update(of=Site)
+         .execution_options(populate_existing=True))
+_SITE_BY_TOKEN = _SITE.where(Site.qr_token == bindparam("token"))
+_SITE_BY_ID = _SITE.where(Site.id == bindparam("site_id"))
+
+
 def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
-    """The site (by QR token or id: a row of the columns the submit reads), the id of an inspection already saved
-    under client_uuid and the published template's id, in one query."""
+    """The site (by QR token or id), the id of an inspection already saved under client_uuid and the published
+    template's id, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
     row = None
     if token:
-        row = inspection_store.find_site(str(token), None, client_uuid)
+        row = db.session.execute(_SITE_BY_TOKEN, {"token": str(token), "uuid": client_uuid}).first()
     else:
         try:
             site_id = int(site_id)
         except (TypeError, ValueError):
             site_id = None
         if site_id is not None and -2**63 <= site_id < 2**63:
-            row = inspection_store.find_site(None, site_id, client_uuid)
+            row = db.session.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()
     if row is None:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
-        return None, None, inspection_store.current_template_id()
-    if row.status != "active":
-        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=row.name)
-    return row, row.saved_id, row.template_id
+        return None, None, db.session.scalar(select(_PUBLISHED_ID))
+    site, saved_id, tpl_id = row
+    if site.status != "active":
+        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
+    return site, saved_id, tpl_id
 
 
 def _check_answers(raw, items_all: dict, mode: str, errors: dict) -> list[dict]:
@@ -248,14 +260,12 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None, attach: bool = True) -> tuple[Inspection, bool]:
+           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: site_id or qr_token, mode, client_uuid, answers {key: {value, note}}, and optionally device_time,
     contact_name, called_at, lat, lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
-    when anything is wrong; the ServiceError names each wrong field. attach=False, for a caller that only
-    describes a new inspection (the API, through commit_and_describe): it is left out of the session, which
-    spares the write section (on SQLite, the one write lock) adding it there and taking it out again.
+    when anything is wrong; the ServiceError names each wrong field.
     """
     errors: dict = {}
     client_uuid = _clean_uuid(data.get("client_uuid"), errors)
@@ -269,10 +279,10 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     mode = data.get("mode")
     if mode not in MODES:
         errors["mode"] = _("점검 방식은 onsite(현장점검) 또는 phone(전화 모니터링)이어야 합니다")
-    tpl = _template(tpl_id)
+    tpl = checklist.published(tpl_id) if tpl_id is not None else None
     if tpl is None:
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
-    items_all = tpl.items
+    items_all = {i.key: i for i in tpl.items}
     if mode in MODES and not any(i.applies_to(mode) for i in items_all.values()):
         errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다", mode=mode_label(mode))
     answers = _check_answers(data.get("answers"), items_all, mode, errors) if mode in MODES else []
@@ -319,33 +329,33 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
-    follow_up = schedule.FollowUp(row, items_all, answers, site.dong)  # before the first write: see FollowUp
-    try:
-        insp = inspection_store.insert(row, answers, photo_rows, attach=attach)
-    except IntegrityError:
-        # Lost the race for client_uuid to a simultaneous copy of this submission: return the one that won.
-        # The edge has nothing else pending in this transaction, so rolling it back loses nothing.
-        db.session.rollback()
-        existing = find(client_uuid)
-        if existing is None:
-            raise
-        return _replayed(existing, by), False
+    insp = _write(row, answers, photo_rows)
+    if insp is None:
+        # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
+        return _replayed(find(client_uuid), by), False
     for p in prepared:
         _store(p)
-    follow_up.apply(insp.id)
+    schedule.after_inspection(insp, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
-    rollup.add(row | {"id": insp.id}, site.dong, site.size_band)
+    rollup.add(insp, answers, site.dong, site.size_band)
     return insp, True
 
 
-def _template(tpl_id: int | None):
-    """The published template, from the process's cache."""
-    return inspection_store.template(tpl_id)
+def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | None:
+    """Insert an inspection with its answers and photos; None, and nothing written, when its client_uuid is taken.
 
-
-def _version(tpl_id: int | None) -> int | None:
-    tpl = inspection_store.template(tpl_id)
-    return tpl.version if tpl else None
+    ON CONFLICT rather than a caught IntegrityError: a lost race must not roll back the edge's transaction, and on
+    SQLite a SAVEPOINT opened before the transaction's first write commits when it is released.
+    """
+    new_id = db.session.scalar(upsert(Inspection).on_conflict_do_nothing(index_elements=[Inspection.client_uuid])
+                               .returning(Inspection.id), row)
+    if new_id is None:
+        return None
+    # Statements rather than the unit of work, as the inspection itself is: rollup.add counts them, not its hook.
+    db.session.execute(insert(Answer), [{"inspection_id": new_id, **a} for a in answers])
+    if photos:
+        db.session.execute(insert(Photo), [{"inspection_id": new_id, **p} for p in photos])
+    return db.session.get(Inspection, new_id)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -392,12 +402,6 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
     return stmt.order_by(Inspection.submitted_at.desc(), Inspection.id.desc())
 
 
-def photo_for(sha256: str) -> Photo | None:
-    """A photo row by its content hash (the first inspection that stored it)."""
-    return db.session.scalar(select(Photo).where(Photo.sha256 == sha256).options(selectinload(Photo.inspection))
-                             .order_by(Photo.id).limit(1))
-
-
 def photo_visible(user, sha256: str) -> bool:
     """Whether the user may see a photo: any inspection they may view holds it."""
     if user.role in ("lead", "admin"):
@@ -429,41 +433,13 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
     return [(s, i, bool(o)) for s, i, o in db.session.execute(stmt).all()]
 
 
-def commit_and_describe(insp: Inspection, created: bool) -> dict:
-    """Commit a submit and return to_dict(insp).
-
-    A new inspection's values are all in memory (its columns, and the answers it was sent with): outside the
-    session (submitted with attach=False, or taken out here), the commit does not expire them, and it is described
-    after the commit, so that on SQLite the one write lock is not held for it. A replay's answers and photos are
-    read before the commit expires it; it wrote nothing.
-    """
-    if not created:
-        record = to_dict(insp)
-        db.session.commit()
-        return record
-    if insp in db.session:  # submitted with attach=True
-        db.session.expunge(insp)
-    db.session.commit()
-    return to_dict(insp)
-
-
 def to_dict(insp: Inspection) -> dict:
-    """The API's shape of an inspection; times in UTC, whether or not it has been reloaded since it was saved.
-
-    One just submitted carries the answers and photos written for it (inspection_store.insert), which are then
-    not read back."""
-    written = getattr(insp, "written", None)
-    if written is not None:
-        answers, photos = written["answers"], written["photos"]
-    else:
-        answers = [{"item_key": a.item_key, "value": a.value, "note": a.note} for a in insp.answers]
-        photos = [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
-                  for p in insp.photos]
+    """The API's shape of an inspection, times in UTC."""
     def iso(value):
         return value.astimezone(timezone.utc).isoformat() if value else None
 
     return {"id": insp.id, "client_uuid": insp.client_uuid, "site_id": insp.site_id, "mode": insp.mode,
-            "template_id": insp.template_id, "template_version": _version(insp.template_id),
+            "template_id": insp.template_id, "template_version": checklist.published(insp.template_id).version,
             "inspector_id": insp.inspector_id, "week": insp.week,
             "submitted_at": iso(insp.submitted_at),
             "device_time": iso(insp.device_time),
@@ -471,5 +447,6 @@ def to_dict(insp: Inspection) -> dict:
             "contact_name": insp.contact_name, "called_at": iso(insp.called_at),
             "lat": insp.lat, "lng": insp.lng, "yes_count": insp.yes_count, "no_count": insp.no_count,
             "na_count": insp.na_count, "critical_no_count": insp.critical_no_count, "compliant": insp.compliant,
-            "answers": {a["item_key"]: {"value": a["value"], "note": a["note"]} for a in answers},
-            "photos": [{k: p[k] for k in ("item_key", "sha256", "width", "height")} for p in photos]}
+            "answers": {a.item_key: {"value": a.value, "note": a.note} for a in insp.answers},
+            "photos": [{"item_key": p.item_key, "sha256": p.sha256, "width": p.width, "height": p.height}
+                       for p in insp.photos]}
