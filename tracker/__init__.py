@@ -97,6 +97,15 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(conn, _name):
+    # pysqlite begins a transaction only before an INSERT, UPDATE or DELETE: a SAVEPOINT sent first would begin one
+    # of its own, which its RELEASE would commit, whatever the session does next.
+    dbapi_connection = conn.connection.dbapi_connection
+    if type(dbapi_connection).__module__.startswith("sqlite3") and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
+
+
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .web import admin, auth as auth_views, dashboard, health, inspect, mail_preview, outbox, schedule, sites

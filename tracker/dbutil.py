@@ -1,28 +1,24 @@
 """Small portable helpers over the two engines."""
-from sqlalchemy.dialects import postgresql, sqlite
-
 from .extensions import db
 
 CHUNK = 500
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def upsert(model):
-    """The session's database's own INSERT, the one with ON CONFLICT (SQLite and PostgreSQL)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in _INSERTS:
-        raise RuntimeError(f"ON CONFLICT is written for SQLite and PostgreSQL, not {dialect}")
-    return _INSERTS[dialect](model)
 
 
 def insert_ignore(model, rows: list[dict]) -> int:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns how many rows were new."""
     if not rows:
         return 0
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        raise RuntimeError(f"insert_ignore supports SQLite and PostgreSQL, not {dialect}")
     new = 0
     # One multi-row VALUES per chunk keeps under SQLite's limit on bound parameters.
     for i in range(0, len(rows), CHUNK):
         # RETURNING, because psycopg reports no row count for a multi-row INSERT … ON CONFLICT.
-        stmt = upsert(model).values(rows[i:i + CHUNK]).on_conflict_do_nothing().returning(model.id)
+        stmt = dialect_insert(model).values(rows[i:i + CHUNK]).on_conflict_do_nothing().returning(model.id)
         new += len(db.session.execute(stmt).all())
     return new

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import clock
-from ..dbutil import upsert
 from ..extensions import db
 from ..models import (ANSWER_VALUES, CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection,
                       Photo, Site, Task)
@@ -341,21 +341,28 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     return insp, True
 
 
-def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | None:
-    """Insert an inspection with its answers and photos; None, and nothing written, when its client_uuid is taken.
+# The inspection comes back as a mapped object, which the caller reads; its answers and photos go in as Core INSERTs
+# on the tables, several times cheaper than ORM ones. None of them passes through the unit of work, so rollup.add
+# counts them, not the after_flush hook.
+_INSERT_INSPECTION = insert(Inspection).returning(Inspection)
+_INSERT_ANSWERS = insert(Answer.__table__)
+_INSERT_PHOTOS = insert(Photo.__table__)
 
-    ON CONFLICT rather than a caught IntegrityError: a lost race must not roll back the edge's transaction, and on
-    SQLite a SAVEPOINT opened before the transaction's first write commits when it is released.
-    """
-    new_id = db.session.scalar(upsert(Inspection).on_conflict_do_nothing(index_elements=[Inspection.client_uuid])
-                               .returning(Inspection.id), row)
-    if new_id is None:
+
+def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | None:
+    """Insert an inspection with its answers and photos; None, with nothing written, when a twin of this submission
+    sent at the same moment took its client_uuid first."""
+    try:
+        with db.session.begin_nested():  # a lost race undoes this insert, not the caller's whole transaction
+            insp = db.session.scalar(_INSERT_INSPECTION, row)
+    except IntegrityError:
+        if find(row["client_uuid"]) is None:
+            raise
         return None
-    # Statements rather than the unit of work, as the inspection itself is: rollup.add counts them, not its hook.
-    db.session.execute(insert(Answer), [{"inspection_id": new_id, **a} for a in answers])
+    db.session.execute(_INSERT_ANSWERS, [{"inspection_id": insp.id, **a} for a in answers])
     if photos:
-        db.session.execute(insert(Photo), [{"inspection_id": new_id, **p} for p in photos])
-    return db.session.get(Inspection, new_id)
+        db.session.execute(_INSERT_PHOTOS, [{"inspection_id": insp.id, **p} for p in photos])
+    return insp
 
 
 # --- reading --------------------------------------------------------------------------------------

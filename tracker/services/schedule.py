@@ -7,13 +7,13 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import Integer, String, and_, bindparam, case, func, insert, or_, select, text, union_all, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from .. import clock
-from ..dbutil import insert_ignore, upsert
+from ..dbutil import insert_ignore
 from ..extensions import db
-from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User
+from ..models import Action, DongAssignment, Incident, Inspection, Site, Task, User, UTCDateTime
 from . import ServiceError, audit
 
 ROUND = "weekly_monitoring"
@@ -176,23 +176,48 @@ def mark_overdue(at: datetime | None = None) -> dict:
 
 
 # --- after an inspection -------------------------------------------------------------------------
+# Core statements on the tables, built once: an inspection runs them all, and an ORM-enabled statement costs
+# several times the Python per execution, paid on SQLite while the submit holds the one write lock.
+
+_TASK = Task.__table__.c
+_ACTION = Action.__table__.c
+
 
 def _first_open(kind: str, this_week_only: bool):
     """The id of a site's lowest open task of a kind that an inspection of the given mode satisfies."""
-    q = select(Task.id).where(Task.site_id == bindparam("b_site_id"), Task.kind == kind, Task.status == "open",
-                              or_(Task.required_mode == "any", Task.required_mode == bindparam("b_mode")))
+    t = _TASK
+    q = select(t.id).where(t.site_id == bindparam("b_site_id"), t.kind == kind, t.status == "open",
+                           or_(t.required_mode == "any", t.required_mode == bindparam("b_mode")))
     # A round belongs to its week; a follow-up is satisfied by any inspection made after it was set.
-    q = q.where(Task.week == bindparam("b_week")) if this_week_only else q.where(Task.created_at <= bindparam("b_at"))
-    return select(q.order_by(Task.week, Task.slot).limit(1).subquery().c.id)
+    q = q.where(t.week == bindparam("b_week")) if this_week_only else q.where(t.created_at <= bindparam("b_at"))
+    return select(q.order_by(t.week, t.slot).limit(1).subquery().c.id)
 
 
 # One conditional UPDATE closes the week's round, the oldest reinspection and, for a visit on site, the incident
 # task: two inspections arriving together cannot both close the same task.
-_CLOSE_TASKS = (update(Task).where(Task.status == "open", Task.id.in_(union_all(
+_CLOSE_TASKS = update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
     _first_open(ROUND, True), _first_open(REINSPECTION, False),
-    _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite"))))
-    .values(status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id"))
-    .execution_options(synchronize_session=False))
+    _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite")))).values(
+    status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id"))
+_OPEN_ACTION_KEYS = select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                   _ACTION.status.in_(OPEN_ACTION))
+_CLEAR_ACTIONS = update(Action.__table__).where(
+    _ACTION.site_id == bindparam("b_site_id"), _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
+    _ACTION.status.in_(OPEN_ACTION)).values(status="cleared", cleared_at=bindparam("b_at"),
+                                            cleared_inspection_id=bindparam("b_inspection_id"))
+_INSERT_ACTIONS = insert(Action.__table__)
+# The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a twin that
+# took the slot first makes it a no-op (the week has its task). Plain SQL, the same on SQLite and PostgreSQL:
+# SQLAlchemy 2.0 compiles its dialects' ON CONFLICT constructs afresh at every execution.
+_ADD_TASK = text(
+    "INSERT INTO task (site_id, week, kind, slot, required_mode, due_at, assignee_id, status, overdue, created_at) "
+    "SELECT :site_id, :week, :kind, COALESCE(MAX(t.slot) + 1, 0), :mode, :due_at, "
+    "(SELECT da.inspector_id FROM dong_assignment da JOIN \"user\" u ON u.id = da.inspector_id "
+    "WHERE da.dong = :dong AND u.active), 'open', false, :created_at "
+    "FROM task t WHERE t.site_id = :site_id AND t.week = :week AND t.kind = :kind "
+    "ON CONFLICT (site_id, week, kind, slot) DO NOTHING").bindparams(
+    bindparam("site_id", type_=Integer), bindparam("week", type_=String), bindparam("kind", type_=String),
+    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
 
 
 def after_inspection(insp: Inspection, items: dict, answers: list[dict], dong: str) -> None:
@@ -201,23 +226,19 @@ def after_inspection(insp: Inspection, items: dict, answers: list[dict], dong: s
 
     items: the template's items by key; answers: the inspection's {item_key, value, note}; dong: the site's dong.
     """
-    site_id, at = insp.site_id, insp.submitted_at
-    db.session.execute(_CLOSE_TASKS, {"b_site_id": site_id, "b_mode": insp.mode, "b_week": insp.week, "b_at": at,
-                                      "b_inspection_id": insp.id})
+    ids = {"b_site_id": insp.site_id, "b_mode": insp.mode, "b_week": insp.week, "b_at": insp.submitted_at,
+           "b_inspection_id": insp.id}
+    db.session.execute(_CLOSE_TASKS, ids)
     yes = [a["item_key"] for a in answers if a["value"] == "yes"]
     failed = [a for a in answers if a["value"] == "no"]
     if not yes and not failed:
         return
     # Read after the inspection is written: on SQLite the submit then holds the one write lock, on PostgreSQL the
     # site's row lock, so a simultaneous inspection of the site cannot slip an action in between.
-    already = set(db.session.scalars(select(Action.item_key).where(Action.site_id == site_id,
-                                                                   Action.status.in_(OPEN_ACTION))))
+    already = set(db.session.scalars(_OPEN_ACTION_KEYS, ids))
     cleared = [k for k in yes if k in already]
     if cleared:
-        db.session.execute(update(Action).where(Action.site_id == site_id, Action.item_key.in_(cleared),
-                                                Action.status.in_(OPEN_ACTION))
-                           .values(status="cleared", cleared_at=at, cleared_inspection_id=insp.id)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
     new = [(items[a["item_key"]], a["note"]) for a in failed if a["item_key"] not in already]
     if new:
         _open_actions(insp, new, dong)
@@ -232,22 +253,15 @@ def _open_actions(insp: Inspection, failed: list[tuple], dong: str) -> None:
              "critical": item.critical, "note": note or "", "opened_at": at, "due_at": at + timedelta(
                  days=cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"])}
             for item, note in failed]
-    db.session.execute(insert(Action), rows)
+    db.session.execute(_INSERT_ACTIONS, rows)
     mode = "any" if all(item.applies_to("phone") for item, _note in failed) else "onsite"
     _add_task(insp.site_id, REINSPECTION, min(r["due_at"] for r in rows), mode, dong)
 
 
 def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> None:
     """A task in the week it is due, in the next free slot of that week and kind, for the dong's active inspector."""
-    week = clock.week_of(due)
-    slot = (select(func.coalesce(func.max(Task.slot) + 1, 0))
-            .where(Task.site_id == site_id, Task.week == week, Task.kind == kind).scalar_subquery())
-    assignee = (select(DongAssignment.inspector_id).join(User, User.id == DongAssignment.inspector_id)
-                .where(DongAssignment.dong == dong, User.active).scalar_subquery())
-    # A twin that took the slot first (rare: the site's row is locked) makes this a no-op: the week has its task.
-    db.session.execute(upsert(Task).values(
-        site_id=site_id, week=week, kind=kind, slot=slot, required_mode=mode, due_at=due, assignee_id=assignee,
-        status="open", overdue=False, created_at=clock.now()).on_conflict_do_nothing())
+    db.session.execute(_ADD_TASK, {"site_id": site_id, "week": clock.week_of(due), "kind": kind, "mode": mode,
+                                   "due_at": due, "dong": dong, "created_at": clock.now()})
 
 
 # --- incidents ------------------------------------------------------------------------------------
