@@ -337,7 +337,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         _store(p)
     schedule.after_inspection(insp, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
-    rollup.add(insp, answers, site.dong, site.size_band)
+    rollup.add(insp, site.dong, site.size_band)
     return insp, True
 
 

@@ -70,13 +70,24 @@ class _Acc:
                                                for c, value in zip(_COLUMNS, row)})
 
 
-def add(insp: Inspection, answers: list[dict], dong: str, band: str) -> None:
-    """Add a new inspection and its answers ({item_key, value}) to the rollup, in the current transaction."""
-    acc = _Acc()
-    acc.inspection(insp.week, insp.mode, dong, band, insp.compliant, insp.yes_count, insp.no_count, insp.na_count)
-    for a in answers:
-        acc.answer(insp.week, dong, a["item_key"], a["value"])
-    acc.write(db.session.connection())
+# A new inspection's rows, its answers counted by the database in the same statement. Keys in one order, item rows
+# first, as _Acc.write sorts them: two submits touching the same rows lock them in the same order (no deadlock). The
+# WHERE true keeps SQLite from reading ON CONFLICT as a join's ON.
+_ADD = text(
+    f"{_INTO}SELECT * FROM ("
+    "SELECT :week AS week, :dong AS dong, '' AS size_band, '' AS mode, a.item_key AS item_key, 1 AS inspections, "
+    "0 AS compliant, CASE WHEN a.value = 'yes' THEN 1 ELSE 0 END AS yes, "
+    "CASE WHEN a.value = 'no' THEN 1 ELSE 0 END AS \"no\", CASE WHEN a.value = 'na' THEN 1 ELSE 0 END AS na "
+    "FROM answer a WHERE a.inspection_id = :inspection_id "
+    "UNION ALL SELECT :week, :dong, :band, :mode, '', 1, :compliant, :yes, :no, :na) AS r WHERE true "
+    f"ORDER BY size_band, mode, item_key{_ACCUMULATE}")
+
+
+def add(insp: Inspection, dong: str, band: str) -> None:
+    """Add a new inspection and its stored answers to the rollup, in the current transaction."""
+    db.session.execute(_ADD, {"inspection_id": insp.id, "week": insp.week, "dong": dong, "band": band,
+                              "mode": insp.mode, "compliant": 1 if insp.compliant else 0, "yes": insp.yes_count,
+                              "no": insp.no_count, "na": insp.na_count})
 
 
 @event.listens_for(Session, "after_flush")
