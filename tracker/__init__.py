@@ -97,6 +97,15 @@ def register_extensions(app: Flask) -> None:
         # Listeners on this app's engine only: another app in the same process (a test, a bench) keeps its own.
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+            event.listen(db.engine, "savepoint", _sqlite_begin_before_savepoint)
+
+
+def _sqlite_begin_before_savepoint(conn, _name):
+    # pysqlite begins a transaction only before an INSERT, UPDATE or DELETE: a SAVEPOINT sent first would begin one
+    # of its own, which its RELEASE would commit, whatever the session does next.
+    dbapi_connection = conn.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

@@ -24,7 +24,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# Built once: every API request runs it (see services/inspection_store.py for why that matters).
+# Built once: every API request runs it.
 _BY_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id).where(
     ApiToken.token_hash == bindparam("token_hash"), User.active.is_(True))
 

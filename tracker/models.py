@@ -142,22 +142,7 @@ class ChecklistTemplate(db.Model):
         return select(ChecklistTemplate).order_by(ChecklistTemplate.version.desc()).limit(1)
 
 
-class ItemModes:
-    """Which modes an item applies to, from its `modes` text ("onsite,phone"): shared by the mapped item and the
-    submit path's cached copy of it (services/inspection_store.Item)."""
-
-    modes: str
-
-    @property
-    def mode_list(self) -> list[str]:
-        return [m for m in self.modes.split(",") if m]
-
-    def applies_to(self, mode: str) -> bool:
-        """Whether this item is judged in the given mode."""
-        return mode in self.mode_list
-
-
-class ChecklistItem(ItemModes, db.Model):
+class ChecklistItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("checklist_template.id"), index=True)
     key: Mapped[str] = mapped_column(String(60))
@@ -170,6 +155,14 @@ class ChecklistItem(ItemModes, db.Model):
     template: Mapped[ChecklistTemplate] = relationship(back_populates="items")
 
     __table_args__ = (UniqueConstraint("template_id", "key"),)
+
+    @property
+    def mode_list(self) -> list[str]:
+        return [m for m in self.modes.split(",") if m]
+
+    def applies_to(self, mode: str) -> bool:
+        """Whether this item is judged in the given mode."""
+        return mode in self.mode_list
 
 
 class Inspection(db.Model):

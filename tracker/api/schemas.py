@@ -139,16 +139,7 @@ class PhotoSchema(Schema):
     height = fields.Integer()
 
 
-class _AsWritten:
-    """An inspection's answers or photos as it was just written with (inspection_store.insert keeps them on a new
-    inspection, which is not in the session), else as loaded."""
-
-    def get_value(self, obj, attr, accessor=None, default=missing):
-        written = getattr(obj, "written", None)
-        return written[attr] if written is not None else getattr(obj, attr)
-
-
-class _Answers(_AsWritten, fields.Dict):
+class _Answers(fields.Dict):
     def __init__(self):
         super().__init__(keys=fields.String(), values=fields.Nested(AnswerSchema),
                          metadata={"description": "by checklist item key"})
@@ -160,11 +151,6 @@ class _Answers(_AsWritten, fields.Dict):
 
 
 _ANSWER_LIST = AnswerSchema(many=True)
-
-
-class _Photos(_AsWritten, fields.List):
-    def __init__(self):
-        super().__init__(fields.Nested(PhotoSchema))
 
 
 class _TemplateVersion(fields.Integer):
@@ -194,7 +180,7 @@ class InspectionSchema(Schema):
     critical_no_count = fields.Integer()
     compliant = fields.Boolean(metadata={"description": "no critical item answered no"})
     answers = _Answers()
-    photos = _Photos()
+    photos = fields.List(fields.Nested(PhotoSchema))
 
 
 class ChecklistItemSchema(Schema):

@@ -2,9 +2,10 @@
 import json
 import re
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
 from ..models import CATEGORIES, MODES, ChecklistItem, ChecklistTemplate
@@ -41,6 +42,22 @@ CATEGORY_LABELS = {"management": ("관리체계", "Management"), "workspace": ("
 def current() -> ChecklistTemplate | None:
     """The published template with its items loaded."""
     return db.session.scalar(ChecklistTemplate.current_stmt().options(selectinload(ChecklistTemplate.items)))
+
+
+def published(tpl_id: int) -> ChecklistTemplate | None:
+    """A published version with its items, read once per app and then shared read-only: it never changes."""
+    # Per app, not per process: each app (each test) has a database of its own.
+    cache = current_app.extensions.setdefault("tracker.checklists", {})
+    tpl = cache.get(tpl_id)
+    if tpl is None:
+        # Loaded by a session of its own on this transaction's connection, and closed: the cached objects belong
+        # to no request's session, so no commit expires them and no other request sees them change.
+        with Session(db.session.connection()) as own:
+            tpl = own.scalar(select(ChecklistTemplate).where(ChecklistTemplate.id == tpl_id)
+                             .options(selectinload(ChecklistTemplate.items)))
+        if tpl is not None:
+            cache[tpl_id] = tpl
+    return tpl
 
 
 def item_labels() -> dict[str, tuple[str, str]]:

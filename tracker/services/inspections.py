@@ -9,15 +9,15 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import clock, schemas
 from ..extensions import db
-from ..models import CATEGORIES, MODES, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
+from ..models import CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, inspection_store, rollup, schedule
+from . import ServiceError, checklist, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -81,22 +81,34 @@ def new_client_uuid() -> str:
 
 # --- parsing --------------------------------------------------------------------------------------
 
+_PUBLISHED_ID = ChecklistTemplate.current_stmt().with_only_columns(ChecklistTemplate.id).scalar_subquery()
+_SAVED_ID = select(Inspection.id).where(Inspection.client_uuid == bindparam("uuid")).scalar_subquery()
+# The site, the inspection already saved under the client's UUID and the published checklist, in one round trip.
+# FOR UPDATE (PostgreSQL; SQLite has one writer anyway): two inspections of one site take turns, so that the second
+# sees the first's follow-up actions and tasks rather than opening them again.
+_SITE = (select(Site, _SAVED_ID, _PUBLISHED_ID).with_for_update(of=Site)
+         .execution_options(populate_existing=True))
+_SITE_BY_TOKEN = _SITE.where(Site.qr_token == bindparam("token"))
+_SITE_BY_ID = _SITE.where(Site.id == bindparam("site_id"))
+
+
 def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
-    """The site (by QR token or id: a row of the columns the submit reads), the id of an inspection already saved
-    under client_uuid and the published template's id, in one query."""
+    """The site (by QR token or id), the id of an inspection already saved under client_uuid and the published
+    template's id, in one query."""
     token, site_id = data.get("qr_token"), data.get("site_id")
     row = None
     if token:
-        row = inspection_store.find_site(token, None, client_uuid)
+        row = db.session.execute(_SITE_BY_TOKEN, {"token": token, "uuid": client_uuid}).first()
     elif site_id is not None:
-        row = inspection_store.find_site(None, site_id, client_uuid)
+        row = db.session.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()
     if row is None:
         errors["qr_token" if token else "site_id"] = (
             _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
-        return None, None, inspection_store.current_template_id()
-    if row.status != "active":
-        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=row.name)
-    return row, row.saved_id, row.template_id
+        return None, None, db.session.scalar(select(_PUBLISHED_ID))
+    site, saved_id, tpl_id = row
+    if site.status != "active":
+        errors["site_id"] = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다", name=site.name)
+    return site, saved_id, tpl_id
 
 
 def _check_answers(given: dict, items_all: dict, mode: str, errors: dict) -> list[dict]:
@@ -194,15 +206,13 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None, attach: bool = True) -> tuple[Inspection, bool]:
+           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
     mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved
-    when anything is wrong; the ServiceError names each wrong field. attach=False, for a caller that only
-    describes a new inspection (the API, through commit_and_describe): it is left out of the session, which
-    spares the write section (on SQLite, the one write lock) adding it there and taking it out again.
+    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved when anything is wrong; the
+    ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
     errors: dict = {}
@@ -215,10 +225,10 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if saved_id is not None:
         return _replayed(db.session.get(Inspection, saved_id), by), False
     mode = data.get("mode")  # absent when the schema refused it
-    tpl = _template(tpl_id)
+    tpl = checklist.published(tpl_id) if tpl_id is not None else None
     if tpl is None:
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
-    items_all = tpl.items
+    items_all = {i.key: i for i in tpl.items}
     if mode in MODES and not any(i.applies_to(mode) for i in items_all.values()):
         errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다", mode=mode_label(mode))
     answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
@@ -261,34 +271,46 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
-    follow_up = schedule.FollowUp(row, items_all, answers, site.dong)  # before the first write: see FollowUp
-    try:
-        insp = inspection_store.insert(row, answers, photo_rows, attach=attach)
-    except IntegrityError:
-        # Lost the race for client_uuid to a simultaneous copy of this submission: return the one that won.
-        # The edge has nothing else pending in this transaction, so rolling it back loses nothing.
-        db.session.rollback()
-        existing = find(client_uuid)
-        if existing is None:
-            raise
-        return _replayed(existing, by), False
+    insp = _write(row, answers, photo_rows)
+    if insp is None:
+        # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
+        return _replayed(find(client_uuid), by), False
     for p in prepared:
         _store(p)
-    follow_up.apply(insp.id)
+    schedule.after_inspection(insp, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
-    rollup.add(row | {"id": insp.id}, site.dong, site.size_band)
+    rollup.add(insp, site.dong, site.size_band)
     return insp, True
 
 
-def _template(tpl_id: int | None):
-    """The published template, from the process's cache."""
-    return inspection_store.template(tpl_id)
+# The inspection comes back as a mapped object, which the caller reads; its answers and photos go in as Core INSERTs
+# on the tables, several times cheaper than ORM ones. None of them passes through the unit of work, so rollup.add
+# counts them, not the after_flush hook.
+_INSERT_INSPECTION = insert(Inspection).returning(Inspection)
+_INSERT_ANSWERS = insert(Answer.__table__)
+_INSERT_PHOTOS = insert(Photo.__table__)
 
 
 def template_version(tpl_id: int | None) -> int | None:
     """The version of a published template, from the process's cache."""
-    tpl = inspection_store.template(tpl_id)
+    tpl = checklist.published(tpl_id) if tpl_id is not None else None
     return tpl.version if tpl else None
+
+
+def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | None:
+    """Insert an inspection with its answers and photos; None, with nothing written, when a twin of this submission
+    sent at the same moment took its client_uuid first."""
+    try:
+        with db.session.begin_nested():  # a lost race undoes this insert, not the caller's whole transaction
+            insp = db.session.scalar(_INSERT_INSPECTION, row)
+    except IntegrityError:
+        if find(row["client_uuid"]) is None:
+            raise
+        return None
+    db.session.execute(_INSERT_ANSWERS, [{"inspection_id": insp.id, **a} for a in answers])
+    if photos:
+        db.session.execute(_INSERT_PHOTOS, [{"inspection_id": insp.id, **p} for p in photos])
+    return insp
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -335,12 +357,6 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
     return stmt.order_by(Inspection.submitted_at.desc(), Inspection.id.desc())
 
 
-def photo_for(sha256: str) -> Photo | None:
-    """A photo row by its content hash (the first inspection that stored it)."""
-    return db.session.scalar(select(Photo).where(Photo.sha256 == sha256).options(selectinload(Photo.inspection))
-                             .order_by(Photo.id).limit(1))
-
-
 def photo_visible(user, sha256: str) -> bool:
     """Whether the user may see a photo: any inspection they may view holds it."""
     if user.role in ("lead", "admin"):
@@ -372,14 +388,3 @@ def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bo
     return [(s, i, bool(o)) for s, i, o in db.session.execute(stmt).all()]
 
 
-def commit_and_describe(insp: Inspection, created: bool) -> Inspection:
-    """Commit a submit, leaving the inspection ready to be described (the API's InspectionSchema).
-
-    A new inspection's values are all in memory (its columns, and the answers it was sent with): outside the
-    session (submitted with attach=False, or taken out here), the commit does not expire them, so that on SQLite
-    the one write lock is not held while it is described. A replay wrote nothing; it is read again if described.
-    """
-    if created and insp in db.session:  # submitted with attach=True
-        db.session.expunge(insp)
-    db.session.commit()
-    return insp

@@ -10,7 +10,6 @@ from sqlalchemy import case, delete, event, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..hot_sql import Hot
 from ..models import Answer, Inspection, Site, SummaryWeek
 
 ALL_ITEMS = ""  # item_key of the inspection-level rows
@@ -71,32 +70,24 @@ class _Acc:
                                                for c, value in zip(_COLUMNS, row)})
 
 
-# One new inspection's rows, read back from its answers in the same statement: about ten parameters, whatever the
-# number of items, so the statement text never changes and both drivers keep it prepared (psycopg converts a
-# statement with more than 50 parameters afresh on every execution). Keys in one order, item rows first, as
-# _Acc.write sorts them: two submits touching the same rows lock them in the same order (no deadlock). The WHERE
-# true keeps SQLite from reading ON CONFLICT as a join's ON.
-_ADD = Hot(text(
+# A new inspection's rows, its answers counted by the database in the same statement. Keys in one order, item rows
+# first, as _Acc.write sorts them: two submits touching the same rows lock them in the same order (no deadlock). The
+# WHERE true keeps SQLite from reading ON CONFLICT as a join's ON.
+_ADD = text(
     f"{_INTO}SELECT * FROM ("
     "SELECT :week AS week, :dong AS dong, '' AS size_band, '' AS mode, a.item_key AS item_key, 1 AS inspections, "
     "0 AS compliant, CASE WHEN a.value = 'yes' THEN 1 ELSE 0 END AS yes, "
     "CASE WHEN a.value = 'no' THEN 1 ELSE 0 END AS \"no\", CASE WHEN a.value = 'na' THEN 1 ELSE 0 END AS na "
     "FROM answer a WHERE a.inspection_id = :inspection_id "
     "UNION ALL SELECT :week, :dong, :band, :mode, '', 1, :compliant, :yes, :no, :na) AS r WHERE true "
-    f"ORDER BY size_band, mode, item_key{_ACCUMULATE}"))
+    f"ORDER BY size_band, mode, item_key{_ACCUMULATE}")
 
 
-def add(inspection: dict, dong: str, band: str) -> None:
-    """Add one new inspection (the row as inserted, with its id) and its stored answers to the rollup, in the
-    current transaction.
-
-    Called last in a submit, just before the commit: the rollup's rows are shared by every submit of the same week
-    and dong, so their row locks (on PostgreSQL) are held for as short a time as possible.
-    """
-    _ADD.execute(db.session.connection(), {
-        "inspection_id": inspection["id"], "week": inspection["week"], "dong": dong, "band": band,
-        "mode": inspection["mode"], "compliant": 1 if inspection["compliant"] else 0,
-        "yes": inspection["yes_count"], "no": inspection["no_count"], "na": inspection["na_count"]})
+def add(insp: Inspection, dong: str, band: str) -> None:
+    """Add a new inspection and its stored answers to the rollup, in the current transaction."""
+    db.session.execute(_ADD, {"inspection_id": insp.id, "week": insp.week, "dong": dong, "band": band,
+                              "mode": insp.mode, "compliant": 1 if insp.compliant else 0, "yes": insp.yes_count,
+                              "no": insp.no_count, "na": insp.na_count})
 
 
 @event.listens_for(Session, "after_flush")

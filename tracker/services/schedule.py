@@ -7,13 +7,12 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, union_all, update
+from sqlalchemy import Integer, String, and_, bindparam, case, func, insert, or_, select, text, union_all, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from .. import clock
 from ..dbutil import insert_ignore
 from ..extensions import db
-from ..hot_sql import Hot
 from ..models import (INCIDENT, REINSPECTION, ROUND, Action, DongAssignment, Incident, Inspection, Site, Task, User,
                       UTCDateTime)
 from . import ServiceError, audit
@@ -175,8 +174,11 @@ def mark_overdue(at: datetime | None = None) -> dict:
 
 
 # --- after an inspection -------------------------------------------------------------------------
+# Core statements on the tables, built once: an inspection runs them all, and an ORM-enabled statement costs
+# several times the Python per execution, paid on SQLite while the submit holds the one write lock.
 
 _TASK = Task.__table__.c
+_ACTION = Action.__table__.c
 
 
 def _first_open(kind: str, this_week_only: bool):
@@ -189,96 +191,75 @@ def _first_open(kind: str, this_week_only: bool):
     return select(q.order_by(t.week, t.slot).limit(1).subquery().c.id)
 
 
-# Built once, on the tables rather than the mapped classes: the submit path runs these for every inspection, and
-# SQLAlchemy spends more on building and cache-keying a fresh statement than the database spends on running it (an
-# ORM-enabled UPDATE is re-annotated, so re-keyed, on every execution); Hot then spares them SQLAlchemy's
-# per-execution walk of their parameters (see hot_sql). One conditional UPDATE closes the week's
-# round, the oldest reinspection and, for a visit on site, the incident task: two inspections arriving together
-# cannot both close the same task.
-_CLOSE_TASKS = Hot(update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
+# One conditional UPDATE closes the week's round, the oldest reinspection and, for a visit on site, the incident
+# task: two inspections arriving together cannot both close the same task.
+_CLOSE_TASKS = update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_(union_all(
     _first_open(ROUND, True), _first_open(REINSPECTION, False),
-    _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite"))))
-    .values(status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id")))
-_ACTION = Action.__table__.c
-# status = 'open' OR status = 'escalated' rather than IN: Hot runs no IN list (see hot_sql).
-_ACTION_IS_OPEN = or_(*(_ACTION.status == s for s in OPEN_ACTION))
-_OPEN_ACTION_KEYS = Hot(select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"), _ACTION_IS_OPEN))
-# One item a row, run as an executemany: SQLite runs it in C, psycopg sends it in one pipeline.
-_CLEAR_ACTION = Hot(update(Action.__table__).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                   _ACTION.item_key == bindparam("b_key"), _ACTION_IS_OPEN)
-                    .values(status="cleared", cleared_at=bindparam("b_at"),
-                            cleared_inspection_id=bindparam("b_inspection_id")))
-_INSERT_ACTIONS = Hot(insert(Action.__table__))
-# The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a
-# twin that took the slot first (the site row lock makes that rare) makes this a no-op: the week has its task.
-_ADD_TASK = Hot(text(
+    _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite")))).values(
+    status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id"))
+_OPEN_ACTION_KEYS = select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                   _ACTION.status.in_(OPEN_ACTION))
+_CLEAR_ACTIONS = update(Action.__table__).where(
+    _ACTION.site_id == bindparam("b_site_id"), _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
+    _ACTION.status.in_(OPEN_ACTION)).values(status="cleared", cleared_at=bindparam("b_at"),
+                                            cleared_inspection_id=bindparam("b_inspection_id"))
+_INSERT_ACTIONS = insert(Action.__table__)
+# The next free slot of the week and the dong's active inspector, worked out inside the INSERT itself; a twin that
+# took the slot first makes it a no-op (the week has its task). Plain SQL, the same on SQLite and PostgreSQL:
+# SQLAlchemy 2.0 compiles its dialects' ON CONFLICT constructs afresh at every execution.
+_ADD_TASK = text(
     "INSERT INTO task (site_id, week, kind, slot, required_mode, due_at, assignee_id, status, overdue, created_at) "
     "SELECT :site_id, :week, :kind, COALESCE(MAX(t.slot) + 1, 0), :mode, :due_at, "
     "(SELECT da.inspector_id FROM dong_assignment da JOIN \"user\" u ON u.id = da.inspector_id "
     "WHERE da.dong = :dong AND u.active), 'open', false, :created_at "
-    "FROM task t WHERE t.site_id = :w_site_id AND t.week = :w_week AND t.kind = :w_kind "
+    "FROM task t WHERE t.site_id = :site_id AND t.week = :week AND t.kind = :kind "
     "ON CONFLICT (site_id, week, kind, slot) DO NOTHING").bindparams(
-    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())))
+    bindparam("site_id", type_=Integer), bindparam("week", type_=String), bindparam("kind", type_=String),
+    bindparam("due_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime()))
 
 
-class FollowUp:
+def after_inspection(insp: Inspection, items: dict, answers: list[dict], dong: str) -> None:
     """What a new inspection does to its site's tasks and follow-up actions: close the tasks it satisfies, clear the
     actions of items now "yes", open one for each "no" item that has none (and a reinspection to check them).
 
-    Worked out when made, before the submit's first write; apply() then only runs the statements. On SQLite that
-    first write takes the one write lock, which every other submit waits for until this one commits.
-    row: the inspection's values (site_id, mode, week, submitted_at); items: the template's items by key;
-    answers: its {item_key, value, note}; dong: the site's dong.
+    items: the template's items by key; answers: the inspection's {item_key, value, note}; dong: the site's dong.
     """
+    ids = {"b_site_id": insp.site_id, "b_mode": insp.mode, "b_week": insp.week, "b_at": insp.submitted_at,
+           "b_inspection_id": insp.id}
+    db.session.execute(_CLOSE_TASKS, ids)
+    yes = [a["item_key"] for a in answers if a["value"] == "yes"]
+    failed = [a for a in answers if a["value"] == "no"]
+    if not yes and not failed:
+        return
+    # Read after the inspection is written: on SQLite the submit then holds the one write lock, on PostgreSQL the
+    # site's row lock, so a simultaneous inspection of the site cannot slip an action in between.
+    already = set(db.session.scalars(_OPEN_ACTION_KEYS, ids))
+    cleared = [k for k in yes if k in already]
+    if cleared:
+        db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
+    new = [(items[a["item_key"]], a["note"]) for a in failed if a["item_key"] not in already]
+    if new:
+        _open_actions(insp, new, dong)
 
-    def __init__(self, row: dict, items: dict, answers: list[dict], dong: str):
-        cfg = current_app.config
-        at = row["submitted_at"]
-        self.site_id, self.dong = row["site_id"], dong
-        self.params = {"b_site_id": row["site_id"], "b_at": at, "b_mode": row["mode"], "b_week": row["week"]}
-        self.yes = [a["item_key"] for a in answers if a["value"] == "yes"]
-        # item_key: (the action a "no" opens, whether only a visit on site can check its fix)
-        self.failed = {}
-        for a in answers:
-            item = items.get(a["item_key"]) if a["value"] == "no" else None
-            if item is not None:
-                days = cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"]
-                self.failed[item.key] = ({
-                    "site_id": self.site_id, "item_key": item.key, "cleared_inspection_id": None, "status": "open",
-                    "critical": item.critical, "note": a["note"] or "", "opened_at": at,
-                    "due_at": at + timedelta(days=days), "cleared_at": None}, not item.applies_to("phone"))
 
-    def apply(self, inspection_id: int) -> None:
-        """Run it for the inspection just inserted, in the submit's transaction."""
-        ids = {**self.params, "b_inspection_id": inspection_id}
-        # Core statements go straight to the session's connection: Session.execute would look for ORM work in each.
-        conn = db.session.connection()
-        _CLOSE_TASKS.execute(conn, ids)
-        if not self.yes and not self.failed:
-            return
-        # Read after this submit's first write: on SQLite it then holds the one write lock, on PostgreSQL the site's
-        # row lock (inspection_store), so a simultaneous inspection of the site cannot slip an action in between.
-        already = set(_OPEN_ACTION_KEYS.execute(conn, {"b_site_id": self.site_id}).scalars())
-        cleared = [k for k in self.yes if k in already]
-        if cleared:
-            _CLEAR_ACTION.executemany(conn, [{**ids, "b_key": k} for k in cleared])
-        new = [f for key, f in self.failed.items() if key not in already]
-        if not new:
-            return
-        rows = [{**action, "opened_inspection_id": inspection_id} for action, _onsite in new]
-        _INSERT_ACTIONS.executemany(conn, rows)
-        # A reinspection checks the fixes: on site when any failed item can only be judged there.
-        mode = "onsite" if any(onsite for _action, onsite in new) else "any"
-        _add_task(self.site_id, REINSPECTION, min(r["due_at"] for r in rows), mode, self.dong)
+def _open_actions(insp: Inspection, failed: list[tuple], dong: str) -> None:
+    """An action for each failed (item, note), and a reinspection to check their fixes: on site when any of the
+    items can only be judged there."""
+    cfg = current_app.config
+    at = insp.submitted_at
+    rows = [{"site_id": insp.site_id, "item_key": item.key, "opened_inspection_id": insp.id, "status": "open",
+             "critical": item.critical, "note": note or "", "opened_at": at, "due_at": at + timedelta(
+                 days=cfg["TRACKER_ACTION_DAYS_CRITICAL"] if item.critical else cfg["TRACKER_ACTION_DAYS"])}
+            for item, note in failed]
+    db.session.execute(_INSERT_ACTIONS, rows)
+    mode = "any" if all(item.applies_to("phone") for item, _note in failed) else "onsite"
+    _add_task(insp.site_id, REINSPECTION, min(r["due_at"] for r in rows), mode, dong)
 
 
 def _add_task(site_id: int, kind: str, due: datetime, mode: str, dong: str) -> None:
-    """A task in the week it is due, in the next free slot of that week and kind, for the dong's inspector."""
-    key = {"site_id": site_id, "week": clock.week_of(due), "kind": kind}
-    # The key twice, under two names: PostgreSQL types a parameter once, and it reads text in the SELECT list
-    # but varchar in the WHERE clause.
-    _ADD_TASK.execute(db.session.connection(), {**key, **{f"w_{k}": v for k, v in key.items()}, "due_at": due,
-                                                "dong": dong, "mode": mode, "created_at": clock.now()})
+    """A task in the week it is due, in the next free slot of that week and kind, for the dong's active inspector."""
+    db.session.execute(_ADD_TASK, {"site_id": site_id, "week": clock.week_of(due), "kind": kind, "mode": mode,
+                                   "due_at": due, "dong": dong, "created_at": clock.now()})
 
 
 # --- incidents ------------------------------------------------------------------------------------
