@@ -93,6 +93,11 @@ def register_extensions(app: Flask) -> None:
         "application/manifest+json", "image/svg+xml", "text/plain"])
     compress.init_app(app)
     from . import auth  # noqa: F401  (registers the user and bearer-token loaders)
+    from .services import rollup
+    # The rollup follows inspections added through the ORM on this extension's sessions (not every SQLAlchemy
+    # Session in the process); registered once, however many apps a process makes.
+    if not event.contains(db.session, "after_flush", rollup.after_flush):
+        event.listen(db.session, "after_flush", rollup.after_flush)
     with app.app_context():
         # Listeners on this app's engine only: another app in the same process (a test, a bench) keeps its own.
         if db.engine.dialect.name == "sqlite":

@@ -6,8 +6,7 @@ on the dashboard does (the register's counts, on-site sites, the exports join th
 moves, move_site() carries its inspections along. The submit path calls add() itself; the after_flush hook covers
 inspections added through the ORM by anything else; rebuild() recomputes the table from the raw rows.
 """
-from sqlalchemy import case, delete, event, func, insert, literal, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import case, delete, func, insert, literal, select, text
 
 from ..extensions import db
 from ..models import Answer, Inspection, Site, SummaryWeek
@@ -90,8 +89,7 @@ def add(insp: Inspection, dong: str, band: str) -> None:
                               "no": insp.no_count, "na": insp.na_count})
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session, _ctx):
+def after_flush(session, _ctx):
     """Inspections and answers added through the ORM (anything but the submit path) join the rollup too."""
     new_insp = [o for o in session.new if isinstance(o, Inspection)]
     new_ans = [o for o in session.new if isinstance(o, Answer)]
