@@ -240,22 +240,8 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if called_at and called_at > now + timedelta(minutes=10):
         errors["called_at"] = _("통화 시각이 미래입니다")
     if mode == "onsite" and site is not None and "site_id" not in errors:
-        if data.get("scan_token"):
-            try:
-                scanned_at = read_scan_token(data["scan_token"], site.id)
-            except ServiceError as exc:
-                errors.update(exc.errors)
-        elif data.get("qr_token") and scanned_at is None:
-            scanned_at = now  # a client that read the printed QR and sends it straight away
-    prepared = []
-    for key, raw in photos or []:
-        if key not in items_all or (mode in MODES and not items_all[key].applies_to(mode)):
-            errors[f"photos.{key}"] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
-            continue
-        try:
-            prepared.append(prepare_photo(raw, key))
-        except ServiceError as exc:
-            errors.update(exc.errors)
+        scanned_at = _presence(data, site, scanned_at, now, errors)
+    prepared = _prepare_photos(photos or [], items_all, mode, errors)
     errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
@@ -270,11 +256,43 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
+    return _save(row, answers, prepared, items_all, site, by)
+
+
+def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:
+    """When this site's QR code was scanned, from the signed scan the form carries (or a printed code sent as is)."""
+    if data.get("scan_token"):
+        try:
+            return read_scan_token(data["scan_token"], site.id)
+        except ServiceError as exc:
+            errors.update(exc.errors)
+            return None
+    if data.get("qr_token") and scanned_at is None:
+        return now  # a client that read the printed QR and sends it straight away
+    return scanned_at
+
+
+def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dict) -> list[dict]:
+    """Each (item key, bytes) re-encoded; errors keyed photos.<item_key>."""
+    prepared = []
+    for key, raw in photos:
+        if key not in items_all or (mode in MODES and not items_all[key].applies_to(mode)):
+            errors[f"photos.{key}"] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
+            continue
+        try:
+            prepared.append(prepare_photo(raw, key))
+        except ServiceError as exc:
+            errors.update(exc.errors)
+    return prepared
+
+
+def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by) -> tuple[Inspection, bool]:
+    """Write a checked inspection, store its photos, open its follow-up and count it in the rollup."""
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
     insp = _write(row, answers, photo_rows)
     if insp is None:
         # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
-        return _replayed(find(client_uuid), by), False
+        return _replayed(find(row["client_uuid"]), by), False
     for p in prepared:
         _store(p)
     schedule.after_inspection(insp, items_all, answers, site.dong)
