@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock, schemas
 from ..extensions import db
@@ -325,9 +326,14 @@ def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | N
         if find(row["client_uuid"]) is None:
             raise
         return None
-    db.session.execute(_INSERT_ANSWERS, [{"inspection_id": insp.id, **a} for a in answers])
-    if photos:
-        db.session.execute(_INSERT_PHOTOS, [{"inspection_id": insp.id, **p} for p in photos])
+    answer_rows = [{"inspection_id": insp.id, **a} for a in answers]
+    photo_rows = [{"inspection_id": insp.id, **p} for p in photos]
+    db.session.execute(_INSERT_ANSWERS, answer_rows)
+    if photo_rows:
+        db.session.execute(_INSERT_PHOTOS, photo_rows)
+    # The caller describes what was just written: no need to read it back while the write lock is held.
+    set_committed_value(insp, "answers", [Answer(**a) for a in answer_rows])
+    set_committed_value(insp, "photos", [Photo(**p) for p in photo_rows])
     return insp
 
 
