@@ -8,8 +8,8 @@ PORT   ?= 5000
 
 .PHONY: run test venv venv-dev translations assets db demo chromium serve scheduler clean
 
-run: demo  ## set up, then serve on SQLite with the scheduler in-process
-	$(FLASK) dev --host $(HOST) --port $(PORT)
+run: demo  ## set up, then serve on SQLite with the scheduler in-process (it prints where, who, and what it did)
+	@$(FLASK) dev --host $(HOST) --port $(PORT)
 
 test: venv-dev translations assets chromium  ## set up, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest -q tests
@@ -22,28 +22,29 @@ test: venv-dev translations assets chromium  ## set up, then run the suite (on P
 
 venv: $(VENV)/.runtime
 $(VENV)/.runtime: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
-	touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the runtime dependencies into $(VENV) (once)"
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
 
 venv-dev: $(VENV)/.dev
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
 
 translations: venv  ## compile the .po catalogues (the .mo files are build output)
-	$(BIN)/pybabel compile -d translations
+	@$(BIN)/pybabel -q compile -d translations
 
 # Static files under content-hashed names, with brotli and gzip copies, into build/ (git-ignored). The app builds
 # them itself at start when they are missing; this makes them before the first request.
 assets: venv
-	$(BIN)/python -c 'from tracker import assets; assets.main()'
+	@$(BIN)/python -c 'from tracker import assets; assets.main()' >/dev/null
 
 db: venv translations assets  ## migrate the SQLite database under instance/
-	$(FLASK) db upgrade
+	@$(FLASK) db upgrade
 
-demo: db
-	$(FLASK) seed-demo
+demo: db  # quiet: `make run` prints the logins itself
+	@$(FLASK) seed-demo >/dev/null
 
 # Browser tests drive Debian's Chromium; never `playwright install`, which downloads a browser. Each package is
 # checked on its own: without fonts-noto-cjk the screenshots show Korean as boxes.

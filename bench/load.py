@@ -82,7 +82,7 @@ def failures(r: dict) -> list[str]:
     if r["ratio"] < TARGET_RATIO:
         out.append(f"ratio {r['ratio']} < {TARGET_RATIO}")
     if r["submit"]["p95"] > TARGET_P95_MS:
-        out.append(f"submit p95 {r['submit']['p95_ms']} ms > {TARGET_P95_MS} ms")
+        out.append(f"submit p95 {r['submit']['p95']} ms > {TARGET_P95_MS} ms")
     return out
 
 

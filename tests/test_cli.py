@@ -187,7 +187,7 @@ def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert "(scheduler: on)" in out
+    assert "Scheduler: on" in out and "Tracker is running at" in out
 
 
 def test_make_run_catches_up_this_weeks_round_serves_pages_and_runs_one_scheduler(tmp_path):
@@ -266,7 +266,7 @@ def test_make_run_catches_up_this_weeks_round_serves_pages_and_runs_one_schedule
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert "(scheduler: on)" in out
-    assert out.count("Scheduler started") == 1, out
-    assert len(re.findall(r"job weekly_round: 73\b", out)) == 1, out
+    # one process, one scheduler: the start is printed once, with the round its catch-up made
+    assert out.count("Tracker is running at") == 1 and out.count("Scheduler: on") == 1, out
+    assert len(re.findall(r"this week's round got 73 new task\(s\)", out)) == 1, out
     assert not re.search(r"job \w+ failed|Traceback", out), out

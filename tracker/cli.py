@@ -113,15 +113,16 @@ def dev(host, port):
     """Serve the app for one desk (`make run`), with the scheduler in the same process."""
     import logging
     import os
-    from . import jobs
+    from . import console, jobs
+    from .services import demo
     app = current_app._get_current_object()
-    # The console shows what the jobs did (and APScheduler's own start), as `flask scheduler` does.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A newcomer's console: the start, then only what goes wrong.
+    console.configure_logging(app, logging.INFO, quiet=console.QUIET_WHEN_SERVING)
     if not os.environ.get("TRACKER_BASE_URL"):
         # QR codes and e-mail links must point where this server really listens.
         app.config["TRACKER_BASE_URL"] = f"http://{host}:{port}"
-    scheduler = jobs.start_in_process(app)
-    click.echo(f"Tracker on http://{host}:{port}/  (scheduler: {'on' if scheduler else 'off'})")
+    scheduler, done = jobs.start_in_process(app)
+    console.echo_start(app, f"http://{host}:{port}/", done, demo.logins_present())
     from werkzeug.serving import run_simple
     try:
         # No reloader: it would fork a second process and with it a second scheduler. run_simple rather than
@@ -137,9 +138,10 @@ def dev(host, port):
 def scheduler():
     """Run the scheduled jobs in the foreground (its own process in production)."""
     import logging
-    from . import jobs
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    jobs.run_forever(current_app._get_current_object())
+    from . import console, jobs
+    app = current_app._get_current_object()
+    console.configure_logging(app, logging.INFO)
+    jobs.run_forever(app)
 
 
 def _week_or_fail(week: str, example: str) -> str:

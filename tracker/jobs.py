@@ -78,24 +78,25 @@ def weekly_summary(app):
     return _run(app, "weekly_summary", lambda: mail.queue_weekly_summary(clock.add_weeks(clock.week_of(), -1)))
 
 
-def catch_up(app):
-    """On start: make this week's round and mark what is late, so a scheduler that was down misses nothing.
+def catch_up(app) -> dict:
+    """On start: make this week's round and mark what is late, so a scheduler that was down misses nothing;
+    returns what each step did (None for one that failed).
 
     The round is keyed by week, so this is a no-op when Monday's job already ran. Last week's summary is
     queued only once Monday 08:00 has passed, and the outbox's unique key makes that a no-op too.
     """
-    from .services import mail
-    steps = [refresh_bands, weekly_round, mark_overdue]
+    steps = {"refresh_bands": refresh_bands, "weekly_round": weekly_round, "mark_overdue": mark_overdue}
     local = clock.local()
     if local.isoweekday() > 1 or local.hour >= 8:
-        steps.append(lambda a: _run(a, "weekly_summary",
-                                    lambda: mail.queue_weekly_summary(clock.add_weeks(clock.week_of(), -1))))
-    steps.append(deliver_outbox)
-    for step in steps:
+        steps["weekly_summary"] = weekly_summary
+    steps["deliver_outbox"] = deliver_outbox
+    done = {}
+    for name, step in steps.items():
         try:
-            step(app)
+            done[name] = step(app)
         except Exception:  # one failing job must not keep the others from catching up; _run logged it
-            pass
+            done[name] = None
+    return done
 
 
 def add_jobs(sched, app) -> None:
@@ -116,16 +117,18 @@ def build(app, blocking: bool = False):
 
 
 def start_in_process(app):
-    """`make run`: the same scheduler beside the dev server, once per process tree."""
+    """`make run`: the same scheduler beside the dev server, once per process tree; (scheduler, what its catch-up
+    did), or (None, {}) when it is switched off."""
     if os.environ.get("TRACKER_NO_SCHEDULER") or os.environ.get("WERKZEUG_RUN_MAIN") == "true":
-        return None
+        return None, {}
     try:
-        catch_up(app)
+        done = catch_up(app)
     except Exception:  # the desk must still get its pages; the job log says what went wrong
         log.exception("catch-up failed")
+        done = {}
     sched = build(app)
     sched.start()
-    return sched
+    return sched, done
 
 
 def run_forever(app):

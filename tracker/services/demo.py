@@ -83,6 +83,13 @@ def _assign_dongs() -> None:
             db.session.add(DongAssignment(dong=dong, inspector_id=inspectors[i % len(inspectors)].id))
 
 
+def logins_present() -> list[tuple[str, str, str]]:
+    """(email, role, password) of the demo's logins that are in the database and active, for the start screen."""
+    from ..models import User
+    active = set(db.session.scalars(select(User.email).where(User.active, User.email.in_([u[0] for u in DEMO_USERS]))))
+    return [(email, role, pw) for email, _name, role, pw in DEMO_USERS if email in active]
+
+
 def active_site_count() -> int:
     """How many active sites the register holds."""
     return db.session.scalar(select(func.count()).select_from(Site).where(Site.status == "active"))
