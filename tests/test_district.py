@@ -96,3 +96,23 @@ def test_site_band_is_derived_from_headcount_and_follows_edits(app, db, site_fac
     assert s.size_band == "51~100"
     sites.update_site(s, {**s.snapshot(), "headcount": "1,204명"})
     assert (s.headcount, s.size_band) == (1204, "701이상")
+
+
+def test_bands_are_data_put_into_words_in_the_readers_language(app):
+    from flask_babel import refresh
+    d = District(["여의동"], [50, 100])
+    assert [(b.key, b.low, b.high) for b in d.bands] == [("50 이하", 0, 50), ("51~100", 51, 100), ("101이상", 101, None)]
+    assert d.band_for(50) == "50 이하" and d.band_for(101) == "101이상"
+    with app.test_request_context("/?lang=en"):
+        assert [d.band_label(k) for k in d.band_labels] == ["≤ 50", "51–100", "≥ 101"]
+        assert d.band_label("300 이하") == "300 이하"   # a key of earlier edges stays as it was stored
+    with app.test_request_context("/?lang=ko"):
+        refresh()   # the locale is kept per app context, which the fixture may hold open
+        assert [d.band_label(k) for k in d.band_labels] == ["50 이하", "51~100", "101이상"]
+
+
+def test_the_register_shows_bands_in_english(client, login, site_factory):
+    site_factory(name="작은센터", headcount=12)
+    login("lead")
+    html = client.get("/sites/?lang=en").get_data(as_text=True)
+    assert "≤ 50" in html and "50 이하</option>" not in html

@@ -1,6 +1,5 @@
 """Application factory. It never starts the scheduler: see jobs.py."""
 import os
-import re
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
@@ -196,14 +195,10 @@ def register_hooks(app: Flask) -> None:
                 "audit_action": audit.action_label, "audit_changes": audit.changes, "same_page": _same_page}
 
     @app.template_filter("band")
-    def band(label):
+    def band(key):
         """A head-count band in the reader's language: '50 이하' reads '≤ 50' in English."""
-        from flask_babel import get_locale
-        if str(get_locale() or "ko") != "en" or not isinstance(label, str):
-            return label
-        for pattern, repl in ((r"^(\d+) ?이하$", r"≤ \1"), (r"^(\d+) ?이상$", r"≥ \1"), (r"^(\d+)~(\d+)$", r"\1–\2")):
-            label = re.sub(pattern, repl, label)
-        return label
+        from . import district
+        return district.current().band_label(key)
 
     @app.template_filter("localtime")
     def localtime(dt, fmt="%Y-%m-%d %H:%M"):

@@ -1,8 +1,27 @@
 """The district: its administrative dongs, with accepted spellings, and its head-count bands."""
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
+
+
+@dataclass(frozen=True)
+class Band:
+    """A head-count band: its stored key (the 2020 report's own notation, "50 이하"), and its bounds, inclusive."""
+
+    key: str
+    low: int
+    high: int | None  # None: open-ended
+
+    def label(self) -> str:
+        """The band in the reader's language, from its bounds."""
+        if self.low == 0:
+            return _("%(n)s 이하", n=self.high)
+        if self.high is None:
+            return _("%(n)s이상", n=self.low)
+        return _("%(low)s~%(high)s", low=self.low, high=self.high)
 
 
 class District:
@@ -12,7 +31,9 @@ class District:
         self.dongs = list(dongs)
         self.band_edges = sorted(int(e) for e in band_edges)
         self._folded = {self._fold(d): d for d in self.dongs}
-        self.band_labels = self._labels()
+        self.bands = self._bands()
+        self.band_labels = [b.key for b in self.bands]  # the stored keys, in report order
+        self._by_key = {b.key: b for b in self.bands}
 
     @staticmethod
     def _fold(name: str) -> str:
@@ -29,13 +50,18 @@ class District:
         # "당산1" or "여의" without the trailing 동
         return self._folded.get(folded + "동")
 
-    def _labels(self) -> list[str]:
-        labels, low = [], 0
+    def _bands(self) -> list[Band]:
+        bands, low = [], 0
         for i, edge in enumerate(self.band_edges):
-            labels.append(f"{edge} 이하" if i == 0 else f"{low}~{edge}")
+            bands.append(Band(f"{edge} 이하" if i == 0 else f"{low}~{edge}", 0 if i == 0 else low, edge))
             low = edge + 1
-        labels.append(f"{low}이상")
-        return labels
+        bands.append(Band(f"{low}이상", low, None))
+        return bands
+
+    def band_label(self, key) -> str:
+        """A stored band key in the reader's language; a key of earlier band edges is shown as it was stored."""
+        band = self._by_key.get(key)
+        return band.label() if band else key
 
     def band_for(self, headcount: int) -> str:
         """The band label a head count falls in; edges are inclusive."""
