@@ -111,6 +111,8 @@ def load(instance_path):
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
+        # Failures from one address, whatever the e-mails tried, before it is slowed down too.
+        "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
         "SESSION_COOKIE_SECURE": secure,

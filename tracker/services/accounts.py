@@ -15,6 +15,7 @@ from ..addresses import clean_address
 from . import ServiceError, audit, shown
 
 MAX_DELAY = 15 * 60
+ADDRESS_MEMORY = timedelta(hours=1)
 # Checked when the e-mail is unknown, so that a wrong address takes as long as a wrong password: one per hash
 # method, made on first use.
 _DUMMY_HASHES: dict[str, str] = {}
@@ -80,8 +81,19 @@ def create_token(user: User) -> str:
     return token
 
 
-def _delay_for(failures: int) -> int:
-    free = current_app.config["TRACKER_LOGIN_FREE_FAILURES"]
+ADDRESS_PREFIX = "address|"
+
+
+def address_key(address: str | None) -> str:
+    """The throttle key of a client address: every e-mail tried from it counts there too."""
+    return f"{ADDRESS_PREFIX}{address}"
+
+
+def _delay_for(key: str, failures: int) -> int:
+    # An address stands for many people (an office behind one router), so it is allowed more failures than one
+    # e-mail is before it is slowed down.
+    free = current_app.config["TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS" if key.startswith(ADDRESS_PREFIX)
+                              else "TRACKER_LOGIN_FREE_FAILURES"]
     if failures < free:
         return 0
     return min(MAX_DELAY, 2 ** (failures - free + 1))
@@ -92,14 +104,15 @@ def login_wait_seconds(key: str) -> int:
     row = db.session.get(LoginThrottle, key)
     if not row:
         return 0
-    ready_at = row.last_failure_at + timedelta(seconds=_delay_for(row.failures))
+    ready_at = row.last_failure_at + timedelta(seconds=_delay_for(key, row.failures))
     return max(0, int((ready_at - clock.now()).total_seconds() + 0.999))
 
 
-def authenticate(email: str, password: str, key: str) -> User:
-    """The user for these credentials. Refused: 429 while repeated failures must wait, 401 for wrong credentials,
-    which the caller counts with record_failed_login (outside the refused request's transaction)."""
-    wait = login_wait_seconds(key)
+def authenticate(email: str, password: str, key: str, address: str | None = None) -> User:
+    """The user for these credentials. Refused: 429 while repeated failures must wait (of this e-mail from this
+    address, or of any e-mail from the address), 401 for wrong credentials, which the caller counts with
+    record_failed_login for both keys (outside the refused request's transaction)."""
+    wait = max(login_wait_seconds(key), login_wait_seconds(address_key(address)) if address is not None else 0)
     if wait:
         raise ServiceError(_("로그인 실패가 반복되었습니다. %(n)s초 후에 다시 시도하세요.", n=wait), status=429)
     user = find_user(email)
@@ -111,8 +124,11 @@ def authenticate(email: str, password: str, key: str) -> User:
 
 
 def record_failed_login(key: str) -> None:
-    """Count one more failed login for an e-mail and address: the next tries are slowed down."""
+    """Count one more failed login under a key (an e-mail and address, or an address): the next tries are slowed
+    down. An address's count starts again after an hour without failures, so that an office's typos never add up."""
     row = db.session.get(LoginThrottle, key) or LoginThrottle(key=key, failures=0)
+    if key.startswith(ADDRESS_PREFIX) and row.last_failure_at and clock.now() - row.last_failure_at > ADDRESS_MEMORY:
+        row.failures = 0
     row.failures += 1
     row.last_failure_at = clock.now()
     db.session.add(row)

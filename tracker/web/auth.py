@@ -33,10 +33,11 @@ def login():
     if form.validate_on_submit():
         key = f"{form.email.data.strip().lower()}|{request.remote_addr}"
         try:
-            user = accounts.authenticate(form.email.data, form.password.data, key)
+            user = accounts.authenticate(form.email.data, form.password.data, key, request.remote_addr)
         except ServiceError as exc:
             if exc.status == 401:  # wrong credentials count, though the request is rolled back; an early try does not
                 edge.keep(accounts.record_failed_login, key)
+                edge.keep(accounts.record_failed_login, accounts.address_key(request.remote_addr))
             flash(exc.message, "error")
             status = exc.status
         else:
