@@ -2,8 +2,11 @@
 import os
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
+from flask import current_app, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -52,9 +55,22 @@ def db_url(tmp_path, _pg_schema):
     return _pg_schema or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+class GuardedClient(FlaskClient):
+    """The test client, which refuses a request while the test holds an app context open: the request would
+    reuse that context and its `g` (the logged-in user, the language), which a real server starts empty."""
+
+    def open(self, *args, **kwargs):
+        assert not has_app_context(), "a test-client request inside `with app.app_context()` would share its g"
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(tmp_path, db_url, monkeypatch):
-    """An app bound to a fresh, empty database, with its schema."""
+    """An app bound to a fresh, empty database, with its schema.
+
+    It yields outside an app context, as Flask's tutorial does, so that each test-client request has a context
+    (and a `g`) of its own. Direct database work in a test goes inside `with app.app_context():`.
+    """
     monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({
         "TESTING": True,
@@ -66,11 +82,12 @@ def app(tmp_path, db_url, monkeypatch):
         # that the real default is scrypt.
         "TRACKER_PASSWORD_HASH": "pbkdf2:sha256:1",
     })
-    with app.app_context():
-        if ENGINE == "sqlite":
+    app.test_client_class = GuardedClient
+    if ENGINE == "sqlite":
+        with app.app_context():
             _db.create_all()
-        yield app
-        _db.session.remove()
+    yield app
+    with app.app_context():
         if ENGINE == "postgres":
             names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
             with _db.engine.begin() as conn:
@@ -79,9 +96,41 @@ def app(tmp_path, db_url, monkeypatch):
     clock.set_now(None)
 
 
+@contextmanager
+def app_context(app):
+    """For a fixture's database work: the test's own app context when it has one open (objects then stay in
+    the test's session), else a short one of the fixture's own."""
+    if has_app_context() and current_app._get_current_object() is app:
+        yield
+    else:
+        with app.app_context():
+            yield
+
+
+def loaded(*objs):
+    """Load the objects' columns now, so that they stay readable (ids, e-mails) once their app context ends."""
+    for obj in objs:
+        _db.session.refresh(obj)
+    return objs[0] if len(objs) == 1 else objs
+
+
+def reloaded(app, obj):
+    """A fresh copy of an object's row as the database holds it now, readable once its context has ended."""
+    with app.app_context():
+        return _db.session.get(type(obj), obj.id)
+
+
 @pytest.fixture
 def db(app):
     return _db
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for the whole test, for tests that work on the database or services directly and never
+    use the test client (GuardedClient refuses a request inside it)."""
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture
@@ -90,15 +139,16 @@ def client(app):
 
 
 @pytest.fixture
-def make_user(db):
+def make_user(app):
     """Create a user of a role and return it."""
     from tracker.services import accounts
 
     def make(role="inspector", email=None, name=None):
-        user = accounts.create_user(email or f"{role}-{uuid.uuid4().hex[:6]}@example.test", name or role.title(),
-                                    role, PASSWORD)
-        db.session.commit()
-        return user
+        with app_context(app):
+            user = accounts.create_user(email or f"{role}-{uuid.uuid4().hex[:6]}@example.test", name or role.title(),
+                                        role, PASSWORD)
+            _db.session.commit()
+            return loaded(user)
     return make
 
 
@@ -124,7 +174,7 @@ def login(client, make_user):
 
 
 @pytest.fixture
-def site_factory(db):
+def site_factory(app):
     """Create a site with sensible defaults."""
     from tracker.services import sites
     counter = iter(range(1, 10**6))
@@ -134,10 +184,22 @@ def site_factory(db):
         data = {"name": f"테스트센터{n}", "business_no": f"{100 + n:03d}-45-{n:05d}", "dong": "여의동",
                 "headcount": 30, "address": "", "manager_name": "", "manager_phone": ""}
         data.update(kw)
-        site = sites.create_site(data)
-        db.session.commit()
-        return site
+        with app_context(app):
+            site = sites.create_site(data)
+            _db.session.commit()
+            return loaded(site)
     return make
+
+
+@pytest.fixture
+def default_checklist(app):
+    """The default checklist, published (as `db upgrade` and `seed-demo` leave it), with its items loaded."""
+    from tracker.services import checklist
+    with app_context(app):
+        tpl = checklist.ensure_default()
+        _db.session.commit()
+        assert loaded(tpl).items
+        return tpl
 
 
 # --- register, accounts and API helpers (issue 2) ---
@@ -152,12 +214,13 @@ def form_token(client):
 
 
 @pytest.fixture
-def count_rows(db):
+def count_rows(app):
     """How many rows a model's table holds right now."""
     from sqlalchemy import func, select
 
     def count(model):
-        return db.session.scalar(select(func.count()).select_from(model))
+        with app_context(app):
+            return _db.session.scalar(select(func.count()).select_from(model))
     return count
 
 
@@ -219,28 +282,6 @@ def smtp_server(app):
                       TRACKER_MAIL_FROM="tracker@district.example")
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_user_per_request(request):
-    """Each request works out its user afresh, as in production.
-
-    The `app` fixture keeps one app context open, and the test client's requests reuse it, so Flask-Login's
-    cached `g._login_user` would otherwise leak from one request to the next (a bearer token would seem to
-    keep working after it is dropped, a deactivated user would stay logged in).
-    """
-    if "app" not in request.fixturenames:
-        return
-    app = request.getfixturevalue("app")
-
-    def forget_request_state():
-        from flask import g
-        # The user (Flask-Login), the chosen language (Flask-Babel) and the CSRF token (Flask-WTF) are all
-        # cached on g, which a real server starts empty for every request.
-        for key in ("_login_user", "_flask_babel", "csrf_token", "authenticated_by_token", "_item_labels",
-                    "csp_blob_images"):
-            g.pop(key, None)
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
 
 
 @pytest.fixture

@@ -118,5 +118,6 @@ def test_a_form_without_csrf_token_is_refused(app, client, login, site_factory):
     assert resp.status_code == 400
     assert "보안 토큰" in resp.get_data(as_text=True)
     from tracker.extensions import db
-    db.session.expire_all()
-    assert site.status == "active"
+    from tracker.models import Site
+    with app.app_context():
+        assert db.session.get(Site, site.id).status == "active"

@@ -17,6 +17,9 @@ from tracker.models import Answer, Inspection, Photo
 from tracker.services import checklist, inspections
 
 SHOTS = os.environ.get("TRACKER_SHOTS_DIR")  # set it to keep screenshots of the form and the result
+# The test reads the database in an app context of its own; the live server's requests, in their own threads,
+# never see it.
+pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
 

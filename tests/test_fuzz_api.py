@@ -11,8 +11,6 @@ from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as oa_checks
 
-from tracker.extensions import db as _db
-
 MAX_EXAMPLES = 30
 
 
@@ -20,8 +18,9 @@ MAX_EXAMPLES = 30
 def seeded(app, db):
     """The demo's users, checklist and sites (no history), so that valid ids and item keys exist."""
     from tracker.services import demo
-    demo.seed(out=lambda *a, **k: None)
-    db.session.commit()
+    with app.app_context():
+        demo.seed(out=lambda *a, **k: None)
+        db.session.commit()
     return app
 
 
@@ -30,10 +29,11 @@ def tokens(seeded, db):
     """A bearer token for a lead and one for an inspector."""
     from tracker.services import accounts
     out = {}
-    for role in ("lead", "inspector"):
-        user = accounts.create_user(f"fuzz-{role}@example.test", f"Fuzz {role}", role, "correct-horse-1")
-        out[role] = accounts.create_token(user)
-    db.session.commit()
+    with seeded.app_context():
+        for role in ("lead", "inspector"):
+            user = accounts.create_user(f"fuzz-{role}@example.test", f"Fuzz {role}", role, "correct-horse-1")
+            out[role] = accounts.create_token(user)
+        db.session.commit()
     return out
 
 
@@ -61,7 +61,6 @@ def _fuzz(operation, mode, token):
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
         response = case.call(headers={"Authorization": f"Bearer {token}"})
-        _db.session.remove()  # each request is its own unit of work, as under gunicorn
         case.validate_response(response, checks=CHECKS)
     run()
 

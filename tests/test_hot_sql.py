@@ -9,6 +9,7 @@ from tracker.hot_sql import Hot
 from tracker.models import ApiToken, User
 
 KST = timezone(timedelta(hours=9))
+pytestmark = pytest.mark.usefixtures("app_ctx")  # the statements run directly; no test client here
 
 
 def _users(db, make_user):
