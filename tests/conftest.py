@@ -3,6 +3,7 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
+from datetime import timezone
 
 import pytest
 from flask import current_app, has_app_context
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tracker import clock, create_app
+from tracker import create_app
 from tracker.extensions import db as _db
 
 ENGINE = os.environ.get("TRACKER_TEST_ENGINE", "sqlite")
@@ -93,7 +94,6 @@ def app(tmp_path, db_url, monkeypatch):
             with _db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         _db.engine.dispose()
-    clock.set_now(None)
 
 
 @contextmanager
@@ -131,6 +131,15 @@ def app_ctx(app):
     use the test client (GuardedClient refuses a request inside it)."""
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def clock_at(time_machine):
+    """clock_at(when) stops the clock at that moment for the rest of the test. time-machine moves datetime.now and
+    time.time, which tracker.clock reads; the moment goes in as UTC so that the process's TZ stays as it is."""
+    def stop_at(when):
+        time_machine.move_to(when.astimezone(timezone.utc), tick=False)
+    return stop_at
 
 
 @pytest.fixture

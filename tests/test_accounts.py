@@ -92,10 +92,10 @@ def test_login_form_without_csrf_token_is_refused(client, make_user):
     assert client.get("/sites/").status_code == 302
 
 
-def test_repeated_failures_are_slowed_down(app, client, make_user):
+def test_repeated_failures_are_slowed_down(clock_at, app, client, make_user):
     user = make_user("lead")
     t0 = clock.now()
-    clock.set_now(t0)
+    clock_at(t0)
     free = app.config["TRACKER_LOGIN_FREE_FAILURES"]
     for _ in range(free):
         assert post_login(client, user.email, "wrong-password").status_code == 401
@@ -108,18 +108,18 @@ def test_repeated_failures_are_slowed_down(app, client, make_user):
     assert post_login(client, other.email, PASSWORD).status_code == 302
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/inspect").get_data(as_text=True))})
     # the wait grows with further failures, and ends
-    clock.set_now(t0 + timedelta(seconds=3))
+    clock_at(t0 + timedelta(seconds=3))
     assert post_login(client, user.email, "wrong-password").status_code == 401
-    clock.set_now(t0 + timedelta(seconds=4))
+    clock_at(t0 + timedelta(seconds=4))
     assert post_login(client, user.email, PASSWORD).status_code == 429
-    clock.set_now(t0 + timedelta(seconds=3 + 5))
+    clock_at(t0 + timedelta(seconds=3 + 5))
     assert post_login(client, user.email, PASSWORD).status_code == 302
 
 
-def test_throttle_waits_are_counted_in_the_database(app, app_ctx):
+def test_throttle_waits_are_counted_in_the_database(clock_at, app, app_ctx):
     key = "x@example.test|10.0.0.1"
     t0 = clock.now()
-    clock.set_now(t0)
+    clock_at(t0)
     statuses = []
     for _ in range(app.config["TRACKER_LOGIN_FREE_FAILURES"] + 2):
         with pytest.raises(ServiceError) as exc:
@@ -127,11 +127,11 @@ def test_throttle_waits_are_counted_in_the_database(app, app_ctx):
         statuses.append(exc.value.status)
     assert statuses == [401] * 5 + [429, 429]  # while held up, tries are refused and not counted
     assert accounts.login_wait_seconds(key) == 2
-    clock.set_now(t0 + timedelta(seconds=2))
+    clock_at(t0 + timedelta(seconds=2))
     with pytest.raises(ServiceError):
         accounts.authenticate("x@example.test", "nope", key)
     assert accounts.login_wait_seconds(key) == 4  # the wait doubles with each further failure
-    clock.set_now(t0 + timedelta(hours=1))
+    clock_at(t0 + timedelta(hours=1))
     assert accounts.login_wait_seconds(key) == 0
 
 
@@ -222,7 +222,7 @@ def test_create_user_rules(app_ctx, db, kwargs, phrase):
     assert db.session.scalar(select(User)) is None
 
 
-def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monkeypatch):
+def test_behind_a_proxy_each_client_is_throttled_on_its_own(clock_at, app, make_user, monkeypatch):
     """With TRACKER_PROXIES=1 the throttle keys on the client's address from X-Forwarded-For, so one client's
     failures do not lock the real user out from another address."""
     from tracker import create_app
@@ -231,7 +231,7 @@ def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monk
     proxied = create_app({k: app.config[k] for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "TRACKER_UPLOAD_DIR",
                                                      "TRACKER_BASE_URL", "SECRET_KEY")})
     client = proxied.test_client()
-    clock.set_now(clock.now())
+    clock_at(clock.now())
     attacker, owner = {"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}
 
     def attempt(password, headers):

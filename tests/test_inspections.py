@@ -73,9 +73,9 @@ class QueryCounter:
 
 # --- the rules --------------------------------------------------------------------------------------
 
-def test_submit_counts_and_compliance(app_ctx, tpl, site_factory, make_user):
+def test_submit_counts_and_compliance(clock_at, app_ctx, tpl, site_factory, make_user):
     site, user = site_factory(), make_user("inspector")
-    clock.set_now(datetime(2020, 3, 11, 5, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 5, 0, tzinfo=timezone.utc))
     data = payload(site, tpl, answers=all_answers(tpl, "onsite", office_clean="no", visitor_log="na"))
     insp, created = inspections.submit(data, by=user)
     _db.session.commit()
@@ -91,14 +91,14 @@ def test_submit_counts_and_compliance(app_ctx, tpl, site_factory, make_user):
     assert insp2.critical_no_count == 2 and not insp2.compliant
 
 
-def test_week_is_server_time_in_seoul(app_ctx, tpl, site_factory):
+def test_week_is_server_time_in_seoul(clock_at, app_ctx, tpl, site_factory):
     site = site_factory()
     # Sunday 23:30 in Seoul is Sunday 14:30 UTC: still week 11; the device's clock says something else.
-    clock.set_now(datetime(2020, 3, 15, 14, 30, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 15, 14, 30, tzinfo=timezone.utc))
     insp, _ = inspections.submit(payload(site, tpl, device_time="2020-03-20T10:00:00+09:00"))
     assert insp.week == "2020-W11"
     assert insp.device_time == datetime(2020, 3, 20, 1, 0, tzinfo=timezone.utc)
-    clock.set_now(datetime(2020, 3, 15, 15, 30, tzinfo=timezone.utc))  # Monday 00:30 in Seoul
+    clock_at(datetime(2020, 3, 15, 15, 30, tzinfo=timezone.utc))  # Monday 00:30 in Seoul
     insp, _ = inspections.submit(payload(site, tpl))
     assert insp.week == "2020-W12"
 
@@ -246,18 +246,18 @@ def test_rotated_qr_token_and_closed_site(app_ctx, tpl, site_factory):
     assert counts() == (1, 17, 0)
 
 
-def test_scan_token_proves_presence(app_ctx, tpl, site_factory):
+def test_scan_token_proves_presence(clock_at, app_ctx, tpl, site_factory):
     site, other = site_factory(), site_factory()
-    clock.set_now(datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc))
     token = inspections.scan_token(site)
-    clock.set_now(datetime(2020, 3, 11, 2, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 2, 0, tzinfo=timezone.utc))
     insp, _ = inspections.submit(payload(site, tpl, scan_token=token))
     assert insp.qr_scanned_at == datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc)
     with pytest.raises(ServiceError) as exc:
         inspections.submit(payload(other, tpl, scan_token=token))
     assert "scan_token" in exc.value.errors
     # Sent two days later (kept offline on the phone): saved, but the stale scan proves nothing.
-    clock.set_now(datetime(2020, 3, 13, 2, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 13, 2, 0, tzinfo=timezone.utc))
     late, created = inspections.submit(payload(site, tpl, scan_token=token))
     assert created and late.qr_scanned_at is None
 
@@ -462,8 +462,8 @@ def test_who_sees_what(app, tpl, site_factory, make_user):
     assert anon.get(f"/photos/{sha}.jpg").status_code == 302  # to the login page
 
 
-def test_week_list_marks_done_and_follows_assignments(app, tpl, site_factory, make_user):
-    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+def test_week_list_marks_done_and_follows_assignments(clock_at, app, tpl, site_factory, make_user):
+    clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
     with app.app_context():
         a = site_factory(name="여의도센터", dong="여의동")
         b = site_factory(name="당산센터", dong="당산1동")
@@ -477,9 +477,9 @@ def test_week_list_marks_done_and_follows_assignments(app, tpl, site_factory, ma
         _db.session.add(DongAssignment(dong="여의동", inspector_id=me.id))
         _db.session.commit()
         assert [(s.name, i) for s, i, _o in inspections.week_sites(me)] == [("여의도센터", None)]
-        clock.set_now(datetime(2020, 3, 2, 3, 0, tzinfo=timezone.utc))  # an inspection last week does not count
+        clock_at(datetime(2020, 3, 2, 3, 0, tzinfo=timezone.utc))  # an inspection last week does not count
         inspections.submit(payload(a, tpl), by=me)
-        clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+        clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
         _db.session.commit()
         assert inspections.week_sites(me)[0][1] is None
         insp, _ = inspections.submit(payload(a, tpl), by=me)
@@ -505,12 +505,12 @@ def test_a_closed_sites_form_says_why_it_cannot_be_inspected(app, tpl, site_fact
         assert "문 닫은 센터은(는) 폐업 처리되어 점검할 수 없습니다" in resp.get_data(as_text=True)
 
 
-def test_site_page_shows_the_last_ten_inspections_and_links_to_all(app, tpl, site_factory, make_user):
+def test_site_page_shows_the_last_ten_inspections_and_links_to_all(clock_at, app, tpl, site_factory, make_user):
     site = site_factory(name="이력센터")
     me, lead = make_user("inspector"), make_user("lead")
     with app.app_context():
         for day in range(1, 13):
-            clock.set_now(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
+            clock_at(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
             inspections.submit(payload(site, tpl, mode="phone"), by=me)
         _db.session.commit()
     c = _client_as(app, lead)
@@ -547,11 +547,11 @@ def test_an_oversized_photo_on_the_plain_form_is_named_and_the_answers_stay(app,
         assert counts() == (0, 0, 0)
 
 
-def test_week_list_follows_the_tasks_a_lead_assigns(app, tpl, site_factory, make_user):
+def test_week_list_follows_the_tasks_a_lead_assigns(clock_at, app, tpl, site_factory, make_user):
     """A task reassigned to me puts its site on my list (and off the other inspector's); a visit the risk asks for
     is marked."""
     from tracker.services import schedule
-    clock.set_now(datetime(2020, 3, 9, 3, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 9, 3, 0, tzinfo=timezone.utc))
     me, other = make_user("inspector"), make_user("inspector")
     names = lambda u: [s.name for s, _i, _o in inspections.week_sites(u)]  # noqa: E731
     with app.app_context():
@@ -648,8 +648,8 @@ def test_result_page_puts_critical_failures_first(app, tpl, site_factory, make_u
     assert "부적합: 중요 항목 1개 미이행" in html
 
 
-def test_week_list_links_only_to_inspections_the_user_may_open(app, tpl, site_factory, make_user):
-    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+def test_week_list_links_only_to_inspections_the_user_may_open(clock_at, app, tpl, site_factory, make_user):
+    clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
     mine, theirs, todo = (site_factory(name="내가한센터"), site_factory(name="남이한센터"),
                           site_factory(name="아직센터"))
     me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")

@@ -20,20 +20,23 @@ def at(text):
     return datetime.fromisoformat(text).replace(tzinfo=KST)
 
 
-def submit(site, mode, when, inspector, no=(), na=()):
-    """An inspection through the real service, at a pinned time."""
-    clock.set_now(when)
-    tpl = checklist.current()
-    answers = {i.key: {"value": "no" if i.key in no else "na" if i.key in na else "yes", "note": ""}
-               for i in tpl.items if i.applies_to(mode)}
-    data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers}
-    if mode == "phone":
-        data["contact_name"] = "담당자"
-    else:
-        data["qr_token"] = site.qr_token
-    insp, created = inspections.submit(data, by=inspector)
-    assert created
-    return insp
+@pytest.fixture
+def submit(clock_at):
+    """submit(site, mode, when, inspector, no=(), na=()): an inspection through the real service, at a pinned time."""
+    def submit_at(site, mode, when, inspector, no=(), na=()):
+        clock_at(when)
+        tpl = checklist.current()
+        answers = {i.key: {"value": "no" if i.key in no else "na" if i.key in na else "yes", "note": ""}
+                   for i in tpl.items if i.applies_to(mode)}
+        data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers}
+        if mode == "phone":
+            data["contact_name"] = "담당자"
+        else:
+            data["qr_token"] = site.qr_token
+        insp, created = inspections.submit(data, by=inspector)
+        assert created
+        return insp
+    return submit_at
 
 
 def tasks(db, **where):
@@ -56,10 +59,10 @@ def setup(app, db, make_user, site_factory):
         return dict(zip(("inspector", "other", "site"), loaded(inspector, other, site)))
 
 
-def test_a_site_through_its_whole_life(app_ctx, db, setup):
+def test_a_site_through_its_whole_life(submit, clock_at, app_ctx, db, setup):
     site, insp = setup["site"], setup["inspector"]
     # Monday 00:05 of 2020-W11: the round is made, assigned by dong, due Friday 18:00 Seoul time.
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     assert schedule.schedule_week() == 1
     assert schedule.schedule_week() == 0  # a second run makes nothing more
     (task,) = tasks(db, kind="weekly_monitoring")
@@ -84,7 +87,7 @@ def test_a_site_through_its_whole_life(app_ctx, db, setup):
     # Past its due date the action is escalated.
     assert schedule.mark_overdue(at("2020-03-18T09:00"))["escalated"] == 1
     # The next round; the reinspection answers "yes": the action is cleared and the tasks close.
-    clock.set_now(at("2020-03-16T00:05"))
+    clock_at(at("2020-03-16T00:05"))
     schedule.schedule_week()
     fix = submit(site, "phone", at("2020-03-18T10:00"), insp)
     db.session.expire_all()
@@ -93,16 +96,16 @@ def test_a_site_through_its_whole_life(app_ctx, db, setup):
     assert {t.kind: t.status for t in tasks(db, week="2020-W12")} == {"weekly_monitoring": "done",
                                                                      "reinspection": "done"}
     # A week with no inspection at all ends missed.
-    clock.set_now(at("2020-03-23T00:05"))
+    clock_at(at("2020-03-23T00:05"))
     schedule.schedule_week()
     assert schedule.mark_overdue(at("2020-03-30T00:30"))["missed"] == 1
     assert tasks(db, week="2020-W13")[0].status == "missed"
     db.session.commit()
 
 
-def test_an_onsite_only_failure_needs_an_onsite_reinspection(app_ctx, db, setup):
+def test_an_onsite_only_failure_needs_an_onsite_reinspection(submit, clock_at, app_ctx, db, setup):
     site, insp = setup["site"], setup["inspector"]
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     submit(site, "onsite", at("2020-03-10T10:00"), insp, no=("partitions_installed",), na=("flexible_work",))
     (reinsp,) = tasks(db, kind="reinspection")
@@ -115,11 +118,11 @@ def test_an_onsite_only_failure_needs_an_onsite_reinspection(app_ctx, db, setup)
     assert db.session.scalar(select(Action.status)) == "cleared"
 
 
-def test_closed_sites_get_no_tasks(app_ctx, db, setup, site_factory):
+def test_closed_sites_get_no_tasks(clock_at, app_ctx, db, setup, site_factory):
     from tracker.services import sites
     closed = site_factory(dong="문래동")
     sites.set_status(closed, "closed")
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     assert [t.site_id for t in tasks(db)] == [setup["site"].id]
     # A site closed mid-week: its open round is cancelled, so it never turns overdue or missed.
@@ -129,12 +132,12 @@ def test_closed_sites_get_no_tasks(app_ctx, db, setup, site_factory):
     assert [t.status for t in tasks(db)] == ["cancelled"]
 
 
-def test_an_incident_raises_monitoring_for_its_period_then_ends(app_ctx, db, setup, app):
+def test_an_incident_raises_monitoring_for_its_period_then_ends(submit, clock_at, app_ctx, db, setup, app):
     site, insp = setup["site"], setup["inspector"]
-    clock.set_now(at("2020-05-04T00:05"))
+    clock_at(at("2020-05-04T00:05"))
     schedule.schedule_week()  # 2020-W19
     # Saturday 2020-05-09: a confirmed case. An on-site task is due the next working day, Monday.
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     inc = schedule.record_incident(site, date(2020, 5, 9), 1, "동작구 거주 직원")
     assert inc.raised_until == date(2020, 5, 23)
     (resp,) = tasks(db, kind="incident_response")
@@ -143,7 +146,7 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(app_ctx, db, set
     assert len(tasks(db, week="2020-W19", kind="weekly_monitoring")) == 1
     # W20 and W21 are raised: two checks a week, the first on site; the risk is high while the case is recent.
     for week, monday in (("2020-W20", "2020-05-11"), ("2020-W21", "2020-05-18")):
-        clock.set_now(at(f"{monday}T00:05"))
+        clock_at(at(f"{monday}T00:05"))
         schedule.schedule_week()
         rounds = tasks(db, week=week, kind="weekly_monitoring")
         assert [(t.slot, t.required_mode) for t in rounds] == [(0, "onsite"), (1, "any")]
@@ -154,10 +157,10 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(app_ctx, db, set
     submit(site, "phone", at("2020-05-13T10:00"), insp)
     assert {t.slot: t.status for t in tasks(db, week="2020-W20", kind="weekly_monitoring")} == {0: "done", 1: "done"}
     # After the period: back to once a week (the risk of a recent case still asks for a visit until it ages).
-    clock.set_now(at("2020-05-25T00:05"))
+    clock_at(at("2020-05-25T00:05"))
     schedule.schedule_week()
     assert len(tasks(db, week="2020-W22", kind="weekly_monitoring")) == 1
-    clock.set_now(at("2020-06-15T00:05"))
+    clock_at(at("2020-06-15T00:05"))
     schedule.schedule_week()
     (late,) = tasks(db, week="2020-W25", kind="weekly_monitoring")
     assert late.required_mode == "any"
@@ -165,10 +168,10 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(app_ctx, db, set
     assert page_risk["level"] == "low"
 
 
-def test_risk_rule_is_what_the_site_page_shows(app, db, setup, client, login, site_factory):
+def test_risk_rule_is_what_the_site_page_shows(clock_at, app, db, setup, client, login, site_factory):
     with app.app_context():
         big = site_factory(dong="여의동", headcount=800)  # large site: +2
-        clock.set_now(at("2020-05-09T11:00"))
+        clock_at(at("2020-05-09T11:00"))
         schedule.record_incident(big, date(2020, 5, 9), 2)  # recent case: +3
         db.session.commit()
         risk = schedule.risk_scores([big.id])[big.id]
@@ -180,14 +183,14 @@ def test_risk_rule_is_what_the_site_page_shows(app, db, setup, client, login, si
     for line in rule:
         assert line in page
     # High risk: the week's round asks for an on-site visit instead of a call.
-    clock.set_now(at("2020-05-11T00:05"))
+    clock_at(at("2020-05-11T00:05"))
     with app.app_context():
         schedule.schedule_week()
         assert tasks(db, site_id=big.id, week="2020-W20", kind="weekly_monitoring")[0].required_mode == "onsite"
 
 
-def test_incident_input_is_checked(app_ctx, db, setup):
-    clock.set_now(at("2020-05-09T11:00"))
+def test_incident_input_is_checked(clock_at, app_ctx, db, setup):
+    clock_at(at("2020-05-09T11:00"))
     with pytest.raises(ServiceError):
         schedule.record_incident(setup["site"], date(2020, 5, 9), 0)
     with pytest.raises(ServiceError):
@@ -195,10 +198,10 @@ def test_incident_input_is_checked(app_ctx, db, setup):
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
 
 
-def test_lead_reassigns_dongs_and_tasks(app, db, setup, client, login):
+def test_lead_reassigns_dongs_and_tasks(clock_at, app, db, setup, client, login):
     from tests.conftest import csrf_from
     _site, other = setup["site"], setup["other"]
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     with app.app_context():
         schedule.schedule_week()
         db.session.commit()
@@ -223,10 +226,10 @@ def test_lead_reassigns_dongs_and_tasks(app, db, setup, client, login):
         assert tasks(db)[0].assignee_id == setup["inspector"].id
 
 
-def test_week_page_groups_late_sites_and_workload(app, db, setup, client, login, site_factory):
+def test_week_page_groups_late_sites_and_workload(submit, clock_at, app, db, setup, client, login, site_factory):
     with app.app_context():
         site_factory(dong="여의동", name="늦은센터")
-        clock.set_now(at("2020-03-09T00:05"))
+        clock_at(at("2020-03-09T00:05"))
         schedule.schedule_week()
         submit(setup["site"], "phone", at("2020-03-10T10:00"), setup["inspector"])
         schedule.mark_overdue(at("2020-03-14T09:00"))
@@ -240,13 +243,13 @@ def test_week_page_groups_late_sites_and_workload(app, db, setup, client, login,
     assert "늦은센터" in page and "이점검" in page
 
 
-def test_actions_list_filters_and_api(app, db, setup, client, login, site_factory):
+def test_actions_list_filters_and_api(submit, clock_at, app, db, setup, client, login, site_factory):
     with app.app_context():
-        clock.set_now(at("2020-03-09T00:05"))
+        clock_at(at("2020-03-09T00:05"))
         schedule.schedule_week()
         submit(setup["site"], "onsite", at("2020-03-10T10:00"), setup["inspector"],
                no=("ventilation", "masks_mandatory"))
-        clock.set_now(at("2020-03-30T10:00"))
+        clock_at(at("2020-03-30T10:00"))
         db.session.commit()
         assert len(db.session.scalars(schedule.actions_stmt(status="open", item="ventilation")).all()) == 1
         assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=30)).all()) == 0
@@ -267,7 +270,7 @@ def test_actions_list_filters_and_api(app, db, setup, client, login, site_factor
     with app.app_context():
         far = site_factory(dong="문래동", name="문래먼센터")
         submit(far, "phone", at("2020-03-29T10:00"), setup["inspector"], no=("ventilation",))
-        clock.set_now(at("2020-03-30T10:00"))
+        clock_at(at("2020-03-30T10:00"))
         db.session.commit()
     both = client.get("/actions?status=open").get_data(as_text=True)
     assert setup["site"].name in both and "문래먼센터" in both
@@ -278,7 +281,7 @@ def test_actions_list_filters_and_api(app, db, setup, client, login, site_factor
     assert "문래먼센터" not in client.get("/actions?status=cleared").get_data(as_text=True)
 
 
-def test_cli_wrappers(app, db, setup):
+def test_cli_wrappers(clock_at, app, db, setup):
     runner = app.test_cli_runner()
     r = runner.invoke(args=["schedule-week", "--week", "2020-W11"])
     assert r.exit_code == 0 and "1 new task" in r.output
@@ -287,7 +290,7 @@ def test_cli_wrappers(app, db, setup):
     assert runner.invoke(args=["schedule-week", "--week", "2020-11"]).exit_code != 0
     r = runner.invoke(args=["mark-overdue", "--at", "2020-03-13T18:30"])
     assert r.exit_code == 0 and "overdue 1" in r.output
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     r = runner.invoke(args=["record-incident", "--business-no", setup["site"].business_no, "--date", "2020-05-09",
                             "--cases", "1", "--note", "테스트"])
     assert r.exit_code == 0, r.output
@@ -342,20 +345,20 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     assert row[0].startswith("2020-W11 ~ 2020-W2") and row[1:4] == [73, 73, 12] and row[-1] == 1
 
 
-def test_each_part_of_the_risk_counts_whatever_the_bands(db, setup, site_factory, app, client, login):
+def test_each_part_of_the_risk_counts_whatever_the_bands(submit, clock_at, db, setup, site_factory, app, client, login):
     """Medium size +1, an open critical action +2, a missed week +1 = 4: high. Another district's three bands do
     not change the rule (its size thresholds are their own settings)."""
     app.config["TRACKER_BAND_EDGES"] = [50, 100, 150]
     with app.app_context():
         mid = site_factory(dong="여의동", headcount=150)
-        clock.set_now(at("2020-03-09T00:05"))
+        clock_at(at("2020-03-09T00:05"))
         schedule.schedule_week()
         submit(mid, "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("masks_mandatory",))  # critical
-        clock.set_now(at("2020-03-16T00:05"))
+        clock_at(at("2020-03-16T00:05"))
         schedule.schedule_week()                       # W12: nobody calls
         schedule.mark_overdue(at("2020-03-23T00:30"))  # W12's round is missed
         db.session.commit()
-        clock.set_now(at("2020-03-23T09:00"))
+        clock_at(at("2020-03-23T09:00"))
         risk = schedule.risk_scores([mid.id])[mid.id]
         assert risk["parts"] == {"medium_site": 1, "open_critical_action": 2, "missed_week": 1}
         assert (risk["score"], risk["level"]) == (4, "high")
@@ -371,7 +374,7 @@ def test_each_part_of_the_risk_counts_whatever_the_bands(db, setup, site_factory
         assert "medium_site" not in schedule.risk_scores([mid.id])[mid.id]["parts"]
 
 
-def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(app, db, setup, site_factory, client,
+def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(submit, clock_at, app, db, setup, site_factory, client,
                                                                             login):
     from sqlalchemy import event
     with app.app_context():
@@ -387,13 +390,14 @@ def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(app,
             event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
+    clock_at(at("2020-03-09T00:00"))  # before logging in: a session signed later than "now" is refused
     login("lead")
     counts = []
     for week, n in (("2020-W11", 2), ("2020-W12", 12)):
         with app.app_context():
             for k in range(n):
                 site_factory(dong=("여의동", "문래동", "당산1동")[k % 3])
-            clock.set_now(at(f"{clock.week_monday(week)}T00:05"))
+            clock_at(at(f"{clock.week_monday(week)}T00:05"))
             schedule.schedule_week()
             for site in db.session.scalars(select(schedule.Site)).all():
                 submit(site, "phone", at(f"{clock.week_monday(week)}T10:00"), setup["inspector"],
@@ -404,16 +408,16 @@ def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(app,
     assert counts[0] == counts[1], counts
 
 
-def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(app_ctx, db, setup, site_factory):
+def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(submit, clock_at, app_ctx, db, setup, site_factory):
     """The round is made after inspections already arrived that week (the scheduler was down): a phone call
     closes an 'any' round, but not a round that asks for a visit."""
     big = site_factory(dong="여의동", headcount=900)            # large: +2
-    clock.set_now(at("2020-03-07T11:00"))
+    clock_at(at("2020-03-07T11:00"))
     schedule.record_incident(big, date(2020, 3, 7), 1)          # recent case: +3 -> high: on site
     db.session.commit()
     submit(big, "phone", at("2020-03-09T09:00"), setup["inspector"])
     submit(setup["site"], "phone", at("2020-03-09T09:05"), setup["inspector"])
-    clock.set_now(at("2020-03-09T10:00"))
+    clock_at(at("2020-03-09T10:00"))
     schedule.schedule_week("2020-W11")
     db.session.commit()
     rounds = {t.site_id: t for t in tasks(db, week="2020-W11", kind="weekly_monitoring", slot=0)}
@@ -421,13 +425,13 @@ def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(app
     assert rounds[setup["site"].id].status == "done"
 
 
-def test_seed_story_without_a_start_ends_this_week(app_ctx, app, db):
+def test_seed_story_without_a_start_ends_this_week(clock_at, app_ctx, app, db):
     """`seed-demo` without --start: the same story, laid so that its last round is this week."""
     from tracker.services import demo, summary
-    clock.set_now(at("2026-11-25T15:00"))  # a Wednesday: this week's round exists, its inspections partly done
+    clock_at(at("2026-11-25T15:00"))  # a Wednesday: this week's round exists, its inspections partly done
     demo.seed()
     demo.seed_history()
-    clock.set_now(at("2026-11-25T15:00"))
+    clock_at(at("2026-11-25T15:00"))
     db.session.commit()
     this_week = clock.week_of()
     first = clock.add_weeks(this_week, -12)
@@ -492,7 +496,7 @@ def page(client, url):
     return resp.get_data(as_text=True)
 
 
-def test_due_time_action_days_and_the_raised_period_follow_the_settings(app_ctx, db, setup, app, monkeypatch, tmp_path):
+def test_due_time_action_days_and_the_raised_period_follow_the_settings(submit, clock_at, app_ctx, db, setup, app, monkeypatch, tmp_path):
     """Due Thursday 12:00, 5 days to fix (2 for a critical item), 7 days of closer monitoring: read from the
     TRACKER_* variables and obeyed everywhere, instead of Friday 18:00, 7/3 and 14."""
     from tracker import config
@@ -506,7 +510,7 @@ def test_due_time_action_days_and_the_raised_period_follow_the_settings(app_ctx,
     app.config.update({k: loaded[k] for k in keys})
     site, insp = setup["site"], setup["inspector"]
 
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     (rnd,) = tasks(db, kind="weekly_monitoring")
     assert clock.local(rnd.due_at) == at("2020-03-12T12:00")  # Thursday noon, not Friday 18:00
@@ -523,30 +527,31 @@ def test_due_time_action_days_and_the_raised_period_follow_the_settings(app_ctx,
     assert schedule.mark_overdue(at("2020-03-17T14:01"))["escalated"] == 1
 
     # A case on Saturday 2020-05-09: the visit is due Monday at the configured time, closer monitoring for 7 days.
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     inc = schedule.record_incident(site, date(2020, 5, 9), 1)
     assert inc.raised_until == date(2020, 5, 16)
     (resp,) = tasks(db, kind="incident_response")
     assert clock.local(resp.due_at) == at("2020-05-11T12:00")
-    clock.set_now(at("2020-05-11T00:05"))
+    clock_at(at("2020-05-11T00:05"))
     schedule.schedule_week()
     w20 = tasks(db, week="2020-W20", kind="weekly_monitoring")
     # The early check three days before the due day: Monday; the second by Thursday noon.
     assert [clock.local(t.due_at) for t in w20] == [at("2020-05-11T12:00"), at("2020-05-14T12:00")]
     # With 14 days W21 would still be raised (see the incident test above); with 7 it is back to one check.
-    clock.set_now(at("2020-05-18T00:05"))
+    clock_at(at("2020-05-18T00:05"))
     schedule.schedule_week()
     w21 = tasks(db, week="2020-W21", kind="weekly_monitoring")
     assert [clock.local(t.due_at) for t in w21] == [at("2020-05-21T12:00")]
 
 
-def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(app, db, setup, client, login):
+def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(clock_at, submit, app, db, setup, client, login):
     site, insp = setup["site"], setup["inspector"]
 
     def submitted(when, **kw):
         with app.app_context():
             submit(site, "phone", at(when), insp, **kw)
             db.session.commit()
+    clock_at(at("2020-03-10T09:00"))  # before logging in: a session signed later than "now" is refused
     login("lead")
     assert "주기적 환기" not in text(element(page(client, f"/sites/{site.id}"), "open-actions"))
     submitted("2020-03-10T10:00", no=("ventilation",))
@@ -562,11 +567,11 @@ def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(app, db, setup
     assert "주기적 환기" not in panel and "없음" in panel
 
 
-def test_a_lead_records_an_incident_on_the_site_page(app, db, setup, client, login, make_user):
+def test_a_lead_records_an_incident_on_the_site_page(clock_at, app, db, setup, client, login, make_user):
     from tests.conftest import csrf_from
     from tracker.models import Audit
     site = setup["site"]
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     url = f"/sites/{site.id}/incidents"
     good = {"confirmed_on": "2020-05-09", "cases": "3", "note": "직원 3명 확진"}
     # Nobody logged in: the login page, nothing saved.
@@ -613,15 +618,15 @@ def test_a_lead_records_an_incident_on_the_site_page(app, db, setup, client, log
         assert db.session.scalar(select(func.count()).select_from(Audit).where(Audit.entity == "incident")) == 1
 
 
-def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(app, db, setup, client, login,
+def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(clock_at, app, db, setup, client, login,
                                                                         site_factory):
     site = setup["site"]
     quiet = site_factory(dong="문래동", name="조용한센터")
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     with app.app_context():
         schedule.record_incident(db.session.get(Site, site.id), date(2020, 5, 9), 3, "직원 확진")
         db.session.commit()
-    clock.set_now(at("2020-05-12T09:00"))
+    clock_at(at("2020-05-12T09:00"))
     login("lead")
     panel = text(element(page(client, f"/sites/{site.id}"), "site-incidents"))
     assert "2020-05-09 · 3명" in panel and "직원 확진" in panel
@@ -640,7 +645,7 @@ def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(app, db,
     assert site.name not in text(element(page(client, "/schedule?week=2020-W26"), "incidents"))
 
 
-def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(app, db, setup, client, login, site_factory):
+def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(submit, clock_at, app, db, setup, client, login, site_factory):
     """Worked by hand. W11 ends Monday 2020-03-16 00:00; each site has one 'ventilation' action:
 
         site  opened            cleared           age at W11's end     at W12's end (03-23)   now (03-30 10:00)
@@ -665,7 +670,7 @@ def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(app, db, setu
         for name, day, answer in events:
             submit(sites[name], "phone", at(f"2020-{day}T10:00"), insp,
                    no=("ventilation",) if answer == "no" else ())
-        clock.set_now(at("2020-03-30T10:00"))
+        clock_at(at("2020-03-30T10:00"))
         db.session.commit()
         assert counts(schedule.week_view("2020-W11")["action_ages"]) == [2, 1, 1, 1]
         assert counts(schedule.week_view("2020-W12")["action_ages"]) == [1, 2, 1, 1]
@@ -682,7 +687,7 @@ def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(app, db, setu
     assert re.findall(r"<td>(\d+)</td>", now) == ["0", "1", "1", "2"] and "지금 기준" in text(now)
 
 
-def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(app, db, setup, client, login, site_factory):
+def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(submit, clock_at, app, db, setup, client, login, site_factory):
     from tests.conftest import csrf_from
     lee, park = setup["inspector"], setup["other"]
     with app.app_context():
@@ -690,7 +695,7 @@ def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(app, db, setup,
         db.session.commit()
         for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"), ("당산1동", "라온센터")):
             site_factory(dong=dong, name=name)
-        clock.set_now(at("2020-03-09T00:05"))
+        clock_at(at("2020-03-09T00:05"))
         schedule.schedule_week()
         submit(setup["site"], "phone", at("2020-03-10T10:00"), lee)  # inspected: not late
         db.session.commit()

@@ -66,13 +66,13 @@ def add_task(db, site, week, status, overdue=False):
 
 
 @pytest.fixture
-def history(app, db, site_factory):
+def history(app, db, site_factory, clock_at):
+    clock_at(NOW)
     with app_context(app):
         return _history(db, site_factory)
 
 
 def _history(db, site_factory):
-    clock.set_now(NOW)
     checklist.ensure_default()
     items = checklist.default_items() + [dict(key="callback_confirmed", label_ko="전화 확인 담당자 연결",
                                               label_en="Callback contact", category="management", critical=False,
@@ -493,7 +493,7 @@ def test_the_coverage_figures_come_with_coverage_only(app, client, history, logi
     assert "sites_inspected" not in client.get("/api/v1/summary?from=2020-W11&to=2020-W14").get_json()
 
 
-def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(app, app_ctx, db, site_factory,
+def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(clock_at, app, app_ctx, db, site_factory,
                                                                              make_user):
     """Real submits (Core inserts and rollup.add, not the ORM hook), then a site edited into another dong and band,
     then new band edges: after each step the kept rollup is exactly what a rebuild from the raw rows gives, so the
@@ -521,7 +521,7 @@ def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(app
                                            ("2020-03-11T10:00", b, "phone", {"masks_mandatory": "no"}),
                                            ("2020-03-17T10:00", a, "phone", {"flexible_work": "na"}),
                                            ("2020-03-18T10:00", b, "onsite", {})):
-        clock.set_now(datetime.fromisoformat(week_day).replace(tzinfo=KST))
+        clock_at(datetime.fromisoformat(week_day).replace(tzinfo=KST))
         data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "contact_name": "김담당",
                 "answers": all_answers(tpl, mode, **override)}
         inspections.submit(data, by=inspector)

@@ -20,15 +20,15 @@ def at(text):
 
 
 @pytest.fixture
-def history(app, db, make_user, site_factory):
+def history(app, db, make_user, site_factory, clock_at):
     """Week 2020-W19 by hand: 3 active sites; A called (12 phone items, all yes); B visited (17 on-site items,
     one critical "no": masks); C never reached (missed). Rates: 여의동 12/12 = 100.0 %, 문래동 16/17 = 94.1 %,
     all 28/29 = 96.6 %."""
     with app_context(app):
-        return _history(app, db, make_user, site_factory)
+        return _history(app, db, make_user, site_factory, clock_at)
 
 
-def _history(app, db, make_user, site_factory):
+def _history(app, db, make_user, site_factory, clock_at):
     checklist.ensure_default()
     app.config["TRACKER_SUMMARY_RECIPIENTS"] = ["chief@district.example", "Lead@district.example"]
     inspector = make_user("inspector", name="이점검")
@@ -38,17 +38,17 @@ def _history(app, db, make_user, site_factory):
     a = site_factory(name="가나센터", dong="여의동")
     b = site_factory(name="다라센터", dong="문래동")
     c = site_factory(name="마바센터", dong="문래동")
-    clock.set_now(at("2020-05-04T00:05"))
+    clock_at(at("2020-05-04T00:05"))
     schedule.schedule_week(WEEK)
     tpl = checklist.current()
     for site, mode, when, no in ((a, "phone", "2020-05-05T10:00", ()), (b, "onsite", "2020-05-06T10:00", ("masks_mandatory",))):
-        clock.set_now(at(when))
+        clock_at(at(when))
         answers = {i.key: {"value": "no" if i.key in no else "yes"} for i in tpl.items if i.applies_to(mode)}
         data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers,
                 "contact_name": "담당자", "qr_token": site.qr_token}
         inspections.submit(data, by=inspector)
     schedule.mark_overdue(at("2020-05-11T00:30"))
-    clock.set_now(at("2020-05-11T08:00"))
+    clock_at(at("2020-05-11T08:00"))
     db.session.commit()
     return dict(zip("abc", loaded(a, b, c)))
 
@@ -123,12 +123,12 @@ def test_two_runs_at_once_send_one_each(app, db, history, smtp_server):
         assert db.session.scalar(select(func.count()).select_from(Outbox)) == 2
 
 
-def test_server_down_then_back(app, db, history, smtp_server):
+def test_server_down_then_back(clock_at, app, db, history, smtp_server):
     smtp_server.stop()
     runner = app.test_cli_runner()
     assert "retrying 2" in runner.invoke(args=["send-weekly-summary", "--week", WEEK]).output
     smtp_server.start()
-    clock.set_now(at("2020-05-11T09:00"))
+    clock_at(at("2020-05-11T09:00"))
     with app.app_context():
         assert mail.deliver_due()["sent"] == 2
         assert mail.deliver_due()["sent"] == 0
@@ -194,7 +194,7 @@ def test_the_korean_subject_and_bodies_on_the_wire(app_ctx, app, db, history, sm
     assert "마바센터" in msg.get_body(("html",)).get_content()
 
 
-def test_sites_active_as_of_the_week_by_hand(app_ctx, app, db, make_user, site_factory):
+def test_sites_active_as_of_the_week_by_hand(clock_at, app_ctx, app, db, make_user, site_factory):
     """Sites inspected, out of the sites active at any time in the week, from the register's history (the audit
     trail's close and reopen dates), for two weeks checked by hand. W19 is 05-04..05-10, W21 is 05-18..05-24.
 
@@ -212,7 +212,7 @@ def test_sites_active_as_of_the_week_by_hand(app_ctx, app, db, make_user, site_f
     inspector = make_user("inspector")
 
     def on(day, fn):
-        clock.set_now(at(f"2020-{day}T10:00"))
+        clock_at(at(f"2020-{day}T10:00"))
         out = fn()
         db.session.commit()
         return out
@@ -227,7 +227,7 @@ def test_sites_active_as_of_the_week_by_hand(app_ctx, app, db, make_user, site_f
     answers = {i.key: {"value": "yes"} for i in tpl.items if i.applies_to("phone")}
     on("05-05", lambda: inspections.submit({"site_id": made["A"].id, "mode": "phone", "answers": answers,
                                             "client_uuid": str(uuid.uuid4()), "contact_name": "담당자"}, by=inspector))
-    clock.set_now(at("2020-06-01T08:00"))
+    clock_at(at("2020-06-01T08:00"))
     assert (weekly_mail.context(WEEK)["inspected"], weekly_mail.context(WEEK)["active"]) == (1, 5)  # A; A C D G H
     assert "점검한 사업장: 1 / 5개소" in weekly_mail.render(WEEK)["body_text"]
     assert weekly_mail.context("2020-W21")["active"] == 6  # A D E F G H
@@ -268,7 +268,7 @@ def test_long_open_actions_and_incidents_as_of_that_week(app_ctx, app, db, histo
     assert "가나센터 (여의동) —" not in weekly_mail.render(later)["body_html"]
 
 
-def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(app, db, history, smtp_server):
+def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(clock_at, app, db, history, smtp_server):
     """A scheduler (re)started on Monday before 08:00 sends nothing yet; started after, it queues and sends
     last week's summary; the 08:00 job and further restarts add nothing."""
     from tracker import jobs
@@ -277,10 +277,10 @@ def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_e
         with app.app_context():
             return db.session.scalars(select(Outbox.recipient).where(Outbox.period == WEEK)
                                       .order_by(Outbox.recipient)).all()
-    clock.set_now(at("2020-05-11T07:30"))
+    clock_at(at("2020-05-11T07:30"))
     jobs.catch_up(app)
     assert rows() == [] and smtp_server.messages == []
-    clock.set_now(at("2020-05-11T09:10"))
+    clock_at(at("2020-05-11T09:10"))
     jobs.catch_up(app)
     assert rows() == ["chief@district.example", "lead@district.example"]
     assert sorted(m["To"] for m in smtp_server.messages) == ["chief@district.example", "lead@district.example"]
