@@ -101,7 +101,8 @@ def test_repeated_failures_are_slowed_down(clock_at, app, client, make_user):
         assert post_login(client, user.email, "wrong-password").status_code == 401
     resp = post_login(client, user.email, PASSWORD)  # even the right password must wait now
     assert resp.status_code == 429
-    assert "로그인 실패가 반복되었습니다" in resp.get_data(as_text=True) and "초 후에 다시 시도하세요" in resp.get_data(as_text=True)
+    assert "로그인 실패가 반복되었습니다" in resp.get_data(as_text=True)
+    assert "초 후에 다시 시도하세요" in resp.get_data(as_text=True)
     assert client.get("/sites/").status_code == 302
     # another address (or another e-mail) is not held up
     other = make_user("inspector")
@@ -149,8 +150,9 @@ def test_admin_lists_creates_deactivates_and_changes_roles(app, client, db, logi
     admin = login("admin")
     html = client.get("/admin/users").get_data(as_text=True)
     assert admin.email in html
-    resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"), "email": "New.Person@Example.test",
-                                             "name": "새 점검원", "role": "inspector", "password": "long-enough-1"})
+    resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"),
+                                             "email": "New.Person@Example.test", "name": "새 점검원",
+                                             "role": "inspector", "password": "long-enough-1"})
     assert resp.status_code == 302
     with app.app_context():
         new = accounts.find_user("new.person@example.test")

@@ -97,7 +97,8 @@ def test_import_sites(app, run, tmp_path):
 def test_import_with_bad_rows_exits_non_zero_and_writes_nothing(app, run, tmp_path, site_factory):
     site_factory(business_no="107-81-00001", name="기존센터", headcount=3)
     path = tmp_path / "bad.csv"
-    path.write_bytes((GOOD + "다센터,107-81-00003,여의동,,많음,,\r\n라센터,107-81-0000,강남동,,5,,\r\n").encode("utf-8-sig"))
+    bad_rows = "다센터,107-81-00003,여의동,,많음,,\r\n라센터,107-81-0000,강남동,,5,,\r\n"
+    path.write_bytes((GOOD + bad_rows).encode("utf-8-sig"))
     res = run("import-sites", str(path))
     assert res.exit_code == 1
     assert "4행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다" in res.output

@@ -239,7 +239,6 @@ def test_lowest_sites_is_in_the_openapi_document(client):
 def test_export_keeps_answers_to_items_a_later_checklist_dropped(clock_at, app, db, client, login, site_factory):
     """v1 had visitor_log; v2 drops it, adds callback_confirmed and puts masks first. Both weeks' answers stay."""
     from tests.test_summary import NOW
-    from tracker import clock
     clock_at(NOW)
     with app.app_context():
         v1 = checklist.ensure_default()

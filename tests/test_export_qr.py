@@ -31,7 +31,8 @@ def test_csv_export_is_utf8_with_bom_and_lists_the_register(client, login, site_
     body = resp.data
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+    assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
+                       "상태"]
     by_no = {r[1]: r for r in rows[1:]}
     assert by_no["107-81-11111"] == ["한빛고객센터", "107-81-11111", "여의동", "여의대로 1, 3층", "1204", "701이상",
                                      "김방역", "02-2670-0001", "운영"]

@@ -42,8 +42,8 @@ def message_on_client_errors(ctx, response, case):
     if 400 <= response.status_code < 500:
         try:
             body = response.json()
-        except Exception:
-            raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}")
+        except Exception as exc:
+            raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}") from exc
         assert isinstance(body, dict), f"{response.status_code} body is not an object: {body!r}"
         message = body.get("message")
         assert isinstance(message, str) and message.strip(), f"{response.status_code} has no message: {body!r}"
@@ -83,8 +83,8 @@ def test_api_never_fails_and_explains_every_refusal(seeded, tokens, role, mode):
 
 
 @pytest.mark.parametrize("method,url,body", [
-    ("post", "/api/v1/inspections", {"qr_token": "c\x00", "mode": "onsite", "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd",
-                                     "answers": {}}),
+    ("post", "/api/v1/inspections", {"qr_token": "c\x00", "mode": "onsite",
+                                     "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd", "answers": {}}),
     ("post", "/api/v1/inspections", {"site_id": 1, "mode": "phone", "contact_name": "김\x00",
                                      "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd", "answers": {"a\x00": {}}}),
     ("get", "/api/v1/sites?q=%00", None),

@@ -4,8 +4,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from tracker.extensions import db as _db
 from conftest import loaded
+from tracker.extensions import db as _db
 from tracker.models import Answer, Inspection, Site
 from tracker.services import accounts, checklist, sites
 

@@ -13,7 +13,6 @@ from PIL import Image
 from sqlalchemy import event, func, select
 
 from tests.conftest import PASSWORD, csrf_from, loaded
-from tracker import clock
 from tracker.extensions import db as _db
 from tracker.models import Answer, DongAssignment, Inspection, Photo, Task
 from tracker.services import ServiceError, checklist, inspections, sites

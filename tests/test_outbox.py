@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import SMTPServer, csrf_from, loaded
-from tracker import clock
 from tracker.models import Outbox
 from tracker.services import mail
 
@@ -194,7 +193,7 @@ def test_after_max_attempts_it_is_failed_and_shown_with_a_resend_button(clock_at
     with app.app_context():
         _queue(db, "a@x.test")
         now = T0
-        for n in range(mail.MAX_ATTEMPTS):
+        for _ in range(mail.MAX_ATTEMPTS):
             clock_at(now)
             mail.deliver_due()
             now = _row(db, "a@x.test").next_attempt_at
@@ -247,7 +246,8 @@ def test_headers_and_bodies_are_encoded_for_any_relay(clock_at, app_ctx, app, db
     bodies that decode to the Korean text, a Date that is the clock's time, and a Message-ID of a fixed shape."""
     clock_at(T0)
     mail.queue("weekly_summary", "2020-W19", [{"recipient": "a@x.test", "subject": SUBJECT,
-                                              "body_text": "점검한 사업장: 2 / 3개소", "body_html": "<p>마바센터 미실시</p>"}])
+                                              "body_text": "점검한 사업장: 2 / 3개소",
+                                              "body_html": "<p>마바센터 미실시</p>"}])
     db.session.commit()
     assert mail.deliver_due()["sent"] == 1
     raw = scripted.handler.raw[0]
@@ -322,7 +322,8 @@ def test_refused_recipient_fails_is_visible_and_can_be_resent_once(clock_at, app
         assert (row.status, row.attempts, row.last_error) == ("pending", 0, "")
     # A second click (or a second admin) before delivery queues nothing more.
     resp = client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": token}, follow_redirects=True)
-    assert "gone@x.test에게 가는 메일은 지금 &#39;대기&#39; 상태라서 다시 넣지 않았습니다." in resp.get_data(as_text=True)
+    assert ("gone@x.test에게 가는 메일은 지금 &#39;대기&#39; 상태라서 다시 넣지 않았습니다."
+            in resp.get_data(as_text=True))
     with app.app_context():
         assert mail.deliver_due()["sent"] == 1
         assert mail.deliver_due()["sent"] == 0
@@ -523,8 +524,8 @@ def open_as(browser, base, user, viewport, phone):
 
 
 
-def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(clock_at, app_ctx, db, browser, live_server, make_user,
-                                                                      smtp_server):
+def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(clock_at, app_ctx, db, browser, live_server,
+                                                                      make_user, smtp_server):
     import os
     clock_at(T0)
     smtp_server.handler.refuse.add("gone.with.a.rather.long.address@district-office.example")

@@ -296,7 +296,8 @@ def test_cli_wrappers(clock_at, app, db, setup):
     assert r.exit_code == 0, r.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
-    assert runner.invoke(args=["record-incident", "--business-no", "000-00-00000", "--date", "2020-05-09"]).exit_code != 0
+    unknown = runner.invoke(args=["record-incident", "--business-no", "000-00-00000", "--date", "2020-05-09"])
+    assert unknown.exit_code != 0
 
 
 def test_seed_story_on_the_real_calendar(app_ctx, app, db):
@@ -338,6 +339,7 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     assert results[2][0][1:4] == [73, 73, 12] and results[2][0][-1] == 1
     # The page's XLSX without a period covers the programme, years later as well: the same figures.
     import io
+
     from openpyxl import load_workbook
     login("lead")
     wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx").data))
@@ -374,8 +376,8 @@ def test_each_part_of_the_risk_counts_whatever_the_bands(submit, clock_at, db, s
         assert "medium_site" not in schedule.risk_scores([mid.id])[mid.id]["parts"]
 
 
-def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(submit, clock_at, app, db, setup, site_factory, client,
-                                                                            login):
+def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(submit, clock_at, app, db, setup,
+                                                                            site_factory, client, login):
     from sqlalchemy import event
     with app.app_context():
         engine = db.engine
@@ -408,7 +410,8 @@ def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(subm
     assert counts[0] == counts[1], counts
 
 
-def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(submit, clock_at, app_ctx, db, setup, site_factory):
+def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(submit, clock_at, app_ctx, db, setup,
+                                                                             site_factory):
     """The round is made after inspections already arrived that week (the scheduler was down): a phone call
     closes an 'any' round, but not a round that asks for a visit."""
     big = site_factory(dong="여의동", headcount=900)            # large: +2
@@ -496,7 +499,8 @@ def page(client, url):
     return resp.get_data(as_text=True)
 
 
-def test_due_time_action_days_and_the_raised_period_follow_the_settings(submit, clock_at, app_ctx, db, setup, app, monkeypatch, tmp_path):
+def test_due_time_action_days_and_the_raised_period_follow_the_settings(submit, clock_at, app_ctx, db, setup, app,
+                                                                        monkeypatch, tmp_path):
     """Due Thursday 12:00, 5 days to fix (2 for a critical item), 7 days of closer monitoring: read from the
     TRACKER_* variables and obeyed everywhere, instead of Friday 18:00, 7/3 and 14."""
     from tracker import config
@@ -645,7 +649,8 @@ def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(clock_at
     assert site.name not in text(element(page(client, "/schedule?week=2020-W26"), "incidents"))
 
 
-def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(submit, clock_at, app, db, setup, client, login, site_factory):
+def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(submit, clock_at, app, db, setup, client, login,
+                                                                   site_factory):
     """Worked by hand. W11 ends Monday 2020-03-16 00:00; each site has one 'ventilation' action:
 
         site  opened            cleared           age at W11's end     at W12's end (03-23)   now (03-30 10:00)
@@ -687,13 +692,15 @@ def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(submit, clock
     assert re.findall(r"<td>(\d+)</td>", now) == ["0", "1", "1", "2"] and "지금 기준" in text(now)
 
 
-def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(submit, clock_at, app, db, setup, client, login, site_factory):
+def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(submit, clock_at, app, db, setup, client, login,
+                                                                 site_factory):
     from tests.conftest import csrf_from
     lee, park = setup["inspector"], setup["other"]
     with app.app_context():
         db.session.add(DongAssignment(dong="문래동", inspector_id=park.id))
         db.session.commit()
-        for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"), ("당산1동", "라온센터")):
+        for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"),
+                           ("당산1동", "라온센터")):
             site_factory(dong=dong, name=name)
         clock_at(at("2020-03-09T00:05"))
         schedule.schedule_week()

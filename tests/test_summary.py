@@ -25,8 +25,8 @@ import io
 import re
 import uuid
 from collections import defaultdict
-from html.parser import HTMLParser
 from datetime import date, datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 import pytest
 from openpyxl import load_workbook
@@ -152,7 +152,8 @@ def test_by_dong_band_and_mode(app_ctx, history):
     assert band["51~100"]["inspections"] == 0            # D
     mode = s["by_mode"]
     # on-site i1, i3, i5: yes 2+4+1 = 7, no 1+0+2 = 3 → 70.0 %; compliant i3 only
-    assert (mode["onsite"]["inspections"], mode["onsite"]["compliant"], mode["onsite"]["compliance_rate"]) == (3, 1, 70.0)
+    onsite = mode["onsite"]
+    assert (onsite["inspections"], onsite["compliant"], onsite["compliance_rate"]) == (3, 1, 70.0)
     # phone i2, i4, i6: yes 6, no 3 → 66.7 %; compliant i2, i6
     assert (mode["phone"]["inspections"], mode["phone"]["compliant"], mode["phone"]["compliance_rate"]) == (3, 2, 66.7)
 
@@ -498,8 +499,9 @@ def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(clo
     """Real submits (Core inserts and rollup.add, not the ORM hook), then a site edited into another dong and band,
     then new band edges: after each step the kept rollup is exactly what a rebuild from the raw rows gives, so the
     dashboard, the API and the exports (which join the site as it is now) agree."""
-    from tracker.services import inspections, sites as site_service
     from tests.test_inspections import all_answers
+    from tracker.services import inspections
+    from tracker.services import sites as site_service
 
     def kept():
         db.session.flush()

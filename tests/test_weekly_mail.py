@@ -41,7 +41,8 @@ def _history(app, db, make_user, site_factory, clock_at):
     clock_at(at("2020-05-04T00:05"))
     schedule.schedule_week(WEEK)
     tpl = checklist.current()
-    for site, mode, when, no in ((a, "phone", "2020-05-05T10:00", ()), (b, "onsite", "2020-05-06T10:00", ("masks_mandatory",))):
+    for site, mode, when, no in ((a, "phone", "2020-05-05T10:00", ()),
+                                 (b, "onsite", "2020-05-06T10:00", ("masks_mandatory",))):
         clock_at(at(when))
         answers = {i.key: {"value": "no" if i.key in no else "yes"} for i in tpl.items if i.applies_to(mode)}
         data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers,
@@ -249,8 +250,9 @@ def test_long_open_actions_and_incidents_as_of_that_week(app_ctx, app, db, histo
     for key, opened_days, cleared in (("ventilation", 20, None), ("hygiene_supplies", 5, None),
                                       ("disinfection", 30, end - timedelta(days=1)),
                                       ("office_clean", 25, end + timedelta(days=3))):
-        db.session.add(Action(site_id=b.id, item_key=key, opened_inspection_id=opened_by, status="cleared" if cleared else "escalated",
-                              critical=False, opened_at=end - timedelta(days=opened_days),
+        db.session.add(Action(site_id=b.id, item_key=key, opened_inspection_id=opened_by,
+                              status="cleared" if cleared else "escalated", critical=False,
+                              opened_at=end - timedelta(days=opened_days),
                               due_at=end - timedelta(days=opened_days - 7), cleared_at=cleared))
     db.session.add(Incident(site_id=history["a"].id, confirmed_on=date(2020, 5, 9), cases=1,
                             raised_until=date(2020, 5, 23), note="이태원 관련"))
@@ -268,7 +270,8 @@ def test_long_open_actions_and_incidents_as_of_that_week(app_ctx, app, db, histo
     assert "가나센터 (여의동) —" not in weekly_mail.render(later)["body_html"]
 
 
-def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(clock_at, app, db, history, smtp_server):
+def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(clock_at, app, db, history,
+                                                                                      smtp_server):
     """A scheduler (re)started on Monday before 08:00 sends nothing yet; started after, it queues and sends
     last week's summary; the 08:00 job and further restarts add nothing."""
     from tracker import jobs
