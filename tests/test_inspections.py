@@ -3,9 +3,8 @@ import hashlib
 import io
 import re
 import threading
-import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -408,12 +407,14 @@ def test_bad_photo_on_the_form_says_so_in_korean(app, client, login, tpl, site_f
         assert counts() == (0, 0, 0)
 
 
-def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_factory):
+def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_factory, clock_at):
+    start = datetime.now(timezone.utc)
+    clock_at(start)
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
     app.config["WTF_CSRF_TIME_LIMIT"] = 1
-    time.sleep(2.1)
+    clock_at(start + timedelta(seconds=2))
     data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"]}
     data.update({f"a-{i.key}": "yes" for i in tpl.items})
     data["a-visitor_log"] = "na"
