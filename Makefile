@@ -11,7 +11,8 @@ PORT   ?= 5000
 run: demo  ## set up, then serve on SQLite with the scheduler in-process (it prints where, who, and what it did)
 	@$(FLASK) dev --host $(HOST) --port $(PORT)
 
-test: venv-dev translations assets chromium  ## set up, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
+test: venv-dev translations assets chromium  ## set up, lint, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 	@if [ -n "$$TRACKER_TEST_POSTGRES_URL" ]; then \
 	  echo "=== the same suite on PostgreSQL ($$TRACKER_TEST_POSTGRES_URL) ==="; \

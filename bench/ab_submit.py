@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import random
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,8 +45,8 @@ def main(argv=None) -> int:
                 rng = random.Random(r)  # the same submissions for both, in the same order
                 jobs = [harness.make_payload(rng, setups[side]["sites"], items) for _ in range(args.per_round)]
                 tally = harness.Tally()
-                walls[side] += meters[side].measure("submit", lambda: harness.run_inspectors(
-                    servers[side].port, setups[side]["tokens"], jobs, tally, seed=r))
+                walls[side] += meters[side].measure("submit", partial(
+                    harness.run_inspectors, servers[side].port, setups[side]["tokens"], jobs, tally, seed=r))
                 requests[side] += len(tally.latencies)
     for side, root in roots.items():
         print(f"{side:5} {root}: {requests[side] / walls[side]:.1f} req/s, CPU ms per request "

@@ -121,7 +121,8 @@ def main(argv=None):
             dong = rnd.choices(DONGS, DONG_WEIGHTS)[0]
             lo, hi, _n = rnd.choice(bands)
             hc = rnd.randint(lo, hi)
-            site_rows.append((sid, f"벤치센터{sid:05d}", f"{sid // 100000 + 100:03d}-{sid // 1000 % 100:02d}-{sid % 100000:05d}",
+            business_no = f"{sid // 100000 + 100:03d}-{sid // 1000 % 100:02d}-{sid % 100000:05d}"
+            site_rows.append((sid, f"벤치센터{sid:05d}", business_no,
                               dong, "", hc, d.band_for(hc), "", "", "active", uuid.uuid4().hex, now, now))
         load.put("site", ["id", "name", "business_no", "dong", "address", "headcount", "size_band", "manager_name",
                           "manager_phone", "status", "qr_token", "created_at", "updated_at"], site_rows)
@@ -181,7 +182,8 @@ def main(argv=None):
             n_ans += len(ans_rows)
             print(f"\r{week}: {insp_id:,} inspections, {n_ans:,} answers, {time.perf_counter() - t0:.0f}s",
                   end="", flush=True)
-        inc = [(top["incident"] + i + 1, rnd.choice(site_ids), clock.week_monday(rnd.choice(weeks)) + timedelta(days=rnd.randint(0, 6)),
+        inc = [(top["incident"] + i + 1, rnd.choice(site_ids),
+                clock.week_monday(rnd.choice(weeks)) + timedelta(days=rnd.randint(0, 6)),
                 rnd.randint(1, 3), "", None, lead_id, now) for i in range(max(3, len(site_ids) // 500))]
         inc = [r[:5] + (r[2] + timedelta(days=14),) + r[6:] for r in inc]
         load.put("incident", ["id", "site_id", "confirmed_on", "cases", "note", "raised_until", "created_by_id",

@@ -10,10 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import harness  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 from tracker import create_app  # noqa: E402
 from tracker.extensions import db  # noqa: E402
-
-import harness  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 PASSWORD = "bench-password-1"
 
@@ -21,7 +20,8 @@ PASSWORD = "bench-password-1"
 @contextlib.contextmanager
 def bench_app(base_url: str | None = None):
     """(app, site, user) on a new SQLite file, or on a new PostgreSQL database made beside base_url."""
-    with tempfile.TemporaryDirectory() as tmp, harness.database("postgres" if base_url else "sqlite", tmp, base_url) as db_url:
+    engine = "postgres" if base_url else "sqlite"
+    with tempfile.TemporaryDirectory() as tmp, harness.database(engine, tmp, base_url) as db_url:
         os.environ["TRACKER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
         app = create_app({"SQLALCHEMY_DATABASE_URI": db_url,
                           "SECRET_KEY": "bench", "TRACKER_UPLOAD_DIR": str(Path(tmp) / "uploads")})

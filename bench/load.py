@@ -4,10 +4,10 @@
 
 10% of submissions are sent twice (a double tap); 5% are first sent on a socket closed right after sending (a
 dropped connection) and then retried with the same client_uuid. The same threads GET /healthz as many times, for
-the ratio, in turns with the submissions (--rounds slices of each). At the end the database itself is checked: nothing acknowledged is lost, nothing is
-saved twice, no 5xx. Exits non-zero if any of that fails, if submissions reach < 20% of /healthz's rate, or if
-the submissions' p95 is over 500 ms.
-Loopback only; PostgreSQL gets a database of its own, dropped at the end.
+the ratio, in turns with the submissions (--rounds slices of each). At the end the database itself is checked:
+nothing acknowledged is lost, nothing is saved twice, no 5xx. Exits non-zero if any of that fails, if submissions
+reach < 20% of /healthz's rate, or if their p95 is over 500 ms. Loopback only; PostgreSQL gets a database of its
+own, dropped at the end.
 """
 import argparse
 import json
@@ -16,6 +16,7 @@ import random
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,10 +43,10 @@ def bench_engine(engine: str, submissions: int, inspectors: int, workers: int, s
             cpu = harness.CpuMeter(server)  # where each request's CPU goes: the workers, PostgreSQL, the client
             for r in range(rounds):
                 before = len(tally.latencies)
-                wall += cpu.measure("submit", lambda: harness.run_inspectors(
-                    server.port, setup["tokens"], jobs[r::rounds], tally, seed=seed + r))
-                t_wall, t_lat, t_status = cpu.measure("healthz", lambda: harness.run_trivial(
-                    server.port, setup["tokens"], len(tally.latencies) - before))
+                wall += cpu.measure("submit", partial(
+                    harness.run_inspectors, server.port, setup["tokens"], jobs[r::rounds], tally, seed=seed + r))
+                t_wall, t_lat, t_status = cpu.measure("healthz", partial(
+                    harness.run_trivial, server.port, setup["tokens"], len(tally.latencies) - before))
                 trivial_wall += t_wall
                 trivial_lat += t_lat
                 for k, v in t_status.items():

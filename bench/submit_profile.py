@@ -9,9 +9,9 @@ Usage: .venv/bin/python bench/submit_profile.py [-n 300] [--url postgresql+psyco
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import time
-import os
 import uuid
 
 from inspect_common import bench_app
@@ -63,7 +63,8 @@ def main() -> None:
         print(f"ratio (healthz time / submit time) {per_health / per_submit:.1%}")
         if prof:
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(os.environ.get("SORT","cumulative")).print_stats(int(os.environ.get("TOP","25")))
+            stats = pstats.Stats(prof, stream=out).sort_stats(os.environ.get("SORT", "cumulative"))
+            stats.print_stats(int(os.environ.get("TOP", "25")))
             print(out.getvalue())
 
 

@@ -66,7 +66,7 @@ def test_every_non_public_view_declares_its_roles(app):
 
 def test_anonymous_is_sent_to_login_or_gets_401(app, client):
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    for rule, _view, method, url in _rules(app):
+    for _rule, _view, method, url in _rules(app):
         resp = client.open(url, method=method, data={"csrf_token": token},
                            headers={"X-CSRFToken": token})
         if url.startswith("/api/"):
@@ -104,7 +104,7 @@ def test_every_form_post_without_a_csrf_token_is_refused(app, client, login):
     requests are the exception: no cookie, so nothing for another site to forge)."""
     login("admin")
     checked = 0
-    for rule, _view, method, url in _rules(app):
+    for _rule, _view, method, url in _rules(app):
         if method != "POST":
             continue
         resp = client.post(url, data={"x": "1"})
@@ -120,5 +120,6 @@ def test_a_form_without_csrf_token_is_refused(app, client, login, site_factory):
     assert resp.status_code == 400
     assert "보안 토큰" in resp.get_data(as_text=True)
     from tracker.extensions import db
-    db.session.expire_all()
-    assert site.status == "active"
+    from tracker.models import Site
+    with app.app_context():
+        assert db.session.get(Site, site.id).status == "active"

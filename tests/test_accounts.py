@@ -21,7 +21,7 @@ def test_passwords_are_stored_hashed(db, make_user):
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
 
 
-def test_production_hashes_with_scrypt(app, db):
+def test_production_hashes_with_scrypt(app, app_ctx):
     # The suite hashes cheaply (conftest); a real deployment gets scrypt whatever the environment says.
     from tracker import config
     assert config.load(app.instance_path)["TRACKER_PASSWORD_HASH"] == "scrypt"
@@ -55,6 +55,26 @@ def test_login_goes_back_to_the_page_asked_for_but_never_off_site(client, make_u
         assert resp.status_code == 302 and "evil" not in resp.headers["Location"], bad
 
 
+def test_each_request_works_out_its_user_afresh(app, client, db, make_user, form_token):
+    """Nothing a request learnt about its user carries over to the next one, as under a real server: a bearer token
+    counts for its own request only, another browser stays anonymous beside a logged-in one, and after logout the
+    next request is anonymous."""
+    user = make_user("inspector")
+    with app.app_context():
+        token = accounts.create_token(db.session.get(User, user.id))
+        db.session.commit()
+    assert client.get("/api/v1/sites", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/api/v1/sites").status_code == 401
+    assert post_login(client, user.email, PASSWORD).status_code == 302
+    assert client.get("/inspect").status_code == 200
+    other_browser = app.test_client()
+    assert other_browser.get("/inspect").status_code == 302
+    assert other_browser.get("/api/v1/sites").status_code == 401
+    client.post("/logout", data={"csrf_token": form_token("/inspect")})
+    assert client.get("/inspect").status_code == 302
+    assert client.get("/api/v1/sites").status_code == 401
+
+
 def test_wrong_password_is_refused_with_a_message(client, make_user):
     user = make_user("lead")
     resp = post_login(client, user.email, "wrong-password")
@@ -72,27 +92,28 @@ def test_login_form_without_csrf_token_is_refused(client, make_user):
     assert client.get("/sites/").status_code == 302
 
 
-def test_repeated_failures_are_slowed_down(app, client, make_user):
+def test_repeated_failures_are_slowed_down(clock_at, app, client, make_user):
     user = make_user("lead")
     t0 = clock.now()
-    clock.set_now(t0)
+    clock_at(t0)
     free = app.config["TRACKER_LOGIN_FREE_FAILURES"]
     for _ in range(free):
         assert post_login(client, user.email, "wrong-password").status_code == 401
     resp = post_login(client, user.email, PASSWORD)  # even the right password must wait now
     assert resp.status_code == 429
-    assert "로그인 실패가 반복되었습니다" in resp.get_data(as_text=True) and "초 후에 다시 시도하세요" in resp.get_data(as_text=True)
+    assert "로그인 실패가 반복되었습니다" in resp.get_data(as_text=True)
+    assert "초 후에 다시 시도하세요" in resp.get_data(as_text=True)
     assert client.get("/sites/").status_code == 302
     # another address (or another e-mail) is not held up
     other = make_user("inspector")
     assert post_login(client, other.email, PASSWORD).status_code == 302
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/inspect").get_data(as_text=True))})
     # the wait grows with further failures, and ends
-    clock.set_now(t0 + timedelta(seconds=3))
+    clock_at(t0 + timedelta(seconds=3))
     assert post_login(client, user.email, "wrong-password").status_code == 401
-    clock.set_now(t0 + timedelta(seconds=4))
+    clock_at(t0 + timedelta(seconds=4))
     assert post_login(client, user.email, PASSWORD).status_code == 429
-    clock.set_now(t0 + timedelta(seconds=3 + 5))
+    clock_at(t0 + timedelta(seconds=3 + 5))
     assert post_login(client, user.email, PASSWORD).status_code == 302
 
 
@@ -105,38 +126,41 @@ def _failed_login(key: str) -> int:
     return exc.value.status
 
 
-def test_throttle_waits_are_counted_in_the_database(app, db):
+def test_throttle_waits_are_counted_in_the_database(clock_at, app, app_ctx):
     key = "x@example.test|10.0.0.1"
     t0 = clock.now()
-    clock.set_now(t0)
+    clock_at(t0)
     statuses = [_failed_login(key) for _ in range(app.config["TRACKER_LOGIN_FREE_FAILURES"] + 2)]
     assert statuses == [401] * 5 + [429, 429]  # while held up, tries are refused and not counted
     assert accounts.login_wait_seconds(key) == 2
-    clock.set_now(t0 + timedelta(seconds=2))
+    clock_at(t0 + timedelta(seconds=2))
     assert _failed_login(key) == 401
     assert accounts.login_wait_seconds(key) == 4  # the wait doubles with each further failure
-    clock.set_now(t0 + timedelta(hours=1))
+    clock_at(t0 + timedelta(hours=1))
     assert accounts.login_wait_seconds(key) == 0
 
 
-def test_deactivated_user_cannot_log_in_and_is_logged_out(client, db, login):
+def test_deactivated_user_cannot_log_in_and_is_logged_out(app, client, db, login):
     user = login("inspector")
     assert client.get("/inspect").status_code == 200
-    accounts.update_user(user, "inspector", False)
-    db.session.commit()
+    with app.app_context():
+        accounts.update_user(db.session.get(User, user.id), "inspector", False)
+        db.session.commit()
     assert client.get("/inspect").status_code == 302
     assert post_login(client, user.email, PASSWORD).status_code == 401
 
 
-def test_admin_lists_creates_deactivates_and_changes_roles(client, db, login, form_token):
+def test_admin_lists_creates_deactivates_and_changes_roles(app, client, db, login, form_token):
     admin = login("admin")
     html = client.get("/admin/users").get_data(as_text=True)
     assert admin.email in html
-    resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"), "email": "New.Person@Example.test",
-                                             "name": "새 점검원", "role": "inspector", "password": "long-enough-1"})
+    resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"),
+                                             "email": "New.Person@Example.test", "name": "새 점검원",
+                                             "role": "inspector", "password": "long-enough-1"})
     assert resp.status_code == 302
-    new = accounts.find_user("new.person@example.test")
-    assert new.role == "inspector" and new.active and new.email == "new.person@example.test"
+    with app.app_context():
+        new = accounts.find_user("new.person@example.test")
+        assert new.role == "inspector" and new.active and new.email == "new.person@example.test"
     assert "새 점검원" in client.get("/admin/users").get_data(as_text=True)
     # the row's fields are tied to its form, so a browser posts them
     html = client.get("/admin/users").get_data(as_text=True)
@@ -145,19 +169,20 @@ def test_admin_lists_creates_deactivates_and_changes_roles(client, db, login, fo
     resp = client.post(f"/admin/users/{new.id}", data={"csrf_token": token, f"u{new.id}-role": "lead",
                                                        f"u{new.id}-active": "y"})
     assert resp.status_code == 302
-    db.session.refresh(new)
-    assert (new.role, new.active) == ("lead", True)
+    with app.app_context():
+        changed = db.session.get(User, new.id)
+        assert (changed.role, changed.active) == ("lead", True)
     client.post(f"/admin/users/{new.id}", data={"csrf_token": token, f"u{new.id}-role": "lead"})
-    db.session.refresh(new)
-    assert new.active is False
-    rows = db.session.scalars(select(Audit).where(Audit.entity == "user", Audit.entity_id == new.id)
-                              .order_by(Audit.id)).all()
-    assert [r.action for r in rows] == ["create", "update", "update"]
-    assert rows[1].user_id == admin.id and rows[1].before == {"role": "inspector", "active": True}
-    assert rows[2].after == {"role": "lead", "active": False}
+    with app.app_context():
+        assert db.session.get(User, new.id).active is False
+        rows = db.session.scalars(select(Audit).where(Audit.entity == "user", Audit.entity_id == new.id)
+                                  .order_by(Audit.id)).all()
+        assert [r.action for r in rows] == ["create", "update", "update"]
+        assert rows[1].user_id == admin.id and rows[1].before == {"role": "inspector", "active": True}
+        assert rows[2].after == {"role": "lead", "active": False}
 
 
-def test_admin_user_form_refuses_bad_input(client, db, login, form_token, make_user):
+def test_admin_user_form_refuses_bad_input(app, client, db, login, form_token, make_user):
     login("admin")
     taken = make_user("lead")
     for data, message in [
@@ -166,25 +191,28 @@ def test_admin_user_form_refuses_bad_input(client, db, login, form_token, make_u
     ]:
         resp = client.post("/admin/users", data={"csrf_token": form_token("/admin/users"), **data})
         assert resp.status_code == 422 and message in resp.get_data(as_text=True)
-    assert accounts.find_user("a@b.test") is None
+    with app.app_context():
+        assert accounts.find_user("a@b.test") is None
 
 
-def test_admin_cannot_lock_themselves_out(client, db, login, form_token):
+def test_admin_cannot_lock_themselves_out(app, client, db, login, form_token):
     admin = login("admin")
     resp = client.post(f"/admin/users/{admin.id}", data={"csrf_token": form_token("/admin/users"),
                                                          f"u{admin.id}-role": "inspector", f"u{admin.id}-active": "y"},
                        follow_redirects=True)
     assert "자신의 관리자 권한을 해제하거나 비활성화할 수 없습니다" in resp.get_data(as_text=True)
-    db.session.refresh(admin)
-    assert admin.role == "admin" and admin.active
+    with app.app_context():
+        admin = db.session.get(User, admin.id)
+        assert admin.role == "admin" and admin.active
 
 
-def test_admin_post_without_csrf_is_refused(client, db, login):
+def test_admin_post_without_csrf_is_refused(app, client, db, login):
     login("admin")
     resp = client.post("/admin/users", data={"email": "x@y.test", "name": "X", "role": "admin",
                                              "password": "long-enough-1"})
     assert resp.status_code == 400
-    assert accounts.find_user("x@y.test") is None
+    with app.app_context():
+        assert accounts.find_user("x@y.test") is None
 
 
 @pytest.mark.parametrize("kwargs,phrase", [
@@ -193,14 +221,14 @@ def test_admin_post_without_csrf_is_refused(client, db, login):
     ({"password": "1234567"}, "8자 이상"),
     ({"name": "  "}, "이름을 입력하세요"),
 ])
-def test_create_user_rules(db, kwargs, phrase):
+def test_create_user_rules(app_ctx, db, kwargs, phrase):
     args = {"email": "p@example.test", "name": "P", "role": "lead", "password": "long-enough-1", **kwargs}
     with pytest.raises(ServiceError, match=phrase):
         accounts.create_user(**args)
     assert db.session.scalar(select(User)) is None
 
 
-def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monkeypatch):
+def test_behind_a_proxy_each_client_is_throttled_on_its_own(clock_at, app, make_user, monkeypatch):
     """With TRACKER_PROXIES=1 the throttle keys on the client's address from X-Forwarded-For, so one client's
     failures do not lock the real user out from another address."""
     from tracker import create_app
@@ -209,7 +237,7 @@ def test_behind_a_proxy_each_client_is_throttled_on_its_own(app, make_user, monk
     proxied = create_app({k: app.config[k] for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "TRACKER_UPLOAD_DIR",
                                                      "TRACKER_BASE_URL", "SECRET_KEY")})
     client = proxied.test_client()
-    clock.set_now(clock.now())
+    clock_at(clock.now())
     attacker, owner = {"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}
 
     def attempt(password, headers):

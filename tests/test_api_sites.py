@@ -1,28 +1,32 @@
 """The sites API: bearer tokens or the session, filters, the council statistics, and the OpenAPI document."""
 import pytest
 
+from conftest import app_context, loaded
+from tracker.models import User
 from tracker.services import accounts, sites
 
 REPORT_BANDS = ["50 이하", "51~100", "101~150", "151~200", "201~250", "251~300", "301~400", "401~700", "701이상"]
 
 
 @pytest.fixture
-def register(db, site_factory):
-    a = site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=50)
-    b = site_factory(name="새솔콜센터", business_no="107-81-22222", dong="여의동", headcount=51)
-    c = site_factory(name="누리상담센터", business_no="204-55-33333", dong="당산1동", headcount=701)
-    d = site_factory(name="폐업센터", business_no="204-55-44444", dong="문래동", headcount=10)
-    sites.set_status(d, "closed")
-    db.session.commit()
-    return a, b, c, d
+def register(app, db, site_factory):
+    with app_context(app):
+        a = site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=50)
+        b = site_factory(name="새솔콜센터", business_no="107-81-22222", dong="여의동", headcount=51)
+        c = site_factory(name="누리상담센터", business_no="204-55-33333", dong="당산1동", headcount=701)
+        d = site_factory(name="폐업센터", business_no="204-55-44444", dong="문래동", headcount=10)
+        sites.set_status(d, "closed")
+        db.session.commit()
+        return loaded(a, b, c, d)
 
 
 @pytest.fixture
-def bearer(db, make_user):
-    user = make_user("inspector")
-    token = accounts.create_token(user)
-    db.session.commit()
-    return user, {"Authorization": f"Bearer {token}"}
+def bearer(app, db, make_user):
+    with app_context(app):
+        user = make_user("inspector")
+        token = accounts.create_token(user)
+        db.session.commit()
+        return loaded(user), {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("url", ["/api/v1/sites", "/api/v1/stats/sites", "/api/v1/csrf-token"])
@@ -45,14 +49,16 @@ def test_bearer_token_lists_sites_with_their_fields(client, register, bearer):
     assert "Set-Cookie" not in resp.headers or "session=" not in resp.headers["Set-Cookie"]
 
 
-def test_token_of_a_deactivated_user_stops_working(client, db, register, bearer):
+def test_token_of_a_deactivated_user_stops_working(app, client, db, register, bearer):
     user, headers = bearer
-    accounts.update_user(user, user.role, False)
-    db.session.commit()
+    assert client.get("/api/v1/sites", headers=headers).status_code == 200
+    with app.app_context():
+        accounts.update_user(db.session.get(User, user.id), user.role, False)
+        db.session.commit()
     assert client.get("/api/v1/sites", headers=headers).status_code == 401
 
 
-def test_tokens_are_stored_only_as_hashes(db, make_user):
+def test_tokens_are_stored_only_as_hashes(app_ctx, db, make_user):
     from tracker.models import ApiToken
     user = make_user("lead")
     token = accounts.create_token(user)

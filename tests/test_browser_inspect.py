@@ -17,6 +17,9 @@ from tracker.models import Answer, Inspection, Photo
 from tracker.services import checklist, inspections
 
 SHOTS = os.environ.get("TRACKER_SHOTS_DIR")  # set it to keep screenshots of the form and the result
+# The test reads the database in an app context of its own; the live server's requests, in their own threads,
+# never see it.
+pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
 
@@ -480,9 +483,10 @@ def test_qr_scan_with_barcode_detector_opens_the_sites_form(new_phone, site_fact
     in for the phone's browser, not for anything of ours. The camera is Chromium's fake device."""
     site = site_factory(name="스캔센터")
     page, _ctx, base, _u = new_phone(permissions=["camera"])
+    code = f"https://tracker.district.example/s/{site.qr_token}"
     page.add_init_script(f"""window.BarcodeDetector = class {{
         constructor(o) {{ this.formats = o.formats; }}
-        async detect(video) {{ return video.srcObject ? [{{rawValue: "https://tracker.district.example/s/{site.qr_token}"}}] : []; }}
+        async detect(video) {{ return video.srcObject ? [{{rawValue: "{code}"}}] : []; }}
     }};""")
     page.goto(f"{base}/inspect")
     page.locator("#qr-scan").tap()

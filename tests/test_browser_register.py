@@ -1,12 +1,16 @@
 """The register, a site page and the QR sheet as a lead sees them in Debian's Chromium: at phone width and on A4."""
 import re
 
+import pytest
 from sqlalchemy import select
 
 from conftest import overflows_sideways
 from tracker.models import Site
 from tracker.services import demo
 
+# The test reads the database in an app context of its own; the live server's requests, in their own threads,
+# never see it.
+pytestmark = pytest.mark.usefixtures("app_ctx")
 
 def seed(db):
     demo.seed(out=lambda *_: None)

@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from tracker.extensions import db
 from tracker.models import Site, User
 from tracker.services import accounts
 
@@ -18,18 +19,19 @@ def run(app):
     return invoke
 
 
-def n_sites(db):
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(Site))
+def n_sites(app):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Site))
 
 
-def test_create_user_then_log_in(run, db, client):
+def test_create_user_then_log_in(app, run, client):
     res = run("create-user", "--email", "Kim@Example.test", "--name", "김팀장", "--role", "lead",
               "--password", "long-enough-1")
     assert res.exit_code == 0, res.output
     assert "created lead kim@example.test" in res.output
-    user = accounts.find_user("kim@example.test")
-    assert user.role == "lead" and "long-enough-1" not in user.password_hash
+    with app.app_context():
+        user = accounts.find_user("kim@example.test")
+        assert user.role == "lead" and "long-enough-1" not in user.password_hash
 
 
 @pytest.mark.parametrize("args,phrase", [
@@ -37,24 +39,25 @@ def test_create_user_then_log_in(run, db, client):
     (["--password", "short"], "8자 이상"),
     (["--email", "not-an-email"], "이메일 주소가 올바르지 않습니다"),
 ])
-def test_create_user_refuses_bad_input(run, db, args, phrase):
+def test_create_user_refuses_bad_input(app, run, args, phrase):
     base = {"--email": "p@example.test", "--name": "P", "--role": "inspector", "--password": "long-enough-1"}
     for k, v in zip(args[::2], args[1::2]):
         base[k] = v
     res = run("create-user", *[x for kv in base.items() for x in kv])
     assert res.exit_code != 0
     assert phrase in res.output
-    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
-def test_create_user_twice_fails(run, db):
+def test_create_user_twice_fails(run):
     args = ["create-user", "--email", "p@example.test", "--name", "P", "--role", "admin", "--password", "long-enough-1"]
     assert run(*args).exit_code == 0
     res = run(*args)
     assert res.exit_code == 1 and "이미 등록된 이메일" in res.output
 
 
-def test_create_token_prints_a_working_bearer_token(run, db, client, make_user):
+def test_create_token_prints_a_working_bearer_token(run, client, make_user):
     user = make_user("inspector")
     res = run("create-token", "--email", user.email)
     assert res.exit_code == 0
@@ -65,42 +68,46 @@ def test_create_token_prints_a_working_bearer_token(run, db, client, make_user):
     assert run("create-token", "--email", "nobody@example.test").exit_code == 1
 
 
-def test_create_token_refuses_a_deactivated_user(run, db, make_user):
+def test_create_token_refuses_a_deactivated_user(app, run, make_user):
     user = make_user("inspector")
-    accounts.update_user(user, "inspector", False)
-    db.session.commit()
+    with app.app_context():
+        accounts.update_user(db.session.get(User, user.id), "inspector", False)
+        db.session.commit()
     res = run("create-token", "--email", user.email)
     assert res.exit_code == 1 and "deactivated" in res.output
 
 
-def test_import_sites(run, db, tmp_path):
+def test_import_sites(app, run, tmp_path):
     path = tmp_path / "현황.csv"
     path.write_bytes(GOOD.encode("cp949"))
     res = run("import-sites", str(path), "--dry-run")
     assert res.exit_code == 0, res.output
     assert "미리보기(저장하지 않음): 새로 2곳, 변경 0곳, 그대로 0곳" in res.output
-    assert n_sites(db) == 0
+    assert n_sites(app) == 0
     res = run("import-sites", str(path))
     assert res.exit_code == 0, res.output
     assert "새로 2곳, 변경 0곳, 그대로 0곳" in res.output and "+ 한빛고객센터" in res.output
-    assert n_sites(db) == 2
-    assert db.session.scalar(select(Site.size_band).where(Site.business_no == "107-81-00001")) == "701이상"
+    assert n_sites(app) == 2
+    with app.app_context():
+        assert db.session.scalar(select(Site.size_band).where(Site.business_no == "107-81-00001")) == "701이상"
     res = run("import-sites", str(path))
     assert "새로 0곳, 변경 0곳, 그대로 2곳" in res.output
 
 
-def test_import_with_bad_rows_exits_non_zero_and_writes_nothing(run, db, tmp_path, site_factory):
+def test_import_with_bad_rows_exits_non_zero_and_writes_nothing(app, run, tmp_path, site_factory):
     site_factory(business_no="107-81-00001", name="기존센터", headcount=3)
     path = tmp_path / "bad.csv"
-    path.write_bytes((GOOD + "다센터,107-81-00003,여의동,,많음,,\r\n라센터,107-81-0000,강남동,,5,,\r\n").encode("utf-8-sig"))
+    bad_rows = "다센터,107-81-00003,여의동,,많음,,\r\n라센터,107-81-0000,강남동,,5,,\r\n"
+    path.write_bytes((GOOD + bad_rows).encode("utf-8-sig"))
     res = run("import-sites", str(path))
     assert res.exit_code == 1
     assert "4행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다" in res.output
     assert "5행 B열: 사업자등록번호 '107-81-0000'은(는) 10자리 숫자가 아닙니다" in res.output
     assert "5행 C열: 행정동 '강남동'은(는) 이 구의 행정동이 아닙니다" in res.output
     assert "잘못된 행 2개, 오류 3건 — 아무것도 가져오지 않았습니다" in res.output
-    assert n_sites(db) == 1
-    assert db.session.scalar(select(Site.name)) == "기존센터"
+    assert n_sites(app) == 1
+    with app.app_context():
+        assert db.session.scalar(select(Site.name)) == "기존센터"
 
 
 @pytest.mark.parametrize("content,phrase", [
@@ -108,16 +115,16 @@ def test_import_with_bad_rows_exits_non_zero_and_writes_nothing(run, db, tmp_pat
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "CSV 또는 XLSX 파일이 아닙니다"),
     ("이름,번호\r\n가,1\r\n".encode(), "없는 열"),
 ])
-def test_import_of_an_unreadable_file_exits_non_zero(run, db, tmp_path, content, phrase):
+def test_import_of_an_unreadable_file_exits_non_zero(app, run, tmp_path, content, phrase):
     path = tmp_path / "x.csv"
     path.write_bytes(content)
     res = run("import-sites", str(path))
     assert res.exit_code == 1 and phrase in res.output and "Traceback" not in res.output
-    assert n_sites(db) == 0
+    assert n_sites(app) == 0
     assert run("import-sites", str(tmp_path / "missing.csv")).exit_code == 2
 
 
-def test_seed_demo_twice(run, db):
+def test_seed_demo_twice(app, run):
     res = run("seed-demo")
     assert res.exit_code == 0, res.output
     assert "4 users and 73 sites added; 73 active sites in all" in res.output
@@ -125,7 +132,7 @@ def test_seed_demo_twice(run, db):
     res = run("seed-demo")
     assert res.exit_code == 0
     assert "0 users and 0 sites added; 73 active sites in all" in res.output
-    assert n_sites(db) == 73
+    assert n_sites(app) == 73
 
 
 def test_dev_command_serves_the_app_with_its_scheduler(tmp_path):

@@ -1,9 +1,12 @@
-"""The clock: TRACKER_FAKE_NOW pins it only where a test or a benchmark says so, never by a stray variable."""
+"""The clock: TRACKER_FAKE_NOW pins it only where a test or a benchmark says so, never by a stray variable; within
+the suite time-machine pins it."""
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tracker import clock
 
@@ -44,3 +47,15 @@ def test_only_the_exact_opt_in_counts(monkeypatch):
         assert clock.now().year == 2021
     finally:
         clock.set_now(None)
+
+
+def test_time_machine_moves_what_the_clock_reads(clock_at):
+    """clock.now() reads datetime.now(timezone.utc); time-machine moves it, and time.time with it (CSRF tokens and
+    cookies), so the app and its libraries see one pinned moment."""
+    moment = datetime(2020, 3, 16, 9, 30, tzinfo=ZoneInfo("Asia/Seoul"))
+    clock_at(moment)
+    assert clock.now() == moment and clock.now().tzinfo == timezone.utc
+    assert time.time() == moment.timestamp()
+    assert (clock.today(), clock.week_of()) == (date(2020, 3, 16), "2020-W12")
+    clock_at(moment + timedelta(days=7))
+    assert clock.week_of() == "2020-W13"

@@ -136,26 +136,29 @@ def test_thousands_separators_in_council_xlsx(history, client, login):  # noqa: 
 def test_query_count_does_not_grow_with_the_data(history, client, login, db, app, site_factory):  # noqa: F811
     login("lead")
     url = "/dashboard?from=2020-W11&to=2020-W14"
+    with app.app_context():
+        engine = db.engine
 
     def count():
         n = [0]
 
         def bump(*_a, **_k):
             n[0] += 1
-        event.listen(db.engine, "before_cursor_execute", bump)
+        event.listen(engine, "before_cursor_execute", bump)
         try:
             assert client.get(url).status_code == 200
         finally:
-            event.remove(db.engine, "before_cursor_execute", bump)
+            event.remove(engine, "before_cursor_execute", bump)
         return n[0]
     small = count()
-    tpl = checklist.current()
-    for _ in range(20):
-        add_inspection(db, tpl, history["b"], "2020-W12", "onsite", {"officer_designated": "no"})
-    for n in range(15):     # more sites than the lowest-rates list shows
-        site = site_factory(name=f"추가{n}", dong="문래동")
-        add_inspection(db, tpl, site, "2020-W13", "phone", {"officer_designated": "yes", "masks_mandatory": "no"})
-    db.session.commit()
+    with app.app_context():
+        tpl = checklist.current()
+        for _ in range(20):
+            add_inspection(db, tpl, history["b"], "2020-W12", "onsite", {"officer_designated": "no"})
+        for n in range(15):     # more sites than the lowest-rates list shows
+            site = site_factory(name=f"추가{n}", dong="문래동")
+            add_inspection(db, tpl, site, "2020-W13", "phone", {"officer_designated": "yes", "masks_mandatory": "no"})
+        db.session.commit()
     assert count() == small
     assert small <= 20
 
@@ -285,21 +288,21 @@ def test_lowest_sites_is_in_the_openapi_document(client):
 
 # --- exports across checklist versions ---------------------------------------------------------------------
 
-def test_export_keeps_answers_to_items_a_later_checklist_dropped(db, client, login, site_factory):
+def test_export_keeps_answers_to_items_a_later_checklist_dropped(clock_at, app, db, client, login, site_factory):
     """v1 had visitor_log; v2 drops it, adds callback_confirmed and puts masks first. Both weeks' answers stay."""
     from tests.test_summary import NOW
-    from tracker import clock
-    clock.set_now(NOW)
-    v1 = checklist.ensure_default()
-    site = site_factory(name="가나센터", dong="여의동")
-    add_inspection(db, v1, site, "2020-W11", "onsite", {"officer_designated": "yes", "visitor_log": "no"})
-    items = [i for i in checklist.default_items() if i["key"] != "visitor_log"]
-    items.insert(0, items.pop(next(n for n, i in enumerate(items) if i["key"] == "masks_mandatory")))
-    items.append(dict(key="callback_confirmed", label_ko="전화 확인 담당자 연결", label_en="Callback contact",
-                      category="management", critical=False, modes=["phone"]))
-    v2 = checklist.publish("v2", items)
-    add_inspection(db, v2, site, "2020-W12", "phone", {"masks_mandatory": "yes", "callback_confirmed": "yes"})
-    db.session.commit()
+    clock_at(NOW)
+    with app.app_context():
+        v1 = checklist.ensure_default()
+        site = site_factory(name="가나센터", dong="여의동")
+        add_inspection(db, v1, site, "2020-W11", "onsite", {"officer_designated": "yes", "visitor_log": "no"})
+        items = [i for i in checklist.default_items() if i["key"] != "visitor_log"]
+        items.insert(0, items.pop(next(n for n, i in enumerate(items) if i["key"] == "masks_mandatory")))
+        items.append(dict(key="callback_confirmed", label_ko="전화 확인 담당자 연결", label_en="Callback contact",
+                          category="management", critical=False, modes=["phone"]))
+        v2 = checklist.publish("v2", items)
+        add_inspection(db, v2, site, "2020-W12", "phone", {"masks_mandatory": "yes", "callback_confirmed": "yes"})
+        db.session.commit()
     login("lead")
     v2_labels = [i["label_ko"] for i in items]
     retired = "외부인 출입 관리(출입자 명부) (이전 점검표 항목)"
@@ -313,7 +316,8 @@ def test_export_keeps_answers_to_items_a_later_checklist_dropped(db, client, log
         assert (old["주"], old[retired], old["방역 전담자 지정"]) == ("2020-W11", "아니오", "예")
         assert (new[retired] or "", new["전화 확인 담당자 연결"], new["근무 중 마스크 착용 의무화"]) == ("", "예", "예")
     # a period with no answer to the dropped item has no column for it
-    headers, _rows = reports.inspection_rows("2020-W12", "2020-W12")
+    with app.app_context():
+        headers, _rows = reports.inspection_rows("2020-W12", "2020-W12")
     assert retired not in headers and headers[len(reports.INSPECTION_HEADERS)] == "근무 중 마스크 착용 의무화"
     # the dashboard's item table keeps it too, under its old label
     html = client.get("/dashboard?from=2020-W11&to=2020-W12").get_data(as_text=True)
@@ -369,12 +373,13 @@ LAYOUT = """() => {
 
 
 @pytest.fixture
-def seeded(db):
+def seeded(app, db):
     """The demo on the real calendar: 73 sites, the on-site sweep from 2020-03-09, 12 rounds, one case."""
-    demo.seed(out=lambda *_: None)
-    db.session.commit()
-    demo.seed_history(date(2020, 3, 9))
-    db.session.commit()
+    with app.app_context():
+        demo.seed(out=lambda *_: None)
+        db.session.commit()
+        demo.seed_history(date(2020, 3, 9))
+        db.session.commit()
 
 
 def open_as_lead(browser, live_server, make_user, phone: bool):

@@ -5,25 +5,26 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_from
-from tracker.models import (Action, Answer, Audit, DongAssignment, Incident, Inspection, Site, SummaryWeek,
-                            Task, User)
+from conftest import app_context, csrf_from
+from tracker.models import Action, Answer, Audit, DongAssignment, Incident, Inspection, Site, SummaryWeek, Task, User
 from tracker.services import demo, sites
 
 # SEED_FACTS.md, typed in again here so that a change to the demo module cannot change the expectation.
-BY_DONG = {"영등포동": 13, "여의동": 22, "당산1동": 7, "당산2동": 5, "문래동": 9, "양평1동": 8, "양평2동": 8, "신길6동": 1}
+BY_DONG = {"영등포동": 13, "여의동": 22, "당산1동": 7, "당산2동": 5, "문래동": 9, "양평1동": 8, "양평2동": 8,
+           "신길6동": 1}
 BY_BAND = {"50 이하": 29, "51~100": 14, "101~150": 4, "151~200": 9, "201~250": 2, "251~300": 5, "301~400": 3,
            "401~700": 3, "701이상": 4}
 
 
 @pytest.fixture
-def seeded(db):
-    made = demo.seed(out=lambda *_: None)
-    db.session.commit()
+def seeded(app, db):
+    with app_context(app):
+        made = demo.seed(out=lambda *_: None)
+        db.session.commit()
     return made
 
 
-def test_seed_counts_equal_the_report_exactly(db, seeded):
+def test_seed_counts_equal_the_report_exactly(app_ctx, db, seeded):
     assert seeded == {"users": 4, "sites": 73}
     counts = sites.counts()
     assert counts["total"] == 73
@@ -39,12 +40,12 @@ def test_seed_counts_equal_the_report_exactly(db, seeded):
     assert len({s.qr_token for s in rows}) == 73
 
 
-def test_every_dong_gets_a_mix_of_sizes(db, seeded):
+def test_every_dong_gets_a_mix_of_sizes(app_ctx, db, seeded):
     bands_in_yeoui = db.session.scalars(select(Site.size_band).where(Site.dong == "여의동").distinct()).all()
     assert len(bands_in_yeoui) >= 4
 
 
-def test_seeding_twice_changes_nothing(db, seeded):
+def test_seeding_twice_changes_nothing(app_ctx, db, seeded):
     def state():
         return (
             sorted((s.business_no, s.name, s.dong, s.headcount, s.size_band, s.qr_token, s.status)
@@ -69,7 +70,7 @@ def test_seeding_twice_changes_nothing(db, seeded):
     assert state() == before
 
 
-def test_seed_keeps_edits_made_since(db, seeded):
+def test_seed_keeps_edits_made_since(app_ctx, db, seeded):
     s = db.session.scalars(select(Site).order_by(Site.id)).first()
     sites.update_site(s, {**s.snapshot(), "name": "이름바꾼센터"})
     db.session.commit()
@@ -86,8 +87,9 @@ def test_seed_keeps_edits_made_since(db, seeded):
     ("inspector@tracker.local", "demo-inspector-1234", "inspector", ["/sites/", "/inspect"],
      ["/sites/new", "/admin/users"]),
 ])
-def test_demo_accounts_one_per_role_can_log_in(client, db, seeded, email, password, role, allowed, refused):
-    assert db.session.scalar(select(User.role).where(User.email == email)) == role
+def test_demo_accounts_one_per_role_can_log_in(app, client, db, seeded, email, password, role, allowed, refused):
+    with app.app_context():
+        assert db.session.scalar(select(User.role).where(User.email == email)) == role
     token = csrf_from(client.get("/login").get_data(as_text=True))
     resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert resp.status_code == 302
@@ -99,7 +101,7 @@ def test_the_register_page_shows_the_report_tables_after_seeding(client, db, see
     login("lead")
     html = client.get("/sites/").get_data(as_text=True)
     assert "총 73개소" in html
-    for dong, n in BY_DONG.items():
+    for dong in BY_DONG:
         assert dong in html
 
 

@@ -15,7 +15,7 @@ def d():
     return District(DEFAULT_DONGS, DEFAULT_BAND_EDGES)
 
 
-def test_default_district_is_yeongdeungpo_with_18_dongs(app):
+def test_default_district_is_yeongdeungpo_with_18_dongs(app_ctx):
     d = district.current()
     assert len(d.dongs) == 18
     assert d.dongs[:3] == ["영등포본동", "영등포동", "여의동"]
@@ -88,7 +88,7 @@ def test_bad_district_config_fails_with_a_clear_message(monkeypatch, tmp_path, v
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
 
 
-def test_site_band_is_derived_from_headcount_and_follows_edits(app, db, site_factory):
+def test_site_band_is_derived_from_headcount_and_follows_edits(app_ctx, db, site_factory):
     from tracker.services import sites
     s = site_factory(headcount=50, size_band="701이상")  # a typed band is ignored
     assert s.size_band == "50 이하"

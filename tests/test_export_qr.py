@@ -8,8 +8,9 @@ import qrcode.image.svg
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from conftest import loaded
 from tracker.models import Audit, Site
-from tracker.services import checklist, site_import, sites
+from tracker.services import site_import, sites
 
 
 def make_register(site_factory):
@@ -30,7 +31,8 @@ def test_csv_export_is_utf8_with_bom_and_lists_the_register(client, login, site_
     body = resp.data
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+    assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
+                       "상태"]
     by_no = {r[1]: r for r in rows[1:]}
     assert by_no["107-81-11111"] == ["한빛고객센터", "107-81-11111", "여의동", "여의대로 1, 3층", "1204", "701이상",
                                      "김방역", "02-2670-0001", "운영"]
@@ -62,24 +64,27 @@ def test_export_keeps_the_list_filters(client, login, site_factory):
     assert client.get("/sites/export.pdf").status_code == 404
 
 
-def test_exports_round_trip_through_the_importer(client, db, login, site_factory):
+def test_exports_round_trip_through_the_importer(app, client, db, login, site_factory):
     make_register(site_factory)
     login("lead")
     for fmt in ("csv", "xlsx"):
         data = client.get(f"/sites/export.{fmt}").data
-        report = site_import.import_sites(data, f"sites.{fmt}", dry_run=True)
+        with app.app_context():
+            report = site_import.import_sites(data, f"sites.{fmt}", dry_run=True)
         assert report.ok, [str(e) for e in report.errors]
         assert (report.created, report.updated, report.unchanged) == ([], [], 3), fmt
     # and into an empty register, every field comes back
-    before = {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))}
+    with app.app_context():
+        before = {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))}
     data = client.get("/sites/export.csv").data
-    for s in db.session.scalars(select(Site)).all():
-        db.session.delete(s)
-    db.session.commit()
-    report = site_import.import_sites(data, "sites.csv")
-    db.session.commit()
-    assert report.ok and len(report.created) == 3
-    assert {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))} == before
+    with app.app_context():
+        for s in db.session.scalars(select(Site)).all():
+            db.session.delete(s)
+        db.session.commit()
+        report = site_import.import_sites(data, "sites.csv")
+        db.session.commit()
+        assert report.ok and len(report.created) == 3
+        assert {s.business_no: s.snapshot() for s in db.session.scalars(select(Site))} == before
 
 
 def expected_png(url):
@@ -89,8 +94,7 @@ def expected_png(url):
     return buf.getvalue()
 
 
-def test_qr_codes_encode_the_inspection_form_url(client, db, login, site_factory):
-    checklist.ensure_default()
+def test_qr_codes_encode_the_inspection_form_url(client, default_checklist, login, site_factory):
     s = site_factory()
     login("lead")
     url = f"http://tracker.test/s/{s.qr_token}"
@@ -108,12 +112,13 @@ def test_qr_codes_encode_the_inspection_form_url(client, db, login, site_factory
     assert client.get(f"/s/{s.qr_token}", follow_redirects=True).status_code == 200
 
 
-def test_qr_sheet_lists_every_active_site_with_name_dong_and_code(client, login, site_factory, db):
+def test_qr_sheet_lists_every_active_site_with_name_dong_and_code(app, client, login, site_factory, db):
     a = site_factory(name="한빛고객센터", dong="여의동")
     b = site_factory(name="새솔콜센터", dong="신길6동")
-    c = site_factory(name="폐업센터", dong="문래동")
-    sites.set_status(c, "closed")
-    db.session.commit()
+    with app.app_context():
+        c = site_factory(name="폐업센터", dong="문래동")
+        sites.set_status(c, "closed")
+        db.session.commit()
     login("lead")
     resp = client.get("/sites/qr-sheet")
     html = resp.get_data(as_text=True)
@@ -126,15 +131,17 @@ def test_qr_sheet_lists_every_active_site_with_name_dong_and_code(client, login,
     assert re.search(r"/static/css/print\.[0-9a-f]{12}\.css", html)
 
 
-def test_rotating_the_token_retires_the_old_code(client, db, login, form_token, site_factory):
-    checklist.ensure_default()
+def test_rotating_the_token_retires_the_old_code(app, client, db, default_checklist, login, form_token,
+                                                 site_factory):
     s = site_factory(name="한빛고객센터")
     old_token, old_code = s.qr_token, sites.short_code(s)
     lead = login("lead")
     resp = client.post(f"/sites/{s.id}/rotate-qr", data={"csrf_token": form_token(f"/sites/{s.id}")},
                        follow_redirects=True)
     assert "예전 코드는 더 이상 쓸 수 없습니다" in resp.get_data(as_text=True)
-    db.session.refresh(s)
+    with app.app_context():
+        s = loaded(db.session.get(Site, s.id))
+        row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "rotate_qr")).one()
     assert s.qr_token != old_token and sites.short_code(s) != old_code
     old = client.get(f"/s/{old_token}")
     assert old.status_code == 404
@@ -142,7 +149,6 @@ def test_rotating_the_token_retires_the_old_code(client, db, login, form_token, 
     assert client.get(f"/s/{old_code}").status_code == 404
     assert client.get(f"/s/{s.qr_token}", follow_redirects=True).status_code == 200
     assert client.get(f"/s/{sites.short_code(s).lower()}", follow_redirects=True).status_code == 200
-    row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "rotate_qr")).one()
     assert row.user_id == lead.id
     # The trail keeps only the codes' last two characters: an inspector reads the trail on the site page too.
     assert row.before == {"qr_code": "****-**" + old_code[-2:]}
@@ -169,16 +175,18 @@ def test_short_code_typed_by_hand_opens_the_site(client, login, site_factory):
     assert "그 코드의 사업장이 없습니다" in client.get("/inspect").get_data(as_text=True)
 
 
-def test_closed_site_code_says_so(client, db, login, site_factory):
-    s = site_factory(name="문닫은센터")
-    sites.set_status(s, "closed")
-    db.session.commit()
+def test_closed_site_code_says_so(app, client, db, login, site_factory):
+    with app.app_context():
+        s = site_factory(name="문닫은센터")
+        sites.set_status(s, "closed")
+        db.session.commit()
+        loaded(s)
     login("inspector")
     resp = client.get(f"/s/{s.qr_token}")
     assert resp.status_code == 410 and "폐업 처리되어" in resp.get_data(as_text=True)
 
 
-def test_short_codes_forgive_look_alikes_and_keep_old_codes_working(db, site_factory):
+def test_short_codes_forgive_look_alikes_and_keep_old_codes_working(app_ctx, db, site_factory):
     s = site_factory()
     assert all(c in sites.CODE_ALPHABET for c in s.qr_token[:8])  # new codes never hold I, L, O or U
     s.qr_token = "0A1BCD2E" + "rest-of-the-token"
@@ -192,7 +200,7 @@ def test_short_codes_forgive_look_alikes_and_keep_old_codes_working(db, site_fac
     assert sites.find_by_code("0A1B-CD2F") is None
 
 
-def test_an_old_trail_row_with_whole_codes_is_shown_masked(db):
+def test_an_old_trail_row_with_whole_codes_is_shown_masked(app_ctx):
     """Rows written before the codes were masked at the source never show a whole code on the page."""
     from tracker.services import audit
     row = Audit(entity="site", entity_id=1, action="rotate_qr", before={"qr_code": "ABCD-EFGH"},

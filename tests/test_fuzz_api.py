@@ -11,8 +11,6 @@ from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as oa_checks
 
-from tracker.extensions import db as _db
-
 MAX_EXAMPLES = 30
 
 
@@ -20,8 +18,9 @@ MAX_EXAMPLES = 30
 def seeded(app, db):
     """The demo's users, checklist and sites (no history), so that valid ids and item keys exist."""
     from tracker.services import demo
-    demo.seed(out=lambda *a, **k: None)
-    db.session.commit()
+    with app.app_context():
+        demo.seed(out=lambda *a, **k: None)
+        db.session.commit()
     return app
 
 
@@ -30,10 +29,11 @@ def tokens(seeded, db):
     """A bearer token for a lead and one for an inspector."""
     from tracker.services import accounts
     out = {}
-    for role in ("lead", "inspector"):
-        user = accounts.create_user(f"fuzz-{role}@example.test", f"Fuzz {role}", role, "correct-horse-1")
-        out[role] = accounts.create_token(user)
-    db.session.commit()
+    with seeded.app_context():
+        for role in ("lead", "inspector"):
+            user = accounts.create_user(f"fuzz-{role}@example.test", f"Fuzz {role}", role, "correct-horse-1")
+            out[role] = accounts.create_token(user)
+        db.session.commit()
     return out
 
 
@@ -42,8 +42,8 @@ def message_on_client_errors(ctx, response, case):
     if 400 <= response.status_code < 500:
         try:
             body = response.json()
-        except Exception:
-            raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}")
+        except Exception as exc:
+            raise AssertionError(f"{response.status_code} is not JSON: {response.text[:200]!r}") from exc
         assert isinstance(body, dict), f"{response.status_code} body is not an object: {body!r}"
         message = body.get("message")
         assert isinstance(message, str) and message.strip(), f"{response.status_code} has no message: {body!r}"
@@ -62,7 +62,6 @@ def _fuzz(operation, mode, token):
     def run(case):
         # identity: the WSGI transport hands over the body as sent, and compression has its own test (test_static_assets)
         response = case.call(headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"})
-        _db.session.remove()  # each request is its own unit of work, as under gunicorn
         case.validate_response(response, checks=CHECKS)
     run()
 
@@ -85,8 +84,8 @@ def test_api_never_fails_and_explains_every_refusal(seeded, tokens, role, mode):
 
 
 @pytest.mark.parametrize("method,url,body", [
-    ("post", "/api/v1/inspections", {"qr_token": "c\x00", "mode": "onsite", "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd",
-                                     "answers": {}}),
+    ("post", "/api/v1/inspections", {"qr_token": "c\x00", "mode": "onsite",
+                                     "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd", "answers": {}}),
     ("post", "/api/v1/inspections", {"site_id": 1, "mode": "phone", "contact_name": "김\x00",
                                      "client_uuid": "e3e70682-c209-4cac-a29f-6fbed82c07cd", "answers": {"a\x00": {}}}),
     ("get", "/api/v1/sites?q=%00", None),

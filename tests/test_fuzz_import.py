@@ -19,6 +19,7 @@ from tracker.services import ServiceError, site_import
 FUZZ = settings(max_examples=60, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
+pytestmark = pytest.mark.usefixtures("app_ctx")  # the import service, called directly; no test client here
 
 HEADERS_KO = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "방역담당자", "연락처"]
 DONGS = ["여의동", "당산1동", "당산 1동", "문래동 ", "영등포동", "없는동", "", "신길3동"]

@@ -32,19 +32,6 @@ def compiled_catalogue():
     return MO
 
 
-@pytest.fixture(autouse=True)
-def _fresh_locale(app):
-    """Each request works out its language afresh, as in production.
-
-    Flask-Babel caches the locale on `g`, and the `app` fixture keeps one app context (so one `g`) open for
-    every request of a test: without this the language of the first request would stick for the whole test.
-    """
-    def forget_locale():
-        from flask import g
-        g.pop("_flask_babel", None)
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_locale)
-
-
 @pytest.fixture(scope="session")
 def catalogue():
     from babel.messages.pofile import read_po

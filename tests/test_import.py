@@ -65,13 +65,13 @@ def assert_three_imported(db):
     ("euckr.csv", lambda: csv_bytes([HEAD_KO] + ROWS, "euc-kr")),
     ("tabs.txt", lambda: csv_bytes([HEAD_KO] + ROWS, "utf-8", delimiter="\t")),
     ("semicolon.csv", lambda: csv_bytes([HEAD_KO] + ROWS, "utf-8", delimiter=";")),
-    ("title.csv", lambda: csv_bytes([HEAD_KO] + ROWS, "cp949",
-                                    above=["2020년 관내 콜센터 현황 (비전협력과)", "", ",,,,,,", "기준일: 2020-06-01"])),
+    ("title.csv", lambda: csv_bytes([HEAD_KO] + ROWS, "cp949", above=[
+        "2020년 관내 콜센터 현황 (비전협력과)", "", ",,,,,,", "기준일: 2020-06-01"])),
     ("english.csv", lambda: csv_bytes([HEAD_EN] + ROWS, "utf-8")),
     ("plain.xlsx", lambda: xlsx_bytes([HEAD_KO] + ROWS)),
     ("title.xlsx", lambda: xlsx_bytes([HEAD_KO] + ROWS, above=[["2020년 관내 콜센터 현황"], [], []])),
 ])
-def test_each_encoding_and_layout_imports_the_same_register(app, db, name, data):
+def test_each_encoding_and_layout_imports_the_same_register(app_ctx, db, name, data):
     report = site_import.import_sites(data(), name)
     db.session.commit()
     assert report.ok, [str(e) for e in report.errors]
@@ -79,7 +79,7 @@ def test_each_encoding_and_layout_imports_the_same_register(app, db, name, data)
     assert_three_imported(db)
 
 
-def test_xlsx_numeric_cells_are_read(app, db):
+def test_xlsx_numeric_cells_are_read(app_ctx, db):
     rows = [HEAD_KO, ["숫자센터", 1078100009, "여의동", None, 1204, None, None],
             ["실수센터", 1078100010.0, "여의동", None, 33.0, None, None]]
     report = site_import.import_sites(xlsx_bytes(rows), "n.xlsx")
@@ -90,7 +90,7 @@ def test_xlsx_numeric_cells_are_read(app, db):
     assert got["107-81-00010"].headcount == 33
 
 
-def test_rows_matched_on_business_no_update_existing_and_create_new(app, db, site_factory):
+def test_rows_matched_on_business_no_update_existing_and_create_new(app_ctx, db, site_factory):
     old = site_factory(name="옛이름센터", business_no="107-81-00001", dong="여의동", headcount=10,
                        manager_name="기존담당", address="옛 주소")
     report = site_import.import_sites(csv_bytes([HEAD_KO] + ROWS), "r.csv")
@@ -108,7 +108,7 @@ def test_rows_matched_on_business_no_update_existing_and_create_new(app, db, sit
     assert again.ok and again.unchanged == 3 and not again.created and not again.updated
 
 
-def test_blank_optional_cells_keep_what_is_stored(app, db, site_factory):
+def test_blank_optional_cells_keep_what_is_stored(app_ctx, db, site_factory):
     s = site_factory(business_no="107-81-00003", dong="문래동", headcount=50, address="문래로 9",
                      manager_name="박담당", manager_phone="02-1234-5678")
     report = site_import.import_sites(csv_bytes([HEAD_KO] + ROWS[2:]), "r.csv")
@@ -118,7 +118,7 @@ def test_blank_optional_cells_keep_what_is_stored(app, db, site_factory):
     assert [n for n, _ in report.updated] == ["누리상담센터"]  # only the name changed
 
 
-def test_import_writes_the_audit_trail(app, db, make_user, site_factory):
+def test_import_writes_the_audit_trail(app_ctx, db, make_user, site_factory):
     lead = make_user("lead")
     old = site_factory(business_no="107-81-00001", headcount=10)
     site_import.import_sites(csv_bytes([HEAD_KO] + ROWS), "r.csv", by=lead)
@@ -137,9 +137,11 @@ BAD_CASES = [
     ([["", "107-81-00011", "여의동", "", "10", "", ""]], [(3, "사업장명")], "사업장명이 비어 있습니다"),
     ([["가센터", "107-81-0001", "여의동", "", "10", "", ""]], [(3, "사업자등록번호")], "10자리 숫자가 아닙니다"),
     ([["가센터", "", "여의동", "", "10", "", ""]], [(3, "사업자등록번호")], "사업자등록번호가 비어 있습니다"),
-    ([["가센터", "107-81-00011", "강남동", "", "10", "", ""]], [(3, "행정동")], "'강남동'은(는) 이 구의 행정동이 아닙니다"),
+    ([["가센터", "107-81-00011", "강남동", "", "10", "", ""]], [(3, "행정동")],
+     "'강남동'은(는) 이 구의 행정동이 아닙니다"),
     ([["가센터", "107-81-00011", "", "", "10", "", ""]], [(3, "행정동")], "행정동이 비어 있습니다"),
-    ([["가센터", "107-81-00011", "여의동", "", "많음", "", ""]], [(3, "종사자수")], "종사자수 '많음'은(는) 숫자가 아닙니다"),
+    ([["가센터", "107-81-00011", "여의동", "", "많음", "", ""]], [(3, "종사자수")],
+     "종사자수 '많음'은(는) 숫자가 아닙니다"),
     ([["가센터", "107-81-00011", "여의동", "", "-3", "", ""]], [(3, "종사자수")], "0 이상이어야 합니다"),
     ([["가센터", "107-81-00011", "여의동", "", "", "", ""]], [(3, "종사자수")], "종사자수가 비어 있습니다"),
     ([["가센터", "107-81-00011", "여의동", "", "10", "", ""], ["나센터", "1078100011", "문래동", "", "20", "", ""]],
@@ -149,7 +151,7 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize("bad_rows,where,phrase", BAD_CASES)
-def test_a_bad_row_writes_nothing(app, db, site_factory, count_rows, bad_rows, where, phrase):
+def test_a_bad_row_writes_nothing(app_ctx, db, site_factory, count_rows, bad_rows, where, phrase):
     keep = site_factory(business_no="107-81-00001", name="기존센터", headcount=10)
     before_sites, before_audit = count_rows(Site), count_rows(Audit)
     # good rows around the bad one: an update of `keep` and a new site; none may be written
@@ -166,7 +168,7 @@ def test_a_bad_row_writes_nothing(app, db, site_factory, count_rows, bad_rows, w
     assert (keep.name, keep.headcount) == ("기존센터", 10)
 
 
-def test_the_report_lists_every_bad_row(app, db, count_rows):
+def test_the_report_lists_every_bad_row(app_ctx, db, count_rows):
     rows = [HEAD_KO] + [ROWS[0]] * 1 + [
         ["", "x", "강남동", "", "많음", "", ""],
         ROWS[1],
@@ -185,7 +187,7 @@ def test_the_report_lists_every_bad_row(app, db, count_rows):
     assert count_rows(Site) == 0
 
 
-def test_row_numbers_count_title_and_blank_lines_as_excel_does(app, db):
+def test_row_numbers_count_title_and_blank_lines_as_excel_does(app_ctx, db):
     rows = [HEAD_KO, ROWS[0], ["가센터", "107-81-00011", "여의동", "", "많음", "", ""]]
     report = site_import.import_sites(csv_bytes(rows, above=["제목", "", ""]), "t.csv")
     assert [str(e) for e in report.errors] == ["6행 E열: 종사자수 '많음'은(는) 숫자가 아닙니다"]
@@ -207,14 +209,14 @@ def test_row_numbers_count_title_and_blank_lines_as_excel_does(app, db):
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old.xls", "(.xls)"),
     (csv_bytes([HEAD_KO]), "head.csv", "가져올 행이 없습니다"),
 ])
-def test_files_that_cannot_be_read_give_a_clear_message(app, db, count_rows, data, filename, phrase):
+def test_files_that_cannot_be_read_give_a_clear_message(app_ctx, db, count_rows, data, filename, phrase):
     with pytest.raises(ServiceError) as exc:
         site_import.import_sites(data, filename)
     assert phrase in exc.value.message
     assert count_rows(Site) == 0
 
 
-def test_dry_run_reports_but_writes_nothing(app, db, site_factory, count_rows):
+def test_dry_run_reports_but_writes_nothing(app_ctx, db, site_factory, count_rows):
     keep = site_factory(business_no="107-81-00001", headcount=10)
     before = (count_rows(Site), count_rows(Audit))
     report = site_import.import_sites(csv_bytes([HEAD_KO] + ROWS), "r.csv", dry_run=True)
@@ -236,12 +238,13 @@ def post_file(client, data, filename, dry_run=False):
     return client.post("/sites/import", data=form, content_type="multipart/form-data")
 
 
-def test_upload_page_imports_for_a_lead(client, db, login, count_rows):
+def test_upload_page_imports_for_a_lead(app, client, db, login, count_rows):
     lead = login("lead")
     resp = post_file(client, csv_bytes([HEAD_KO] + ROWS, "cp949"), "현황.csv")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/sites/")
-    assert_three_imported(db)
-    assert {a.user_id for a in db.session.scalars(select(Audit).where(Audit.action == "import"))} == {lead.id}
+    with app.app_context():
+        assert_three_imported(db)
+        assert {a.user_id for a in db.session.scalars(select(Audit).where(Audit.action == "import"))} == {lead.id}
     page = client.get("/sites/").get_data(as_text=True)
     assert "새로 3곳, 변경 0곳, 그대로 0곳" in page
 
@@ -294,14 +297,14 @@ def test_upload_without_csrf_token_is_refused(client, login, count_rows):
     assert count_rows(Site) == 0
 
 
-def test_files_built_to_exhaust_memory_are_refused_with_a_reason(db, count_rows, monkeypatch):
+def test_files_built_to_exhaust_memory_are_refused_with_a_reason(app_ctx, count_rows, monkeypatch):
     """An XLSX is judged by its unpacked size before it is parsed (the bound is lowered here so that the test
     file stays small); a CSV of 30,000 rows is no register."""
     monkeypatch.setattr(site_import, "MAX_XLSX_UNZIPPED", 256 * 1024)
     wb = Workbook()
     ws = wb.active
     ws.append(["사업장명", "사업자등록번호", "행정동", "종사자수"])
-    for n in range(5_000):
+    for _ in range(5_000):
         ws.append(["x", "", "여의동", 1])
     buf = io.BytesIO()
     wb.save(buf)
@@ -315,7 +318,7 @@ def test_files_built_to_exhaust_memory_are_refused_with_a_reason(db, count_rows,
     assert count_rows(Site) == 0
 
 
-def test_a_bad_cell_is_named_by_its_excel_column_and_the_files_own_header(app, db, count_rows):
+def test_a_bad_cell_is_named_by_its_excel_column_and_the_files_own_header(app_ctx, db, count_rows):
     """The office finds the cell as Excel shows it: row 4, column D, under the header it typed (직원수)."""
     rows = [["상호", "사업자번호", "동", "직원수"], ["가센터", "107-81-00011", "여의동", "5"],
             ["나센터", "107-81-00012", "여의동", "많음"]]

@@ -4,25 +4,25 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from conftest import loaded
 from tracker.extensions import db as _db
-from tracker.models import Answer, Inspection
+from tracker.models import Answer, Inspection, Site
 from tracker.services import accounts, checklist, sites
 
 
 @pytest.fixture
-def tpl(db):
-    t = checklist.ensure_default()
-    db.session.commit()
-    return t
+def tpl(default_checklist):
+    return default_checklist
 
 
 @pytest.fixture
-def bearer(db, make_user):
+def bearer(app, make_user):
     def make(role="inspector"):
-        user = make_user(role)
-        token = accounts.create_token(user)
-        db.session.commit()
-        return user, {"Authorization": f"Bearer {token}"}
+        with app.app_context():
+            user = make_user(role)
+            token = accounts.create_token(user)
+            _db.session.commit()
+            return loaded(user), {"Authorization": f"Bearer {token}"}
     return make
 
 
@@ -35,12 +35,13 @@ def body(site, tpl, mode="onsite", **kw):
     return out
 
 
-def n_rows():
-    return (_db.session.scalar(select(func.count()).select_from(Inspection)),
-            _db.session.scalar(select(func.count()).select_from(Answer)))
+def n_rows(app):
+    with app.app_context():
+        return (_db.session.scalar(select(func.count()).select_from(Inspection)),
+                _db.session.scalar(select(func.count()).select_from(Answer)))
 
 
-def test_create_then_replay(client, tpl, site_factory, bearer):
+def test_create_then_replay(app, client, tpl, site_factory, bearer):
     site = site_factory()
     user, h = bearer()
     b = body(site, tpl, device_time="2020-03-11T10:00:00+09:00", lat=37.52, lng=126.92)
@@ -54,7 +55,7 @@ def test_create_then_replay(client, tpl, site_factory, bearer):
     assert rec["template_version"] == 1 and rec["lat"] == 37.52
     again = client.post("/api/v1/inspections", json=b, headers=h)
     assert again.status_code == 200 and again.get_json() == rec
-    assert n_rows() == (1, 17)
+    assert n_rows(app) == (1, 17)
 
 
 def test_qr_token_and_phone(client, tpl, site_factory, bearer):
@@ -85,7 +86,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("name,mutate,field", BAD, ids=[c[0] for c in BAD])
-def test_bad_input_422_names_the_field(client, tpl, site_factory, bearer, name, mutate, field):
+def test_bad_input_422_names_the_field(app, client, tpl, site_factory, bearer, name, mutate, field):
     site = site_factory()
     _, h = bearer()
     b = body(site, tpl)
@@ -95,51 +96,53 @@ def test_bad_input_422_names_the_field(client, tpl, site_factory, bearer, name, 
     assert field in r.get_json()["errors"], r.get_json()
     if field == "answers.density_minimized":
         assert "전화 모니터링에 해당하지 않는" in r.get_json()["errors"][field]
-    assert n_rows() == (0, 0)
+    assert n_rows(app) == (0, 0)
 
 
-def test_closed_site_and_rotated_token(client, tpl, site_factory, bearer):
+def test_closed_site_and_rotated_token(app, client, tpl, site_factory, bearer):
     site = site_factory()
     _, h = bearer()
     old = site.qr_token
-    sites.rotate_token(site)
-    _db.session.commit()
+    with app.app_context():
+        sites.rotate_token(_db.session.get(Site, site.id))
+        _db.session.commit()
     b = body(site, tpl)
     del b["site_id"]
     r = client.post("/api/v1/inspections", json=dict(b, qr_token=old), headers=h)
     assert r.status_code == 422 and "qr_token" in r.get_json()["errors"]
-    sites.set_status(site, "closed")
-    _db.session.commit()
+    with app.app_context():
+        sites.set_status(_db.session.get(Site, site.id), "closed")
+        _db.session.commit()
     r = client.post("/api/v1/inspections", json=body(site, tpl), headers=h)
     assert r.status_code == 422 and "site_id" in r.get_json()["errors"]
-    assert n_rows() == (0, 0)
+    assert n_rows(app) == (0, 0)
 
 
-def test_not_json_and_no_credentials(client, tpl, site_factory, bearer):
+def test_not_json_and_no_credentials(app, client, tpl, site_factory, bearer):
     site = site_factory()
     _, h = bearer()
     r = client.post("/api/v1/inspections", data="answers=yes", headers=h)
     assert r.status_code == 422
     r = client.post("/api/v1/inspections", json=body(site, tpl))
     assert r.status_code in (400, 401)  # no session: CSRF or authentication refuses it
-    assert n_rows() == (0, 0)
+    assert n_rows(app) == (0, 0)
 
 
-def test_session_needs_csrf_header(client, login, tpl, site_factory):
+def test_session_needs_csrf_header(app, client, login, tpl, site_factory):
     site = site_factory()
     login("inspector")
     r = client.post("/api/v1/inspections", json=body(site, tpl))
     assert r.status_code == 400
     # A made-up Authorization header does not turn a cookie session into a token request
     r = client.post("/api/v1/inspections", json=body(site, tpl), headers={"Authorization": "Bearer nonsense"})
-    assert r.status_code == 400 and n_rows() == (0, 0)
+    assert r.status_code == 400 and n_rows(app) == (0, 0)
     token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
     r = client.post("/api/v1/inspections", json=body(site, tpl), headers={"X-CSRFToken": token})
     assert r.status_code == 201
-    assert n_rows() == (1, 17)
+    assert n_rows(app) == (1, 17)
 
 
-def test_list_by_site_and_week(client, tpl, site_factory, bearer):
+def test_list_by_site_and_week(app, client, tpl, site_factory, bearer):
     a, b = site_factory(), site_factory()
     me, h = bearer()
     _, h_other = bearer()
@@ -147,7 +150,8 @@ def test_list_by_site_and_week(client, tpl, site_factory, bearer):
     for s in (a, a, b):
         assert client.post("/api/v1/inspections", json=body(s, tpl), headers=h).status_code == 201
     assert client.post("/api/v1/inspections", json=body(a, tpl), headers=h_other).status_code == 201
-    week = _db.session.scalar(select(Inspection.week).limit(1))
+    with app.app_context():
+        week = _db.session.scalar(select(Inspection.week).limit(1))
     mine = client.get(f"/api/v1/inspections?site_id={a.id}&week={week}", headers=h).get_json()["items"]
     assert len(mine) == 2 and {i["site_id"] for i in mine} == {a.id} and {i["inspector_id"] for i in mine} == {me.id}
     lead = client.get(f"/api/v1/inspections?site_id={a.id}", headers=h_lead).get_json()["items"]
@@ -172,7 +176,7 @@ def test_openapi_lists_the_paths(client):
     assert {"post", "get"} <= set(paths["/api/v1/inspections"]) and "get" in paths["/api/v1/checklist"]
 
 
-def test_replaying_another_inspectors_uuid_gives_nothing_away(client, tpl, site_factory, bearer):
+def test_replaying_another_inspectors_uuid_gives_nothing_away(app, client, tpl, site_factory, bearer):
     site = site_factory()
     _, h = bearer()
     _, h_other = bearer()
@@ -182,13 +186,14 @@ def test_replaying_another_inspectors_uuid_gives_nothing_away(client, tpl, site_
     r = client.post("/api/v1/inspections", json=b, headers=h_other)
     assert r.status_code == 409 and "answers" not in r.get_json() and "client_uuid" in r.get_json()["errors"]
     assert client.post("/api/v1/inspections", json=b, headers=h_lead).status_code == 200  # leads see all
-    assert n_rows() == (1, 17)
+    assert n_rows(app) == (1, 17)
 
 
-def test_a_mode_the_template_does_not_allow_is_422(client, tpl, site_factory, bearer):
+def test_a_mode_the_template_does_not_allow_is_422(app, client, tpl, site_factory, bearer):
     """With every item on-site only, a phone inspection has nothing to answer: refused, not saved with 0 answers."""
-    checklist.publish("현장 전용", [dict(it, modes=["onsite"]) for it in checklist.default_items()])
-    _db.session.commit()
+    with app.app_context():
+        checklist.publish("현장 전용", [dict(it, modes=["onsite"]) for it in checklist.default_items()])
+        _db.session.commit()
     site = site_factory()
     _user, h = bearer()
     r = client.post("/api/v1/inspections", headers=h, json={
@@ -196,12 +201,14 @@ def test_a_mode_the_template_does_not_allow_is_422(client, tpl, site_factory, be
         "answers": {}})
     assert r.status_code == 422, r.get_json()
     assert list(r.get_json()["errors"]) == ["mode"]
-    assert n_rows() == (0, 0)
-    ok = client.post("/api/v1/inspections", headers=h, json=body(site, checklist.current(), "onsite"))
-    assert ok.status_code == 201 and n_rows() == (1, 17)
+    assert n_rows(app) == (0, 0)
+    with app.app_context():
+        onsite = body(site, checklist.current(), "onsite")
+    ok = client.post("/api/v1/inspections", headers=h, json=onsite)
+    assert ok.status_code == 201 and n_rows(app) == (1, 17)
 
 
-def test_shape_and_checklist_errors_come_back_together(client, tpl, site_factory, bearer):
+def test_shape_and_checklist_errors_come_back_together(app, client, tpl, site_factory, bearer):
     """The schema's errors (types, ranges) and the service's (the checklist's items) in one 422, nothing saved."""
     site = site_factory()
     _, h = bearer()
@@ -217,7 +224,7 @@ def test_shape_and_checklist_errors_come_back_together(client, tpl, site_factory
     assert "범위를 벗어났습니다" in errors["lat"] and "yesterday" in errors["device_time"]
     assert "yes, no, na" in errors["answers.disinfection"] and "답하지 않았습니다" in errors["answers.ventilation"]
     assert r.get_json()["message"] == "입력을 확인하세요: 6곳이 올바르지 않습니다."
-    assert n_rows() == (0, 0)
+    assert n_rows(app) == (0, 0)
 
 
 def test_an_english_session_gets_english_field_messages(client, login, tpl, site_factory):

@@ -3,18 +3,15 @@ import hashlib
 import io
 import re
 import threading
-import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from flask import g
 from PIL import Image
 from sqlalchemy import event, func, select
 
-from tests.conftest import PASSWORD, csrf_from
-from tracker import clock
+from tests.conftest import PASSWORD, csrf_from, loaded
 from tracker.extensions import db as _db
 from tracker.api.schemas import InspectionSchema
 from tracker.models import Action, Answer, DongAssignment, Inspection, Photo, SummaryWeek, Task
@@ -24,10 +21,8 @@ PHONE_ONLY_OUT = {"density_minimized", "partitions_installed", "hygiene_supplies
 
 
 @pytest.fixture
-def tpl(db):
-    t = checklist.ensure_default()
-    db.session.commit()
-    return t
+def tpl(default_checklist):
+    return default_checklist
 
 
 def all_answers(tpl, mode="onsite", value="yes", **override):
@@ -77,9 +72,9 @@ class QueryCounter:
 
 # --- the rules --------------------------------------------------------------------------------------
 
-def test_submit_counts_and_compliance(tpl, site_factory, make_user):
+def test_submit_counts_and_compliance(clock_at, app_ctx, tpl, site_factory, make_user):
     site, user = site_factory(), make_user("inspector")
-    clock.set_now(datetime(2020, 3, 11, 5, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 5, 0, tzinfo=timezone.utc))
     data = payload(site, tpl, answers=all_answers(tpl, "onsite", office_clean="no", visitor_log="na"))
     insp, created = inspections.submit(data, by=user)
     _db.session.commit()
@@ -95,19 +90,19 @@ def test_submit_counts_and_compliance(tpl, site_factory, make_user):
     assert insp2.critical_no_count == 2 and not insp2.compliant
 
 
-def test_week_is_server_time_in_seoul(tpl, site_factory):
+def test_week_is_server_time_in_seoul(clock_at, app_ctx, tpl, site_factory):
     site = site_factory()
     # Sunday 23:30 in Seoul is Sunday 14:30 UTC: still week 11; the device's clock says something else.
-    clock.set_now(datetime(2020, 3, 15, 14, 30, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 15, 14, 30, tzinfo=timezone.utc))
     insp, _ = inspections.submit(payload(site, tpl, device_time="2020-03-20T10:00:00+09:00"))
     assert insp.week == "2020-W11"
     assert insp.device_time == datetime(2020, 3, 20, 1, 0, tzinfo=timezone.utc)
-    clock.set_now(datetime(2020, 3, 15, 15, 30, tzinfo=timezone.utc))  # Monday 00:30 in Seoul
+    clock_at(datetime(2020, 3, 15, 15, 30, tzinfo=timezone.utc))  # Monday 00:30 in Seoul
     insp, _ = inspections.submit(payload(site, tpl))
     assert insp.week == "2020-W12"
 
 
-def test_replay_returns_the_same_record(tpl, site_factory):
+def test_replay_returns_the_same_record(app_ctx, tpl, site_factory):
     site = site_factory()
     data = payload(site, tpl)
     first, created = inspections.submit(data)
@@ -119,7 +114,7 @@ def test_replay_returns_the_same_record(tpl, site_factory):
     assert counts() == (1, 17, 0)
 
 
-def test_integrity_race_returns_existing(app, tpl, site_factory):
+def test_integrity_race_returns_existing(app_ctx, app, tpl, site_factory):
     """Two submissions of one client_uuid at the same moment: one record, both get it back."""
     site = site_factory()
     data = payload(site, tpl)
@@ -163,7 +158,7 @@ def test_integrity_race_returns_existing(app, tpl, site_factory):
     assert counts() == (1, 17, 0)
 
 
-def test_a_rollback_after_a_submit_leaves_no_trace(tpl, site_factory):
+def test_a_rollback_after_a_submit_leaves_no_trace(app_ctx, tpl, site_factory):
     """Nothing of a submit is written for good until the caller commits: a rollback after it leaves no trace."""
     site = site_factory()
     inspections.submit(payload(site, tpl, answers=all_answers(tpl, ventilation="no")))
@@ -173,7 +168,7 @@ def test_a_rollback_after_a_submit_leaves_no_trace(tpl, site_factory):
     assert _db.session.scalar(select(func.count()).select_from(SummaryWeek)) == 0
 
 
-def test_phone_mode_leaves_out_onsite_items(tpl, site_factory):
+def test_phone_mode_leaves_out_onsite_items(app_ctx, tpl, site_factory):
     site = site_factory()
     items = inspections.items_for(tpl, "phone")
     assert {i.key for i in tpl.items} - {i.key for i in items} == PHONE_ONLY_OUT
@@ -184,7 +179,7 @@ def test_phone_mode_leaves_out_onsite_items(tpl, site_factory):
     assert len(insp.answers) == 12
 
 
-def test_form_order_is_by_category(tpl):
+def test_form_order_is_by_category(app_ctx, tpl):
     cats = [i.category for i in inspections.items_for(tpl, "onsite")]
     order = ["management", "workspace", "hygiene", "health", "incident"]
     assert cats == sorted(cats, key=order.index)
@@ -212,7 +207,7 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize("name,mutate,field", BAD_CASES, ids=[c[0] for c in BAD_CASES])
-def test_bad_input_is_refused_whole(tpl, site_factory, name, mutate, field):
+def test_bad_input_is_refused_whole(app_ctx, tpl, site_factory, name, mutate, field):
     site = site_factory()
     inspections.submit(payload(site, tpl))  # one good record already there
     _db.session.commit()
@@ -226,7 +221,7 @@ def test_bad_input_is_refused_whole(tpl, site_factory, name, mutate, field):
     assert counts() == (1, 17, 0)
 
 
-def test_every_wrong_field_is_named_at_once(tpl, site_factory):
+def test_every_wrong_field_is_named_at_once(app_ctx, tpl, site_factory):
     site = site_factory()
     data = payload(site, tpl)
     data["answers"]["bogus"] = {"value": "yes"}
@@ -240,7 +235,7 @@ def test_every_wrong_field_is_named_at_once(tpl, site_factory):
     assert counts() == (0, 0, 0)
 
 
-def test_rotated_qr_token_and_closed_site(tpl, site_factory):
+def test_rotated_qr_token_and_closed_site(app_ctx, tpl, site_factory):
     site = site_factory()
     old = site.qr_token
     sites.rotate_token(site)
@@ -262,23 +257,23 @@ def test_rotated_qr_token_and_closed_site(tpl, site_factory):
     assert counts() == (1, 17, 0)
 
 
-def test_scan_token_proves_presence(tpl, site_factory):
+def test_scan_token_proves_presence(clock_at, app_ctx, tpl, site_factory):
     site, other = site_factory(), site_factory()
-    clock.set_now(datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc))
     token = inspections.scan_token(site)
-    clock.set_now(datetime(2020, 3, 11, 2, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 11, 2, 0, tzinfo=timezone.utc))
     insp, _ = inspections.submit(payload(site, tpl, scan_token=token))
     assert insp.qr_scanned_at == datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc)
     with pytest.raises(ServiceError) as exc:
         inspections.submit(payload(other, tpl, scan_token=token))
     assert "scan_token" in exc.value.errors
     # Sent two days later (kept offline on the phone): saved, but the stale scan proves nothing.
-    clock.set_now(datetime(2020, 3, 13, 2, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 13, 2, 0, tzinfo=timezone.utc))
     late, created = inspections.submit(payload(site, tpl, scan_token=token))
     assert created and late.qr_scanned_at is None
 
 
-def test_inspection_keeps_its_template_version(tpl, site_factory):
+def test_inspection_keeps_its_template_version(app_ctx, tpl, site_factory):
     site = site_factory()
     insp, _ = inspections.submit(payload(site, tpl))
     _db.session.commit()
@@ -292,7 +287,7 @@ def test_inspection_keeps_its_template_version(tpl, site_factory):
     assert "answers.new_item" in exc.value.errors
 
 
-def test_submit_query_count_is_bounded(tpl, site_factory, make_user):
+def test_submit_query_count_is_bounded(app_ctx, tpl, site_factory, make_user):
     """At most 20 statements per submit (schedule and summary hooks included), the same for 17 or 77 items."""
     user = make_user("inspector")
     big = checklist.to_dict(tpl)["items"] + [
@@ -322,7 +317,7 @@ def test_submit_query_count_is_bounded(tpl, site_factory, make_user):
 
 # --- photos -----------------------------------------------------------------------------------------
 
-def test_photo_is_reencoded_without_exif(app, tpl, site_factory):
+def test_photo_is_reencoded_without_exif(app_ctx, app, tpl, site_factory):
     site = site_factory()
     raw = jpeg_with_gps()
     assert b"PhoneMaker" in raw
@@ -338,7 +333,7 @@ def test_photo_is_reencoded_without_exif(app, tpl, site_factory):
     assert not img.getexif() and b"PhoneMaker" not in data and b"Exif" not in data
 
 
-def test_non_image_and_oversized_photos_are_refused(app, tpl, site_factory):
+def test_non_image_and_oversized_photos_are_refused(app_ctx, app, tpl, site_factory):
     site = site_factory()
     with pytest.raises(ServiceError) as exc:
         inspections.submit(payload(site, tpl), photos=[("masks_mandatory", b"%PDF-1.4 not a picture")])
@@ -362,7 +357,7 @@ def form_fields(html: str) -> dict:
     return {k: re.search(rf'name="{k}" value="([^"]*)"', html).group(1) for k in ("client_uuid", "scan_token")}
 
 
-def test_qr_form_without_javascript(client, login, tpl, site_factory):
+def test_qr_form_without_javascript(app, client, login, tpl, site_factory):
     site = site_factory()
     login("inspector")
     page = client.get(f"/s/{site.qr_token}", follow_redirects=True)  # to the form, the scan signed in its URL
@@ -384,17 +379,19 @@ def test_qr_form_without_javascript(client, login, tpl, site_factory):
     again = client.post(f"/inspect/sites/{site.id}", data={**data, "p-masks_mandatory": (
         io.BytesIO(jpeg_with_gps((800, 600))), "IMG_0001.JPG")}, content_type="multipart/form-data")
     assert again.status_code == 303 and again.headers["Location"] == resp.headers["Location"]
-    assert counts() == (1, 17, 1)
-    insp = _db.session.scalar(select(Inspection))
-    assert insp.qr_scanned_at is not None and not insp.compliant
+    with app.app_context():
+        assert counts() == (1, 17, 1)
+        insp = _db.session.scalar(select(Inspection))
+        assert insp.qr_scanned_at is not None and not insp.compliant
+        sha = insp.photos[0].sha256
     result = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert result.index("근무 중 마스크 착용 의무화") < result.index("<h2>이행 항목")  # failed first
     assert "마스크 미착용 3명" in result
-    photo = client.get(f"/photos/{insp.photos[0].sha256}.jpg")
+    photo = client.get(f"/photos/{sha}.jpg")
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
 
 
-def test_form_error_keeps_answers(client, login, tpl, site_factory):
+def test_form_error_keeps_answers(app, client, login, tpl, site_factory):
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
@@ -406,10 +403,11 @@ def test_form_error_keeps_answers(client, login, tpl, site_factory):
     assert resp.status_code == 422
     assert 'id="a-masks_mandatory-no" name="a-masks_mandatory" value="no" required checked' in body
     assert "확인 필요" in body and "답하지 않았습니다" in body
-    assert counts() == (0, 0, 0)
+    with app.app_context():
+        assert counts() == (0, 0, 0)
 
 
-def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(client, login, tpl, site_factory):
+def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(app, client, login, tpl, site_factory):
     """The page's fields go through the same schema as the API's JSON: a location the phone could not have sent
     and an over-long note are named with the missing answer, and nothing is saved."""
     site = site_factory()
@@ -424,10 +422,11 @@ def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(clie
     assert "입력을 확인하세요: 3곳이 올바르지 않습니다." in body
     assert "위치 값 &#39;91.5&#39;이(가) 범위를 벗어났습니다" in body and "전체 메모는 2000자를 넘을 수 없습니다" in body
     assert "답하지 않았습니다" in body
-    assert counts() == (0, 0, 0)
+    with app.app_context():
+        assert counts() == (0, 0, 0)
 
 
-def test_bad_photo_on_the_form_says_so_in_korean(client, login, tpl, site_factory):
+def test_bad_photo_on_the_form_says_so_in_korean(app, client, login, tpl, site_factory):
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
@@ -436,15 +435,18 @@ def test_bad_photo_on_the_form_says_so_in_korean(client, login, tpl, site_factor
     data["p-office_clean"] = (io.BytesIO(b"MZ\x90\x00 an exe"), "virus.jpg")
     resp = client.post(f"/inspect/sites/{site.id}", data=data, content_type="multipart/form-data")
     assert resp.status_code == 422 and "이미지 파일이 아닙니다" in resp.get_data(as_text=True)
-    assert counts() == (0, 0, 0)
+    with app.app_context():
+        assert counts() == (0, 0, 0)
 
 
-def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_factory):
+def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_factory, clock_at):
+    start = datetime.now(timezone.utc)
+    clock_at(start)
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
     app.config["WTF_CSRF_TIME_LIMIT"] = 1
-    time.sleep(2.1)
+    clock_at(start + timedelta(seconds=2))
     data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"]}
     data.update({f"a-{i.key}": "yes" for i in tpl.items})
     data["a-visitor_log"] = "na"
@@ -456,12 +458,12 @@ def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_fa
     assert "출입자 명부 대신 QR 체크인" in body and data["client_uuid"] in body
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600
     resp = client.post(f"/inspect/sites/{site.id}", data={**data, "csrf_token": csrf_from(body)})
-    assert resp.status_code == 303 and counts() == (1, 17, 0)
+    assert resp.status_code == 303
+    with app.app_context():
+        assert counts() == (1, 17, 0)
 
 
 def _client_as(app, user):
-    # The fixture's app context (and so flask.g) outlives requests: drop the previous client's cached token.
-    g.pop("csrf_token", None)
     c = app.test_client()
     page = c.get("/login")
     r = c.post("/login", data={"email": user.email, "password": PASSWORD,
@@ -473,9 +475,12 @@ def _client_as(app, user):
 def test_who_sees_what(app, tpl, site_factory, make_user):
     site = site_factory()
     me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
-    insp, _ = inspections.submit(payload(site, tpl), by=me, photos=[("masks_mandatory", jpeg_with_gps((300, 200)))])
-    _db.session.commit()
-    sha = insp.photos[0].sha256
+    with app.app_context():
+        insp, _ = inspections.submit(payload(site, tpl), by=me,
+                                     photos=[("masks_mandatory", jpeg_with_gps((300, 200)))])
+        _db.session.commit()
+        sha = insp.photos[0].sha256
+        loaded(insp)
     assert _client_as(app, me).get(f"/inspections/{insp.id}").status_code == 200
     c_other = _client_as(app, other)
     assert c_other.get(f"/inspections/{insp.id}").status_code == 403
@@ -489,38 +494,42 @@ def test_who_sees_what(app, tpl, site_factory, make_user):
     assert anon.get(f"/photos/{sha}.jpg").status_code == 302  # to the login page
 
 
-def test_week_list_marks_done_and_follows_assignments(app, tpl, site_factory, make_user):
-    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
-    a = site_factory(name="여의도센터", dong="여의동")
-    b = site_factory(name="당산센터", dong="당산1동")
-    site_factory(name="문 닫은 센터", dong="여의동")
-    closed = _db.session.scalar(select(sites.Site).where(sites.Site.name == "문 닫은 센터"))
-    sites.set_status(closed, "closed")
-    me = make_user("inspector")
-    _db.session.commit()
-    rows = inspections.week_sites(me)
-    assert {s.name for s, _, _o in rows} == {"여의도센터", "당산센터"}  # no assignment: every active site
-    _db.session.add(DongAssignment(dong="여의동", inspector_id=me.id))
-    _db.session.commit()
-    assert [(s.name, i) for s, i, _o in inspections.week_sites(me)] == [("여의도센터", None)]
-    clock.set_now(datetime(2020, 3, 2, 3, 0, tzinfo=timezone.utc))  # an inspection last week does not count
-    inspections.submit(payload(a, tpl), by=me)
-    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
-    _db.session.commit()
-    assert inspections.week_sites(me)[0][1] is None
-    insp, _ = inspections.submit(payload(a, tpl), by=me)
-    _db.session.commit()
-    assert inspections.week_sites(me) == [(a, insp.id, False)]
+def test_week_list_marks_done_and_follows_assignments(clock_at, app, tpl, site_factory, make_user):
+    clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+    with app.app_context():
+        a = site_factory(name="여의도센터", dong="여의동")
+        b = site_factory(name="당산센터", dong="당산1동")
+        site_factory(name="문 닫은 센터", dong="여의동")
+        closed = _db.session.scalar(select(sites.Site).where(sites.Site.name == "문 닫은 센터"))
+        sites.set_status(closed, "closed")
+        me = make_user("inspector")
+        _db.session.commit()
+        rows = inspections.week_sites(me)
+        assert {s.name for s, _, _o in rows} == {"여의도센터", "당산센터"}  # no assignment: every active site
+        _db.session.add(DongAssignment(dong="여의동", inspector_id=me.id))
+        _db.session.commit()
+        assert [(s.name, i) for s, i, _o in inspections.week_sites(me)] == [("여의도센터", None)]
+        clock_at(datetime(2020, 3, 2, 3, 0, tzinfo=timezone.utc))  # an inspection last week does not count
+        inspections.submit(payload(a, tpl), by=me)
+        clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+        _db.session.commit()
+        assert inspections.week_sites(me)[0][1] is None
+        insp, _ = inspections.submit(payload(a, tpl), by=me)
+        _db.session.commit()
+        assert inspections.week_sites(me) == [(a, insp.id, False)]
+        loaded(me, b)
     html = _client_as(app, me).get("/inspect").get_data(as_text=True)
     assert "여의도센터" in html and "점검 완료" in html and "당산센터" not in html and b.name not in html
     assert "1 / 1곳 완료" in html
 
 
 def test_a_closed_sites_form_says_why_it_cannot_be_inspected(app, tpl, site_factory, make_user):
-    site = site_factory(name="문 닫은 센터")
-    sites.set_status(site, "closed")
+    with app.app_context():
+        site = site_factory(name="문 닫은 센터")
+        sites.set_status(site, "closed")
+        _db.session.commit()
+        loaded(site)
     me = make_user("inspector")
-    _db.session.commit()
     c = _client_as(app, me)
     for url in (f"/inspect/sites/{site.id}", f"/s/{site.qr_token}"):
         resp = c.get(url, follow_redirects=True)
@@ -528,13 +537,14 @@ def test_a_closed_sites_form_says_why_it_cannot_be_inspected(app, tpl, site_fact
         assert "문 닫은 센터은(는) 폐업 처리되어 점검할 수 없습니다" in resp.get_data(as_text=True)
 
 
-def test_site_page_shows_the_last_ten_inspections_and_links_to_all(app, tpl, site_factory, make_user):
+def test_site_page_shows_the_last_ten_inspections_and_links_to_all(clock_at, app, tpl, site_factory, make_user):
     site = site_factory(name="이력센터")
     me, lead = make_user("inspector"), make_user("lead")
-    for day in range(1, 13):
-        clock.set_now(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
-        inspections.submit(payload(site, tpl, mode="phone"), by=me)
-    _db.session.commit()
+    with app.app_context():
+        for day in range(1, 13):
+            clock_at(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
+            inspections.submit(payload(site, tpl, mode="phone"), by=me)
+        _db.session.commit()
     c = _client_as(app, lead)
     page = c.get(f"/sites/{site.id}").get_data(as_text=True)
     assert page.count("/inspections/") == 10 and "2020-03-12" in page and "2020-03-02 " not in page
@@ -565,39 +575,44 @@ def test_an_oversized_photo_on_the_plain_form_is_named_and_the_answers_stay(app,
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "1MB" in body
     assert 'name="a-ventilation" value="no" required checked' in body and "창문 없음" in body
-    assert counts() == (0, 0, 0)
+    with app.app_context():
+        assert counts() == (0, 0, 0)
 
 
-def test_week_list_follows_the_tasks_a_lead_assigns(app, tpl, site_factory, make_user):
+def test_week_list_follows_the_tasks_a_lead_assigns(clock_at, app, tpl, site_factory, make_user):
     """A task reassigned to me puts its site on my list (and off the other inspector's); a visit the risk asks for
     is marked."""
     from tracker.services import schedule
-    clock.set_now(datetime(2020, 3, 9, 3, 0, tzinfo=timezone.utc))
+    clock_at(datetime(2020, 3, 9, 3, 0, tzinfo=timezone.utc))
     me, other = make_user("inspector"), make_user("inspector")
-    _db.session.add_all([DongAssignment(dong="여의동", inspector_id=me.id),
-                         DongAssignment(dong="당산1동", inspector_id=other.id)])
-    site_factory(name="내센터", dong="여의동", headcount=40)
-    theirs = site_factory(name="남의센터", dong="당산1동", headcount=900)
-    schedule.schedule_week()
-    _db.session.commit()
     names = lambda u: [s.name for s, _i, _o in inspections.week_sites(u)]  # noqa: E731
-    assert (names(me), names(other)) == (["내센터"], ["남의센터"])
-    task = _db.session.scalar(select(Task).where(Task.site_id == theirs.id))
-    schedule.reassign_task(task, me.id)
-    _db.session.commit()
-    assert names(me) == ["남의센터", "내센터"] and names(other) == []
-    task.required_mode = "onsite"
-    _db.session.commit()
-    assert [(s.name, o) for s, _i, o in inspections.week_sites(me)] == [("남의센터", True), ("내센터", False)]
+    with app.app_context():
+        _db.session.add_all([DongAssignment(dong="여의동", inspector_id=me.id),
+                             DongAssignment(dong="당산1동", inspector_id=other.id)])
+        site_factory(name="내센터", dong="여의동", headcount=40)
+        theirs = site_factory(name="남의센터", dong="당산1동", headcount=900)
+        schedule.schedule_week()
+        _db.session.commit()
+        assert (names(me), names(other)) == (["내센터"], ["남의센터"])
+        task = _db.session.scalar(select(Task).where(Task.site_id == theirs.id))
+        schedule.reassign_task(task, me.id)
+        _db.session.commit()
+        assert names(me) == ["남의센터", "내센터"] and names(other) == []
+        task.required_mode = "onsite"
+        _db.session.commit()
+        assert [(s.name, o) for s, _i, o in inspections.week_sites(me)] == [("남의센터", True), ("내센터", False)]
     html = _client_as(app, me).get("/inspect").get_data(as_text=True)
     assert html.count("현장 방문 필요") == 1
     # a site registered mid-week, before any task, is on the list of its dong's inspector
-    site_factory(name="새센터", dong="여의동")
-    _db.session.commit()
-    assert "새센터" in names(me)
+    with app.app_context():
+        site_factory(name="새센터", dong="여의동")
+        _db.session.commit()
+        assert "새센터" in names(me)
 
 
-def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, tpl, site_factory):
+# Pillow warns as it reads the header of so large an image; the service then refuses it before decoding.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(app_ctx, app, tpl, site_factory):
     """A 13,000 × 13,000 one-bit PNG is a few kilobytes on the wire and a gigabyte once decoded."""
     site = site_factory()
     bomb = io.BytesIO()
@@ -620,7 +635,7 @@ def onsite_only_template():
     return t
 
 
-def test_a_mode_without_items_is_refused_and_nothing_is_saved(tpl, site_factory):
+def test_a_mode_without_items_is_refused_and_nothing_is_saved(app_ctx, tpl, site_factory):
     onsite_only_template()
     site = site_factory()
     with pytest.raises(ServiceError) as exc:
@@ -639,7 +654,8 @@ def test_a_mode_without_items_is_not_offered(app, tpl, site_factory, make_user):
     me = make_user("inspector")
     c = _client_as(app, me)
     assert f"/inspect/sites/{site.id}?mode=phone" in c.get("/inspect").get_data(as_text=True)
-    onsite_only_template()
+    with app.app_context():
+        onsite_only_template()
     home = c.get("/inspect").get_data(as_text=True)
     assert f"/inspect/sites/{site.id}?mode=onsite" in home and "mode=phone" not in home
     form = c.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
@@ -652,8 +668,10 @@ def test_result_page_puts_critical_failures_first(app, tpl, site_factory, make_u
     critical failure is on top, and the passed item is in its own list."""
     site, me = site_factory(), make_user("inspector")
     answers = all_answers(tpl, "onsite", "na", fixed_seating="no", case_reporting="no", masks_mandatory="yes")
-    insp, _ = inspections.submit(payload(site, tpl, answers=answers), by=me)
-    _db.session.commit()
+    with app.app_context():
+        insp, _ = inspections.submit(payload(site, tpl, answers=answers), by=me)
+        _db.session.commit()
+        loaded(insp)
     html = _client_as(app, me).get(f"/inspections/{insp.id}").get_data(as_text=True)
     failed = html[html.index("<h2>미이행 항목"):html.index("<h2>이행 항목")]
     crit, plain = failed.find("확진자·의심자 발생 시 보고체계 마련"), failed.find("개인별 근무 좌석 고정 배치")
@@ -664,14 +682,16 @@ def test_result_page_puts_critical_failures_first(app, tpl, site_factory, make_u
     assert "부적합: 중요 항목 1개 미이행" in html
 
 
-def test_week_list_links_only_to_inspections_the_user_may_open(app, tpl, site_factory, make_user):
-    clock.set_now(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
+def test_week_list_links_only_to_inspections_the_user_may_open(clock_at, app, tpl, site_factory, make_user):
+    clock_at(datetime(2020, 3, 11, 3, 0, tzinfo=timezone.utc))
     mine, theirs, todo = (site_factory(name="내가한센터"), site_factory(name="남이한센터"),
                           site_factory(name="아직센터"))
     me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
-    my_insp, _ = inspections.submit(payload(mine, tpl), by=me)
-    their_insp, _ = inspections.submit(payload(theirs, tpl), by=other)
-    _db.session.commit()
+    with app.app_context():
+        my_insp, _ = inspections.submit(payload(mine, tpl), by=me)
+        their_insp, _ = inspections.submit(payload(theirs, tpl), by=other)
+        _db.session.commit()
+        loaded(my_insp, their_insp)
     c = _client_as(app, me)
     html = c.get("/inspect").get_data(as_text=True)
     assert f"/inspections/{my_insp.id}" in html and f"/inspections/{their_insp.id}" not in html
@@ -684,8 +704,9 @@ def test_week_list_links_only_to_inspections_the_user_may_open(app, tpl, site_fa
     todo_html = c.get("/inspect?todo=1").get_data(as_text=True)
     assert "아직센터" in todo_html and "내가한센터" not in todo_html and "남이한센터" not in todo_html
     assert "2 / 3곳 완료" in todo_html and 'href="/inspect?todo=1" aria-current="page"' in todo_html
-    inspections.submit(payload(todo, tpl), by=me)
-    _db.session.commit()
+    with app.app_context():
+        inspections.submit(payload(todo, tpl), by=me)
+        _db.session.commit()
     assert "모두 점검했습니다" in c.get("/inspect?todo=1").get_data(as_text=True)
 
 

@@ -25,7 +25,7 @@ def test_healthz_says_503_when_the_database_is_gone(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="SQLite pragmas")
-def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(db):
+def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(app_ctx, db):
     conn = db.session.connection()
     assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10000
@@ -85,10 +85,9 @@ def test_a_request_over_the_upload_limit_gets_a_413_page_that_says_so(app, clien
     assert "제한을 넘습니다" in resp.get_data(as_text=True)
 
 
-def test_only_the_inspection_form_may_show_the_phones_own_shrunk_photos(client, login, site_factory):
+def test_only_the_inspection_form_may_show_the_phones_own_shrunk_photos(client, login, default_checklist,
+                                                                        site_factory):
     """blob: images are the photos the phone has just shrunk in the page's memory: allowed on the form only."""
-    from tracker.services import checklist
-    checklist.ensure_default()
     site = site_factory()
     login("inspector")
     form = client.get(f"/inspect/sites/{site.id}")

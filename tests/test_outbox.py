@@ -15,8 +15,8 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SMTPServer, csrf_from
-from tracker import clock, jobs
+from tests.conftest import SMTPServer, csrf_from, loaded
+from tracker import jobs
 from tracker.models import Outbox
 from tracker.services import mail
 
@@ -82,16 +82,16 @@ def _queue(db, *recipients):
 
 # --- once, never lost ----------------------------------------------------------------------------------------
 
-def test_queue_twice_makes_one_row_per_recipient(db):
-    clock.set_now(T0)
+def test_queue_twice_makes_one_row_per_recipient(clock_at, app_ctx, db):
+    clock_at(T0)
     assert mail.queue("weekly_summary", "2020-W19", [_msg("a@x.test"), _msg("b@x.test")]) == 2
     assert mail.queue("weekly_summary", "2020-W19", [_msg("a@x.test"), _msg("B@x.test")]) == 0
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Outbox)) == 2
 
 
-def test_delivery_sends_each_once(db, smtp_server):
-    clock.set_now(T0)
+def test_delivery_sends_each_once(clock_at, app_ctx, db, smtp_server):
+    clock_at(T0)
     _queue(db, "a@x.test", "b@x.test")
     assert jobs.send_due_mail() == {"sent": 2, "retry": 0, "failed": 0}
     assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}
@@ -103,8 +103,8 @@ def test_delivery_sends_each_once(db, smtp_server):
     assert set(_status(db).values()) == {"sent"}
 
 
-def test_server_down_keeps_mail_queued_then_it_arrives_once(db, smtp_server):
-    clock.set_now(T0)
+def test_server_down_keeps_mail_queued_then_it_arrives_once(clock_at, app_ctx, db, smtp_server):
+    clock_at(T0)
     _queue(db, "a@x.test")
     smtp_server.stop()
     assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
@@ -114,14 +114,14 @@ def test_server_down_keeps_mail_queued_then_it_arrives_once(db, smtp_server):
     assert row.next_attempt_at == T0 + timedelta(minutes=2)
     assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet: nothing is hammered
     smtp_server.start()
-    clock.set_now(T0 + timedelta(minutes=2))
+    clock_at(T0 + timedelta(minutes=2))
     assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
     assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 1
 
 
-def test_two_deliveries_at_once_send_each_message_once(app, db, smtp_server):
-    clock.set_now(T0)
+def test_two_deliveries_at_once_send_each_message_once(clock_at, app_ctx, app, db, smtp_server):
+    clock_at(T0)
     mail.queue("weekly_summary", "2020-W19", [_msg(f"r{i}@x.test", i) for i in range(12)])
     db.session.commit()
     barrier = threading.Barrier(2)
@@ -148,57 +148,58 @@ def test_two_deliveries_at_once_send_each_message_once(app, db, smtp_server):
     assert set(_status(db).values()) == {"sent"}
 
 
-def test_a_claim_left_by_a_crash_is_retried_only_after_it_goes_stale(db, smtp_server):
-    clock.set_now(T0)
+def test_a_claim_left_by_a_crash_is_retried_only_after_it_goes_stale(clock_at, app_ctx, db, smtp_server):
+    clock_at(T0)
     _queue(db, "a@x.test")
     row = db.session.scalar(select(Outbox))
     # A process claimed the row and died before marking it sent.
     row.status, row.claimed_at, row.attempts = "sending", T0, 1
     db.session.commit()
     assert jobs.send_due_mail()["sent"] == 0
-    clock.set_now(T0 + mail.STALE_CLAIM + timedelta(seconds=1))
+    clock_at(T0 + mail.STALE_CLAIM + timedelta(seconds=1))
     assert jobs.send_due_mail()["sent"] == 1
     assert len(smtp_server.messages) == 1
 
 
 # --- retries and backoff -------------------------------------------------------------------------------------
 
-def test_backoff_grows_2_4_8_minutes_capped_at_an_hour_then_fails(db, smtp_server, monkeypatch):
+def test_backoff_grows_2_4_8_minutes_capped_at_an_hour_then_fails(clock_at, app_ctx, db, smtp_server, monkeypatch):
     """With the server down, each failed attempt waits twice as long as the one before, at most an hour; a run
     one second before a row is due leaves it alone; after MAX_ATTEMPTS attempts it is failed."""
     monkeypatch.setattr(mail, "MAX_ATTEMPTS", 8)  # long enough to reach the cap
     smtp_server.stop()
-    clock.set_now(T0)
+    clock_at(T0)
     _queue(db, "a@x.test")
     delays, now = [], T0
     for attempt in range(1, 8):
-        clock.set_now(now)
+        clock_at(now)
         assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
         row = _row(db, "a@x.test")
         assert (row.status, row.attempts) == ("pending", attempt)
         delays.append((row.next_attempt_at - now) / timedelta(minutes=1))
         now = row.next_attempt_at
-        clock.set_now(now - timedelta(seconds=1))
+        clock_at(now - timedelta(seconds=1))
         assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}
         assert _row(db, "a@x.test").attempts == attempt
     assert delays == [2, 4, 8, 16, 32, 60, 60]
-    clock.set_now(now)
+    clock_at(now)
     assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 1}
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == ("failed", 8) and row.last_error.startswith("connect:")
 
 
-def test_after_max_attempts_it_is_failed_and_shown_with_a_resend_button(db, client, login, smtp_server):
+def test_after_max_attempts_it_is_failed_and_shown_with_a_resend_button(clock_at, app, db, client, login, smtp_server):
     smtp_server.stop()
-    clock.set_now(T0)
-    _queue(db, "a@x.test")
-    now = T0
-    for n in range(mail.MAX_ATTEMPTS):
-        clock.set_now(now)
-        jobs.send_due_mail()
-        now = _row(db, "a@x.test").next_attempt_at
-    row = _row(db, "a@x.test")
-    assert (row.status, row.attempts) == ("failed", mail.MAX_ATTEMPTS)
+    clock_at(T0)
+    with app.app_context():
+        _queue(db, "a@x.test")
+        now = T0
+        for _ in range(mail.MAX_ATTEMPTS):
+            clock_at(now)
+            jobs.send_due_mail()
+            now = _row(db, "a@x.test").next_attempt_at
+        row = _row(db, "a@x.test")
+        assert (row.status, row.attempts) == ("failed", mail.MAX_ATTEMPTS)
     login("admin")
     page = client.get("/admin/outbox/?status=failed").get_data(as_text=True)
     assert "a@x.test" in page and "ConnectionRefusedError" in page
@@ -206,10 +207,10 @@ def test_after_max_attempts_it_is_failed_and_shown_with_a_resend_button(db, clie
     assert f'action="/admin/outbox/{row.id}/resend?status=failed"' in page
 
 
-def test_a_row_is_claimed_only_when_due(db, smtp_server):
+def test_a_row_is_claimed_only_when_due(clock_at, app_ctx, db, smtp_server):
     """A process that picked a row as due, but reaches it after another process has tried it and put it back to
     wait, must not claim it: the conditional claim re-checks next_attempt_at."""
-    clock.set_now(T0)
+    clock_at(T0)
     _queue(db, "a@x.test")
     row_id = db.session.scalar(select(Outbox.id))  # process A's pick
     smtp_server.stop()
@@ -218,14 +219,14 @@ def test_a_row_is_claimed_only_when_due(db, smtp_server):
     db.session.commit()
     row = _row(db, "a@x.test")
     assert (row.status, row.attempts) == ("pending", 1)
-    clock.set_now(T0 + timedelta(minutes=2))
+    clock_at(T0 + timedelta(minutes=2))
     assert mail.claim(row_id) is True
     db.session.commit()
     assert _row(db, "a@x.test").status == "sending"
 
 
-def test_a_temporary_refusal_is_retried_and_a_permanent_one_fails_at_once(db, scripted):
-    clock.set_now(T0)
+def test_a_temporary_refusal_is_retried_and_a_permanent_one_fails_at_once(clock_at, app_ctx, db, scripted):
+    clock_at(T0)
     scripted.handler.rcpt_replies = {"busy@x.test": "451 4.3.0 Mailbox busy, try later",
                                      "gone@x.test": "550 5.1.1 Mailbox unavailable"}
     _queue(db, "busy@x.test", "gone@x.test", "ok@x.test")
@@ -235,7 +236,7 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_fails_at_once(db, sc
     assert busy.next_attempt_at == T0 + timedelta(minutes=2)
     assert (gone.status, gone.attempts, gone.last_error) == ("failed", 1, "550 5.1.1 Mailbox unavailable")
     scripted.handler.rcpt_replies.pop("busy@x.test")
-    clock.set_now(T0 + timedelta(minutes=2))
+    clock_at(T0 + timedelta(minutes=2))
     assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}  # the 550 is not tried again
     assert sorted(m["To"] for m in scripted.messages) == ["busy@x.test", "ok@x.test"]
     assert _status(db) == {"busy@x.test": "sent", "gone@x.test": "failed", "ok@x.test": "sent"}
@@ -243,12 +244,13 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_fails_at_once(db, sc
 
 # --- headers and encoding ------------------------------------------------------------------------------------
 
-def test_headers_and_bodies_are_encoded_for_any_relay(app, db, scripted):
+def test_headers_and_bodies_are_encoded_for_any_relay(clock_at, app_ctx, app, db, scripted):
     """On the wire: 7-bit only (no raw 8-bit bytes), an RFC 2047 subject that decodes to the Korean one, base64
     bodies that decode to the Korean text, a Date that is the clock's time, and a Message-ID of a fixed shape."""
-    clock.set_now(T0)
+    clock_at(T0)
     mail.queue("weekly_summary", "2020-W19", [{"recipient": "a@x.test", "subject": SUBJECT,
-                                              "body_text": "점검한 사업장: 2 / 3개소", "body_html": "<p>마바센터 미실시</p>"}])
+                                              "body_text": "점검한 사업장: 2 / 3개소",
+                                              "body_html": "<p>마바센터 미실시</p>"}])
     db.session.commit()
     assert jobs.send_due_mail()["sent"] == 1
     raw = scripted.handler.raw[0]
@@ -271,42 +273,45 @@ def test_headers_and_bodies_are_encoded_for_any_relay(app, db, scripted):
     assert parts["text/html"].get_content().strip() == "<p>마바센터 미실시</p>"
 
 
-def test_a_retry_and_a_resend_keep_the_message_id(app, db, client, login, scripted):
+def test_a_retry_and_a_resend_keep_the_message_id(clock_at, app, db, client, login, scripted):
     """The server takes the message's data and answers 451: the retry carries the same Message-ID. Then it takes
     the data and answers 554: the admin resends, and that copy carries it too (so clients fold duplicates)."""
-    clock.set_now(T0)
-    _queue(db, "a@x.test")
-    scripted.handler.data_replies = ["451 4.7.1 Greylisted, come back later"]
-    assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
-    clock.set_now(T0 + timedelta(minutes=2))
-    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
-    mid = _row(db, "a@x.test").message_id
-    ids = [email.message_from_bytes(r, policy=policy.default)["Message-ID"] for r in scripted.handler.raw]
-    assert ids == [mid, mid]
+    clock_at(T0)
+    with app.app_context():
+        _queue(db, "a@x.test")
+        scripted.handler.data_replies = ["451 4.7.1 Greylisted, come back later"]
+        assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
+        clock_at(T0 + timedelta(minutes=2))
+        assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
+        mid = _row(db, "a@x.test").message_id
+        ids = [email.message_from_bytes(r, policy=policy.default)["Message-ID"] for r in scripted.handler.raw]
+        assert ids == [mid, mid]
 
-    assert mail.queue("weekly_summary", "2020-W20", [_msg("a@x.test", 2)]) == 1
-    db.session.commit()
-    scripted.handler.data_replies = ["554 5.6.0 Message content rejected"]
-    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 1}
-    row = db.session.scalar(select(Outbox).where(Outbox.period == "2020-W20"))
-    assert row.status == "failed" and row.last_error.startswith("554")
+        assert mail.queue("weekly_summary", "2020-W20", [_msg("a@x.test", 2)]) == 1
+        db.session.commit()
+        scripted.handler.data_replies = ["554 5.6.0 Message content rejected"]
+        assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 1}
+        row = loaded(db.session.scalar(select(Outbox).where(Outbox.period == "2020-W20")))
+        assert row.status == "failed" and row.last_error.startswith("554")
     login("admin")
     page = client.get("/admin/outbox/").get_data(as_text=True)
     client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": csrf_from(page)})
-    assert jobs.send_due_mail()["sent"] == 1
+    with app.app_context():
+        assert jobs.send_due_mail()["sent"] == 1
     ids = [email.message_from_bytes(r, policy=policy.default)["Message-ID"] for r in scripted.handler.raw[2:]]
     assert ids == [row.message_id, row.message_id] and row.message_id != mid
 
 
 # --- resend --------------------------------------------------------------------------------------------------
 
-def test_refused_recipient_fails_is_visible_and_can_be_resent_once(db, client, login, smtp_server):
-    clock.set_now(T0)
+def test_refused_recipient_fails_is_visible_and_can_be_resent_once(clock_at, app, db, client, login, smtp_server):
+    clock_at(T0)
     smtp_server.handler.refuse.add("gone@x.test")
-    _queue(db, "gone@x.test", "ok@x.test")
-    assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 1}
-    row = _row(db, "gone@x.test")
-    assert row.status == "failed" and row.last_error.startswith("550")
+    with app.app_context():
+        _queue(db, "gone@x.test", "ok@x.test")
+        assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 1}
+        row = loaded(_row(db, "gone@x.test"))
+        assert row.status == "failed" and row.last_error.startswith("550")
     login("admin")
     page = client.get("/admin/outbox/?status=failed").get_data(as_text=True)
     assert "gone@x.test" in page and "550" in page and "ok@x.test" not in page
@@ -315,25 +320,30 @@ def test_refused_recipient_fails_is_visible_and_can_be_resent_once(db, client, l
     token = csrf_from(page)
     resp = client.post(f"/admin/outbox/{row.id}/resend?status=failed", data={"csrf_token": token})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/outbox/?status=failed")
-    row = _row(db, "gone@x.test")
-    assert (row.status, row.attempts, row.last_error) == ("pending", 0, "")
+    with app.app_context():
+        row = loaded(_row(db, "gone@x.test"))
+        assert (row.status, row.attempts, row.last_error) == ("pending", 0, "")
     # A second click (or a second admin) before delivery queues nothing more.
     resp = client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": token}, follow_redirects=True)
-    assert "gone@x.test에게 가는 메일은 지금 &#39;대기&#39; 상태라서 다시 넣지 않았습니다." in resp.get_data(as_text=True)
-    assert jobs.send_due_mail()["sent"] == 1
-    assert jobs.send_due_mail()["sent"] == 0
+    assert ("gone@x.test에게 가는 메일은 지금 &#39;대기&#39; 상태라서 다시 넣지 않았습니다."
+            in resp.get_data(as_text=True))
+    with app.app_context():
+        assert jobs.send_due_mail()["sent"] == 1
+        assert jobs.send_due_mail()["sent"] == 0
     assert sorted(m["To"] for m in smtp_server.messages) == ["gone@x.test", "ok@x.test"]
 
 
 @pytest.mark.parametrize("status", ["sent", "sending"])
-def test_resending_a_sent_or_sending_message_queues_no_duplicate(db, client, login, smtp_server, status):
-    clock.set_now(T0)
-    _queue(db, "a@x.test")
-    assert jobs.send_due_mail()["sent"] == 1
-    row = _row(db, "a@x.test")
-    if status == "sending":  # another process is sending it right now
-        row.status, row.claimed_at = "sending", T0
-        db.session.commit()
+def test_resending_a_sent_or_sending_message_queues_no_duplicate(clock_at, app, db, client, login, smtp_server, status):
+    clock_at(T0)
+    with app.app_context():
+        _queue(db, "a@x.test")
+        assert jobs.send_due_mail()["sent"] == 1
+        row = _row(db, "a@x.test")
+        if status == "sending":  # another process is sending it right now
+            row.status, row.claimed_at = "sending", T0
+            db.session.commit()
+        loaded(row)
     login("admin")
     page = client.get("/admin/outbox/").get_data(as_text=True)
     resp = client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": csrf_from(page)},
@@ -341,18 +351,20 @@ def test_resending_a_sent_or_sending_message_queues_no_duplicate(db, client, log
     label = {"sent": "보냄", "sending": "보내는 중"}[status]
     assert (f"a@x.test에게 가는 메일은 지금 &#39;{label}&#39; 상태라서 다시 넣지 않았습니다. "
             "실패한 메일만 다시 보낼 수 있습니다.") in resp.get_data(as_text=True)
-    row = _row(db, "a@x.test")
-    assert (row.status, row.attempts) == (status, 1)
-    assert jobs.send_due_mail()["sent"] == 0
+    with app.app_context():
+        row = _row(db, "a@x.test")
+        assert (row.status, row.attempts) == (status, 1)
+        assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 1
 
 
-def test_resend_needs_an_admin_and_a_csrf_token(db, client, login, smtp_server):
-    clock.set_now(T0)
+def test_resend_needs_an_admin_and_a_csrf_token(clock_at, app, db, client, login, smtp_server):
+    clock_at(T0)
     smtp_server.handler.refuse.add("gone@x.test")
-    _queue(db, "gone@x.test")
-    jobs.send_due_mail()
-    row = _row(db, "gone@x.test")
+    with app.app_context():
+        _queue(db, "gone@x.test")
+        jobs.send_due_mail()
+        row = loaded(_row(db, "gone@x.test"))
     login("lead")
     page = client.get("/mail/preview?week=2020-W19").get_data(as_text=True)
     assert client.post(f"/admin/outbox/{row.id}/resend", data={"csrf_token": csrf_from(page)}).status_code == 403
@@ -360,18 +372,21 @@ def test_resend_needs_an_admin_and_a_csrf_token(db, client, login, smtp_server):
     client.post("/logout", data={"csrf_token": csrf_from(page)})
     login("admin")
     assert client.post(f"/admin/outbox/{row.id}/resend", data={}).status_code == 400
-    assert _row(db, "gone@x.test").status == "failed"
+    with app.app_context():
+        assert _row(db, "gone@x.test").status == "failed"
 
 
 # --- the admin page ------------------------------------------------------------------------------------------
 
-def test_outbox_page_marks_the_filter_and_says_when_a_queued_row_is_tried_next(db, client, login, smtp_server):
-    clock.set_now(T0)
+def test_outbox_page_marks_the_filter_and_says_when_a_queued_row_is_tried_next(clock_at, app, db, client, login,
+                                                                                smtp_server):
+    clock_at(T0)
     smtp_server.stop()
-    _queue(db, "a@x.test")
-    jobs.send_due_mail()  # refused connection: next try at T0 + 2 min = 09:02 in Seoul
-    mail.queue("weekly_summary", "2020-W20", [_msg("b@x.test")])
-    db.session.commit()
+    with app.app_context():
+        _queue(db, "a@x.test")
+        jobs.send_due_mail()  # refused connection: next try at T0 + 2 min = 09:02 in Seoul
+        mail.queue("weekly_summary", "2020-W20", [_msg("b@x.test")])
+        db.session.commit()
     login("admin")
     page = client.get("/admin/outbox/?status=pending").get_data(as_text=True)
     assert re.search(r'href="/admin/outbox/\?status=pending" aria-current="page"', page)
@@ -433,8 +448,8 @@ def tls_server(app, certificate):
     controller.stop()
 
 
-def test_starttls_and_login_deliver(db, tls_server):
-    clock.set_now(T0)
+def test_starttls_and_login_deliver(clock_at, app_ctx, db, tls_server):
+    clock_at(T0)
     _queue(db, "a@x.test")
     assert jobs.send_due_mail() == {"sent": 1, "retry": 0, "failed": 0}
     assert [m["To"] for m in tls_server.messages] == ["a@x.test"]
@@ -442,29 +457,31 @@ def test_starttls_and_login_deliver(db, tls_server):
     assert all(entry["tls"] for entry in tls_server.logins)  # the password crossed only inside TLS
 
 
-def test_a_wrong_password_leaves_mail_queued_with_a_clear_error(app, db, client, login, tls_server):
+def test_a_wrong_password_leaves_mail_queued_with_a_clear_error(clock_at, app, db, client, login, tls_server):
     app.config["TRACKER_SMTP_PASSWORD"] = "wrong"
-    clock.set_now(T0)
-    _queue(db, "a@x.test", "b@x.test", "c@x.test")
-    assert jobs.send_due_mail() == {"sent": 0, "retry": 3, "failed": 0}
-    assert tls_server.raw == []
-    for r in ("a@x.test", "b@x.test", "c@x.test"):
-        row = _row(db, r)
-        assert (row.status, row.attempts) == ("pending", 1)
-        assert row.last_error.startswith("auth: 535 5.7.8 Authentication credentials invalid"), row.last_error
+    clock_at(T0)
+    with app.app_context():
+        _queue(db, "a@x.test", "b@x.test", "c@x.test")
+        assert jobs.send_due_mail() == {"sent": 0, "retry": 3, "failed": 0}
+        assert tls_server.raw == []
+        for r in ("a@x.test", "b@x.test", "c@x.test"):
+            row = _row(db, r)
+            assert (row.status, row.attempts) == ("pending", 1)
+            assert row.last_error.startswith("auth: 535 5.7.8 Authentication credentials invalid"), row.last_error
     # One connection, one login, for the whole run: three messages do not try the password three times.
     assert len({id(entry["session"]) for entry in tls_server.logins}) == 1
     login("admin")
     page = client.get("/admin/outbox/").get_data(as_text=True)
     assert "메일 서버 로그인에 실패했습니다: TRACKER_SMTP_USER와 TRACKER_SMTP_PASSWORD를 확인하세요." in page
     app.config["TRACKER_SMTP_PASSWORD"] = PASSWORD
-    clock.set_now(T0 + timedelta(minutes=2))
-    assert jobs.send_due_mail() == {"sent": 3, "retry": 0, "failed": 0}
+    clock_at(T0 + timedelta(minutes=2))
+    with app.app_context():
+        assert jobs.send_due_mail() == {"sent": 3, "retry": 0, "failed": 0}
 
 
-def test_an_untrusted_certificate_is_refused_before_any_password_is_sent(app, db, tls_server):
+def test_an_untrusted_certificate_is_refused_before_any_password_is_sent(clock_at, app_ctx, app, db, tls_server):
     app.config["TRACKER_SMTP_CAFILE"] = None  # the system's CAs only: the self-signed certificate is not trusted
-    clock.set_now(T0)
+    clock_at(T0)
     _queue(db, "a@x.test")
     assert jobs.send_due_mail() == {"sent": 0, "retry": 1, "failed": 0}
     row = _row(db, "a@x.test")
@@ -473,10 +490,10 @@ def test_an_untrusted_certificate_is_refused_before_any_password_is_sent(app, db
     assert tls_server.logins == [] and tls_server.raw == []
 
 
-def test_no_login_without_tls(app, db, tls_server):
+def test_no_login_without_tls(clock_at, app_ctx, app, db, tls_server):
     """With STARTTLS off the server does not offer AUTH (auth_require_tls): the mail waits, the password unsent."""
     app.config["TRACKER_SMTP_STARTTLS"] = False
-    clock.set_now(T0)
+    clock_at(T0)
     _queue(db, "a@x.test")
     assert jobs.send_due_mail()["retry"] == 1
     assert _row(db, "a@x.test").last_error.startswith("auth: SMTPNotSupportedError")
@@ -510,10 +527,10 @@ def open_as(browser, base, user, viewport, phone):
 
 
 
-def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(db, browser, live_server, make_user,
-                                                                      smtp_server):
+def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(clock_at, app_ctx, db, browser, live_server,
+                                                                      make_user, smtp_server):
     import os
-    clock.set_now(T0)
+    clock_at(T0)
     smtp_server.handler.refuse.add("gone.with.a.rather.long.address@district-office.example")
     _queue(db, "gone.with.a.rather.long.address@district-office.example", "ok@x.test")
     jobs.send_due_mail()

@@ -4,7 +4,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, loaded, reloaded
 from tracker.models import Audit, Site
 
 
@@ -13,18 +13,20 @@ def names_on(html: str) -> list[str]:
 
 
 @pytest.fixture
-def register(site_factory):
+def register(app, site_factory):
     """A small register across dongs, bands and statuses."""
-    s = {
-        "a": site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=40),
-        "b": site_factory(name="새솔콜센터", business_no="107-81-22222", dong="여의동", headcount=120),
-        "c": site_factory(name="누리상담센터", business_no="204-55-33333", dong="당산1동", headcount=40),
-        "d": site_factory(name="다온컨택센터", business_no="204-55-44444", dong="문래동", headcount=800),
-    }
-    from tracker.services import sites
-    sites.set_status(s["d"], "closed")
     from tracker.extensions import db
-    db.session.commit()
+    from tracker.services import sites
+    with app.app_context():
+        s = {
+            "a": site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=40),
+            "b": site_factory(name="새솔콜센터", business_no="107-81-22222", dong="여의동", headcount=120),
+            "c": site_factory(name="누리상담센터", business_no="204-55-33333", dong="당산1동", headcount=40),
+            "d": site_factory(name="다온컨택센터", business_no="204-55-44444", dong="문래동", headcount=800),
+        }
+        sites.set_status(s["d"], "closed")
+        db.session.commit()
+        loaded(*s.values())
     return s
 
 
@@ -106,23 +108,26 @@ def site_form(token, **kw):
     return data
 
 
-def test_lead_creates_a_site_with_derived_band_and_audit(client, db, login, form_token):
+def test_lead_creates_a_site_with_derived_band_and_audit(app, client, db, login, form_token):
     lead = login("lead")
     resp = client.post("/sites/new", data=site_form(form_token("/sites/new"), size_band="50 이하"))
     assert resp.status_code == 302
-    site = db.session.scalar(select(Site))
-    assert resp.headers["Location"].endswith(f"/sites/{site.id}")
-    assert (site.business_no, site.dong, site.headcount, site.size_band) == ("123-45-67890", "양평2동", 151, "151~200")
-    row = db.session.scalar(select(Audit).where(Audit.entity == "site", Audit.entity_id == site.id))
-    assert (row.action, row.user_id, row.before) == ("create", lead.id, None)
-    assert row.after["name"] == "여울콜센터" and row.after["size_band"] == "151~200"
+    with app.app_context():
+        site = db.session.scalar(select(Site))
+        assert resp.headers["Location"].endswith(f"/sites/{site.id}")
+        assert (site.business_no, site.dong, site.headcount, site.size_band) == ("123-45-67890", "양평2동", 151,
+                                                                                "151~200")
+        row = db.session.scalar(select(Audit).where(Audit.entity == "site", Audit.entity_id == site.id))
+        assert (row.action, row.user_id, row.before) == ("create", lead.id, None)
+        assert row.after["name"] == "여울콜센터" and row.after["size_band"] == "151~200"
 
 
-def test_site_with_no_staff_can_be_registered(client, db, login, form_token):
+def test_site_with_no_staff_can_be_registered(app, client, db, login, form_token):
     login("lead")
     resp = client.post("/sites/new", data=site_form(form_token("/sites/new"), headcount="0"))
     assert resp.status_code == 302
-    assert db.session.scalar(select(Site.size_band)) == "50 이하"
+    with app.app_context():
+        assert db.session.scalar(select(Site.size_band)) == "50 이하"
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -132,29 +137,31 @@ def test_site_with_no_staff_can_be_registered(client, db, login, form_token):
     ("headcount", "-1", ""),
     ("name", "", ""),
 ])
-def test_create_form_refuses_bad_input(client, db, login, form_token, site_factory, field, value, message):
+def test_create_form_refuses_bad_input(app, client, db, login, form_token, site_factory, field, value, message):
     site_factory(business_no="107-81-11111")
     login("admin")
     resp = client.post("/sites/new", data=site_form(form_token("/sites/new"), **{field: value}))
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert 'class="error"' in html and message in html
-    assert db.session.scalar(select(Site).where(Site.business_no == "123-45-67890")) is None
+    with app.app_context():
+        assert db.session.scalar(select(Site).where(Site.business_no == "123-45-67890")) is None
 
 
-def test_lead_edits_a_site_and_the_audit_keeps_before_and_after(client, db, login, form_token, site_factory):
+def test_lead_edits_a_site_and_the_audit_keeps_before_and_after(app, client, db, login, form_token, site_factory):
     s = site_factory(name="옛센터", business_no="107-81-11111", dong="여의동", headcount=40)
     lead = login("lead")
     token = form_token(f"/sites/{s.id}/edit")
     resp = client.post(f"/sites/{s.id}/edit", data=site_form(token, name="새센터", business_no="107-81-11111",
                                                                dong="여의동", headcount="260"))
     assert resp.status_code == 302
-    db.session.refresh(s)
+    s = reloaded(app, s)
     assert (s.name, s.headcount, s.size_band) == ("새센터", 260, "251~300")
-    row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "update")).one()
-    assert row.user_id == lead.id and row.at is not None
-    assert (row.before["name"], row.after["name"]) == ("옛센터", "새센터")
-    assert (row.before["size_band"], row.after["size_band"]) == ("50 이하", "251~300")
+    with app.app_context():
+        row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "update")).one()
+        assert row.user_id == lead.id and row.at is not None
+        assert (row.before["name"], row.after["name"]) == ("옛센터", "새센터")
+        assert (row.before["size_band"], row.after["size_band"]) == ("50 이하", "251~300")
     html = client.get(f"/sites/{s.id}").get_data(as_text=True)
     assert "종사자수: 40 → 260" in html and "규모: 50 이하 → 251~300" in html and lead.name in html
     assert "<b>수정</b>" in html and "사업장명: 옛센터 → 새센터" in html
@@ -162,19 +169,21 @@ def test_lead_edits_a_site_and_the_audit_keeps_before_and_after(client, db, logi
     # saving the same values again writes no audit row
     client.post(f"/sites/{s.id}/edit", data=site_form(token, name="새센터", business_no="107-81-11111",
                                                         dong="여의동", headcount="260"))
-    assert len(db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "update")).all()) == 1
+    with app.app_context():
+        assert len(db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "update"))
+                   .all()) == 1
 
 
-def test_lead_closes_and_reopens_a_site(client, db, login, form_token, site_factory):
+def test_lead_closes_and_reopens_a_site(app, client, db, login, form_token, site_factory):
     s = site_factory()
     lead = login("lead")
     token = form_token(f"/sites/{s.id}")
     resp = client.post(f"/sites/{s.id}/status", data={"csrf_token": token, "status": "closed"})
     assert resp.status_code == 302
-    db.session.refresh(s)
-    assert s.status == "closed"
-    row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "close")).one()
-    assert row.user_id == lead.id and (row.before["status"], row.after["status"]) == ("active", "closed")
+    assert reloaded(app, s).status == "closed"
+    with app.app_context():
+        row = db.session.scalars(select(Audit).where(Audit.entity_id == s.id, Audit.action == "close")).one()
+        assert row.user_id == lead.id and (row.before["status"], row.after["status"]) == ("active", "closed")
     html = client.get(f"/sites/{s.id}").get_data(as_text=True)
     assert "폐업" in html and "다시 운영" in html
     assert "총 0개소" in client.get("/sites/").get_data(as_text=True)
@@ -182,8 +191,7 @@ def test_lead_closes_and_reopens_a_site(client, db, login, form_token, site_fact
     resp = client.post(f"/sites/{s.id}/status", data={"csrf_token": token, "status": "deleted"}, follow_redirects=True)
     assert resp.status_code == 200 and "active 또는 closed" in resp.get_data(as_text=True)
     client.post(f"/sites/{s.id}/status", data={"csrf_token": token, "status": "active"})
-    db.session.refresh(s)
-    assert s.status == "active"
+    assert reloaded(app, s).status == "active"
 
 
 @pytest.mark.parametrize("method,url", [
@@ -192,7 +200,7 @@ def test_lead_closes_and_reopens_a_site(client, db, login, form_token, site_fact
     ("post", "/sites/import"), ("get", "/sites/qr-sheet"), ("get", "/admin/users"), ("post", "/admin/users"),
     ("post", "/admin/users/1"),
 ])
-def test_inspector_gets_403_on_changes(client, db, login, form_token, site_factory, method, url):
+def test_inspector_gets_403_on_changes(app, client, db, login, form_token, site_factory, method, url):
     s = site_factory(name="그대로센터")
     login("inspector")
     token = form_token("/sites/")
@@ -201,7 +209,7 @@ def test_inspector_gets_403_on_changes(client, db, login, form_token, site_facto
                                                                "dong": "여의동", "headcount": "5"})
     assert resp.status_code == 403
     assert "권한" in resp.get_data(as_text=True)
-    db.session.refresh(s)
+    s = reloaded(app, s)
     assert (s.name, s.status) == ("그대로센터", "active")
 
 
@@ -227,16 +235,17 @@ def test_anonymous_users_are_sent_to_login(client, site_factory, url):
     ("/sites/{id}/status", {"status": "closed"}),
     ("/sites/{id}/rotate-qr", {}),
 ])
-def test_posts_without_csrf_token_are_refused(client, db, login, site_factory, url, data):
+def test_posts_without_csrf_token_are_refused(app, client, db, login, site_factory, url, data):
     s = site_factory(name="그대로센터")
     token = s.qr_token
     login("admin")
     resp = client.post(url.format(id=s.id), data=data)
     assert resp.status_code == 400
     assert "보안 토큰" in resp.get_data(as_text=True)
-    db.session.refresh(s)
+    s = reloaded(app, s)
     assert (s.name, s.status, s.qr_token) == ("그대로센터", "active", token)
-    assert db.session.scalar(select(Site).where(Site.business_no == "999-99-99999")) is None
+    with app.app_context():
+        assert db.session.scalar(select(Site).where(Site.business_no == "999-99-99999")) is None
     # and a wrong token too
     resp = client.post(url.format(id=s.id), data={**data, "csrf_token": "forged"})
     assert resp.status_code == 400
@@ -262,16 +271,18 @@ def test_changed_band_edges_reach_the_tables_at_once_and_the_sites_on_refresh(ap
         site_factory(name=f"센터{n}", headcount=headcount)
     app.config["TRACKER_BAND_EDGES"] = [100, 300]
     app.extensions.pop("tracker_district")
-    assert sites.counts()["by_band"] == {"100 이하": 2, "101~300": 2, "301이상": 2}
+    with app.app_context():
+        assert sites.counts()["by_band"] == {"100 이하": 2, "101~300": 2, "301이상": 2}
     login("lead")
     assert set(names_on(client.get("/sites/?band=301이상").get_data(as_text=True))) == {"센터4", "센터5"}
-    assert db.session.scalar(select(Site.size_band).where(Site.name == "센터4")) == "301~400"  # not yet moved
+    with app.app_context():
+        assert db.session.scalar(select(Site.size_band).where(Site.name == "센터4")) == "301~400"  # not yet moved
     result = app.test_cli_runner().invoke(args=["refresh-bands"])
     assert "6 sites moved" in result.output, result.output  # every one of the six lands in a new band
-    db.session.expire_all()
-    assert dict(db.session.execute(select(Site.name, Site.size_band)).all()) == {
-        "센터0": "100 이하", "센터1": "100 이하", "센터2": "101~300", "센터3": "101~300", "센터4": "301이상",
-        "센터5": "301이상"}
-    rows = db.session.scalars(select(Audit).where(Audit.action == "update")).all()
-    assert {(r.before["size_band"], r.after["size_band"]) for r in rows} >= {("301~400", "301이상")}
+    with app.app_context():
+        assert dict(db.session.execute(select(Site.name, Site.size_band)).all()) == {
+            "센터0": "100 이하", "센터1": "100 이하", "센터2": "101~300", "센터3": "101~300", "센터4": "301이상",
+            "센터5": "301이상"}
+        rows = db.session.scalars(select(Audit).where(Audit.action == "update")).all()
+        assert {(r.before["size_band"], r.after["size_band"]) for r in rows} >= {("301~400", "301이상")}
     assert app.test_cli_runner().invoke(args=["refresh-bands"]).output.strip() == "size bands refreshed: 0 sites moved"

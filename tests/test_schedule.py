@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
+from conftest import app_context, loaded
 from tracker import clock
-from tracker.models import Action, DongAssignment, Incident, Task
+from tracker.models import Action, DongAssignment, Incident, Site, Task
 from tracker.services import ServiceError, checklist, inspections, schedule
 
 KST = clock.ZoneInfo("Asia/Seoul")
@@ -19,20 +20,23 @@ def at(text):
     return datetime.fromisoformat(text).replace(tzinfo=KST)
 
 
-def submit(site, mode, when, inspector, no=(), na=()):
-    """An inspection through the real service, at a pinned time."""
-    clock.set_now(when)
-    tpl = checklist.current()
-    answers = {i.key: {"value": "no" if i.key in no else "na" if i.key in na else "yes", "note": ""}
-               for i in tpl.items if i.applies_to(mode)}
-    data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers}
-    if mode == "phone":
-        data["contact_name"] = "담당자"
-    else:
-        data["qr_token"] = site.qr_token
-    insp, created = inspections.submit(data, by=inspector)
-    assert created
-    return insp
+@pytest.fixture
+def submit(clock_at):
+    """submit(site, mode, when, inspector, no=(), na=()): an inspection through the real service, at a pinned time."""
+    def submit_at(site, mode, when, inspector, no=(), na=()):
+        clock_at(when)
+        tpl = checklist.current()
+        answers = {i.key: {"value": "no" if i.key in no else "na" if i.key in na else "yes", "note": ""}
+                   for i in tpl.items if i.applies_to(mode)}
+        data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers}
+        if mode == "phone":
+            data["contact_name"] = "담당자"
+        else:
+            data["qr_token"] = site.qr_token
+        insp, created = inspections.submit(data, by=inspector)
+        assert created
+        return insp
+    return submit_at
 
 
 def tasks(db, **where):
@@ -44,20 +48,21 @@ def tasks(db, **where):
 
 
 @pytest.fixture
-def setup(db, make_user, site_factory):
-    checklist.ensure_default()
-    inspector = make_user("inspector", name="이점검")
-    other = make_user("inspector", name="박점검")
-    db.session.add(DongAssignment(dong="여의동", inspector_id=inspector.id))
-    site = site_factory(dong="여의동", headcount=40)
-    db.session.commit()
-    return {"inspector": inspector, "other": other, "site": site}
+def setup(app, db, make_user, site_factory):
+    with app_context(app):
+        checklist.ensure_default()
+        inspector = make_user("inspector", name="이점검")
+        other = make_user("inspector", name="박점검")
+        db.session.add(DongAssignment(dong="여의동", inspector_id=inspector.id))
+        site = site_factory(dong="여의동", headcount=40)
+        db.session.commit()
+        return dict(zip(("inspector", "other", "site"), loaded(inspector, other, site)))
 
 
-def test_a_site_through_its_whole_life(db, setup):
+def test_a_site_through_its_whole_life(submit, clock_at, app_ctx, db, setup):
     site, insp = setup["site"], setup["inspector"]
     # Monday 00:05 of 2020-W11: the round is made, assigned by dong, due Friday 18:00 Seoul time.
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     assert schedule.schedule_week() == 1
     assert schedule.schedule_week() == 0  # a second run makes nothing more
     (task,) = tasks(db, kind="weekly_monitoring")
@@ -82,7 +87,7 @@ def test_a_site_through_its_whole_life(db, setup):
     # Past its due date the action is escalated.
     assert schedule.mark_overdue(at("2020-03-18T09:00"))["escalated"] == 1
     # The next round; the reinspection answers "yes": the action is cleared and the tasks close.
-    clock.set_now(at("2020-03-16T00:05"))
+    clock_at(at("2020-03-16T00:05"))
     schedule.schedule_week()
     fix = submit(site, "phone", at("2020-03-18T10:00"), insp)
     db.session.expire_all()
@@ -91,16 +96,16 @@ def test_a_site_through_its_whole_life(db, setup):
     assert {t.kind: t.status for t in tasks(db, week="2020-W12")} == {"weekly_monitoring": "done",
                                                                      "reinspection": "done"}
     # A week with no inspection at all ends missed.
-    clock.set_now(at("2020-03-23T00:05"))
+    clock_at(at("2020-03-23T00:05"))
     schedule.schedule_week()
     assert schedule.mark_overdue(at("2020-03-30T00:30"))["missed"] == 1
     assert tasks(db, week="2020-W13")[0].status == "missed"
     db.session.commit()
 
 
-def test_an_onsite_only_failure_needs_an_onsite_reinspection(db, setup):
+def test_an_onsite_only_failure_needs_an_onsite_reinspection(submit, clock_at, app_ctx, db, setup):
     site, insp = setup["site"], setup["inspector"]
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     submit(site, "onsite", at("2020-03-10T10:00"), insp, no=("partitions_installed",), na=("flexible_work",))
     (reinsp,) = tasks(db, kind="reinspection")
@@ -113,11 +118,11 @@ def test_an_onsite_only_failure_needs_an_onsite_reinspection(db, setup):
     assert db.session.scalar(select(Action.status)) == "cleared"
 
 
-def test_closed_sites_get_no_tasks(db, setup, site_factory):
+def test_closed_sites_get_no_tasks(clock_at, app_ctx, db, setup, site_factory):
     from tracker.services import sites
     closed = site_factory(dong="문래동")
     sites.set_status(closed, "closed")
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     assert [t.site_id for t in tasks(db)] == [setup["site"].id]
     # A site closed mid-week: its open round is cancelled, so it never turns overdue or missed.
@@ -127,12 +132,12 @@ def test_closed_sites_get_no_tasks(db, setup, site_factory):
     assert [t.status for t in tasks(db)] == ["cancelled"]
 
 
-def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
+def test_an_incident_raises_monitoring_for_its_period_then_ends(submit, clock_at, app_ctx, db, setup, app):
     site, insp = setup["site"], setup["inspector"]
-    clock.set_now(at("2020-05-04T00:05"))
+    clock_at(at("2020-05-04T00:05"))
     schedule.schedule_week()  # 2020-W19
     # Saturday 2020-05-09: a confirmed case. An on-site task is due the next working day, Monday.
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     inc = schedule.record_incident(site, date(2020, 5, 9), 1, "동작구 거주 직원")
     assert inc.raised_until == date(2020, 5, 23)
     (resp,) = tasks(db, kind="incident_response")
@@ -141,7 +146,7 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
     assert len(tasks(db, week="2020-W19", kind="weekly_monitoring")) == 1
     # W20 and W21 are raised: two checks a week, the first on site; the risk is high while the case is recent.
     for week, monday in (("2020-W20", "2020-05-11"), ("2020-W21", "2020-05-18")):
-        clock.set_now(at(f"{monday}T00:05"))
+        clock_at(at(f"{monday}T00:05"))
         schedule.schedule_week()
         rounds = tasks(db, week=week, kind="weekly_monitoring")
         assert [(t.slot, t.required_mode) for t in rounds] == [(0, "onsite"), (1, "any")]
@@ -152,10 +157,10 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
     submit(site, "phone", at("2020-05-13T10:00"), insp)
     assert {t.slot: t.status for t in tasks(db, week="2020-W20", kind="weekly_monitoring")} == {0: "done", 1: "done"}
     # After the period: back to once a week (the risk of a recent case still asks for a visit until it ages).
-    clock.set_now(at("2020-05-25T00:05"))
+    clock_at(at("2020-05-25T00:05"))
     schedule.schedule_week()
     assert len(tasks(db, week="2020-W22", kind="weekly_monitoring")) == 1
-    clock.set_now(at("2020-06-15T00:05"))
+    clock_at(at("2020-06-15T00:05"))
     schedule.schedule_week()
     (late,) = tasks(db, week="2020-W25", kind="weekly_monitoring")
     assert late.required_mode == "any"
@@ -163,26 +168,29 @@ def test_an_incident_raises_monitoring_for_its_period_then_ends(db, setup, app):
     assert page_risk["level"] == "low"
 
 
-def test_risk_rule_is_what_the_site_page_shows(db, setup, client, login, site_factory):
-    big = site_factory(dong="여의동", headcount=800)  # large site: +2
-    clock.set_now(at("2020-05-09T11:00"))
-    schedule.record_incident(big, date(2020, 5, 9), 2)  # recent case: +3
-    db.session.commit()
-    risk = schedule.risk_scores([big.id])[big.id]
-    assert risk == {"score": 5, "level": "high", "parts": {"large_site": 2, "recent_incident": 3}}
+def test_risk_rule_is_what_the_site_page_shows(clock_at, app, db, setup, client, login, site_factory):
+    with app.app_context():
+        big = site_factory(dong="여의동", headcount=800)  # large site: +2
+        clock_at(at("2020-05-09T11:00"))
+        schedule.record_incident(big, date(2020, 5, 9), 2)  # recent case: +3
+        db.session.commit()
+        risk = schedule.risk_scores([big.id])[big.id]
+        assert risk == {"score": 5, "level": "high", "parts": {"large_site": 2, "recent_incident": 3}}
+        rule = schedule.risk_rule()
     login("lead")
     page = client.get(f"/sites/{big.id}").get_data(as_text=True)
     assert "위험도 계산 규칙" in page and "높음" in page
-    for line in schedule.risk_rule():
+    for line in rule:
         assert line in page
     # High risk: the week's round asks for an on-site visit instead of a call.
-    clock.set_now(at("2020-05-11T00:05"))
-    schedule.schedule_week()
-    assert tasks(db, site_id=big.id, week="2020-W20", kind="weekly_monitoring")[0].required_mode == "onsite"
+    clock_at(at("2020-05-11T00:05"))
+    with app.app_context():
+        schedule.schedule_week()
+        assert tasks(db, site_id=big.id, week="2020-W20", kind="weekly_monitoring")[0].required_mode == "onsite"
 
 
-def test_incident_input_is_checked(db, setup):
-    clock.set_now(at("2020-05-09T11:00"))
+def test_incident_input_is_checked(clock_at, app_ctx, db, setup):
+    clock_at(at("2020-05-09T11:00"))
     with pytest.raises(ServiceError):
         schedule.record_incident(setup["site"], date(2020, 5, 9), 0)
     with pytest.raises(ServiceError):
@@ -190,57 +198,65 @@ def test_incident_input_is_checked(db, setup):
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
 
 
-def test_lead_reassigns_dongs_and_tasks(db, setup, client, login):
+def test_lead_reassigns_dongs_and_tasks(clock_at, app, db, setup, client, login):
     from tests.conftest import csrf_from
     _site, other = setup["site"], setup["other"]
-    clock.set_now(at("2020-03-09T00:05"))
-    schedule.schedule_week()
-    db.session.commit()
+    clock_at(at("2020-03-09T00:05"))
+    with app.app_context():
+        schedule.schedule_week()
+        db.session.commit()
     login("lead")
     page = client.get("/schedule/assignments").get_data(as_text=True)
     resp = client.post("/schedule/assignments", data={"csrf_token": csrf_from(page), "dong-여의동": str(other.id)})
     assert resp.status_code == 302
-    assert tasks(db)[0].assignee_id == other.id  # the open task moved with the dong
     from tracker.models import Audit
     trail = lambda: db.session.scalars(select(Audit).where(Audit.entity == "assignment")).all()  # noqa: E731
-    assert [(a.before, a.after) for a in trail()] == [
-        ({"dong": "여의동", "inspector_id": setup["inspector"].id}, {"dong": "여의동", "inspector_id": other.id})]
+    with app.app_context():
+        assert tasks(db)[0].assignee_id == other.id  # the open task moved with the dong
+        assert [(a.before, a.after) for a in trail()] == [
+            ({"dong": "여의동", "inspector_id": setup["inspector"].id}, {"dong": "여의동", "inspector_id": other.id})]
     client.post("/schedule/assignments", data={"csrf_token": csrf_from(page), "dong-여의동": str(other.id)})
-    assert len(trail()) == 1  # saving the page unchanged writes nothing
-    task = tasks(db)[0]
-    resp = client.post(f"/tasks/{task.id}/assignee", data={"csrf_token": csrf_from(page),
+    with app.app_context():
+        assert len(trail()) == 1  # saving the page unchanged writes nothing
+        task_id = tasks(db)[0].id
+    resp = client.post(f"/tasks/{task_id}/assignee", data={"csrf_token": csrf_from(page),
                                                           "inspector_id": str(setup["inspector"].id)})
     assert resp.status_code == 302
-    assert tasks(db)[0].assignee_id == setup["inspector"].id
+    with app.app_context():
+        assert tasks(db)[0].assignee_id == setup["inspector"].id
 
 
-def test_week_page_groups_late_sites_and_workload(db, setup, client, login, site_factory):
-    site_factory(dong="여의동", name="늦은센터")
-    clock.set_now(at("2020-03-09T00:05"))
-    schedule.schedule_week()
-    submit(setup["site"], "phone", at("2020-03-10T10:00"), setup["inspector"])
-    schedule.mark_overdue(at("2020-03-14T09:00"))
-    db.session.commit()
-    view = schedule.week_view("2020-W11")
-    assert [t.site.name for t in view["late"]] == ["늦은센터"]
-    assert view["workload"] == [{"id": setup["inspector"].id, "name": "이점검", "open": 1, "done": 1, "missed": 0,
-                                 "overdue": 1}]
+def test_week_page_groups_late_sites_and_workload(submit, clock_at, app, db, setup, client, login, site_factory):
+    with app.app_context():
+        site_factory(dong="여의동", name="늦은센터")
+        clock_at(at("2020-03-09T00:05"))
+        schedule.schedule_week()
+        submit(setup["site"], "phone", at("2020-03-10T10:00"), setup["inspector"])
+        schedule.mark_overdue(at("2020-03-14T09:00"))
+        db.session.commit()
+        view = schedule.week_view("2020-W11")
+        assert [t.site.name for t in view["late"]] == ["늦은센터"]
+        assert view["workload"] == [{"id": setup["inspector"].id, "name": "이점검", "open": 1, "done": 1,
+                                     "missed": 0, "overdue": 1}]
     login("lead")
     page = client.get("/schedule?week=2020-W11").get_data(as_text=True)
     assert "늦은센터" in page and "이점검" in page
 
 
-def test_actions_list_filters_and_api(db, setup, client, login, site_factory):
-    clock.set_now(at("2020-03-09T00:05"))
-    schedule.schedule_week()
-    submit(setup["site"], "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("ventilation", "masks_mandatory"))
-    clock.set_now(at("2020-03-30T10:00"))
-    db.session.commit()
-    assert len(db.session.scalars(schedule.actions_stmt(status="open", item="ventilation")).all()) == 1
-    assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=30)).all()) == 0
-    assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=14)).all()) == 2
-    assert schedule.action_age_buckets() == [{"from": 0, "to": 7, "count": 0}, {"from": 8, "to": 14, "count": 0},
-                                             {"from": 15, "to": 30, "count": 2}, {"from": 31, "to": None, "count": 0}]
+def test_actions_list_filters_and_api(submit, clock_at, app, db, setup, client, login, site_factory):
+    with app.app_context():
+        clock_at(at("2020-03-09T00:05"))
+        schedule.schedule_week()
+        submit(setup["site"], "onsite", at("2020-03-10T10:00"), setup["inspector"],
+               no=("ventilation", "masks_mandatory"))
+        clock_at(at("2020-03-30T10:00"))
+        db.session.commit()
+        assert len(db.session.scalars(schedule.actions_stmt(status="open", item="ventilation")).all()) == 1
+        assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=30)).all()) == 0
+        assert len(db.session.scalars(schedule.actions_stmt(status="open", min_age=14)).all()) == 2
+        assert schedule.action_age_buckets() == [{"from": 0, "to": 7, "count": 0}, {"from": 8, "to": 14, "count": 0},
+                                                 {"from": 15, "to": 30, "count": 2},
+                                                 {"from": 31, "to": None, "count": 0}]
     login("lead")
     body = client.get("/api/v1/actions?status=open").get_json()
     assert sorted(a["item_key"] for a in body["items"]) == ["masks_mandatory", "ventilation"]
@@ -251,10 +267,11 @@ def test_actions_list_filters_and_api(db, setup, client, login, site_factory):
     page = client.get("/actions?item=ventilation").get_data(as_text=True)
     assert setup["site"].name in page
     # The page's filters: a second site elsewhere, then dong, status and age narrow the list.
-    far = site_factory(dong="문래동", name="문래먼센터")
-    submit(far, "phone", at("2020-03-29T10:00"), setup["inspector"], no=("ventilation",))
-    clock.set_now(at("2020-03-30T10:00"))
-    db.session.commit()
+    with app.app_context():
+        far = site_factory(dong="문래동", name="문래먼센터")
+        submit(far, "phone", at("2020-03-29T10:00"), setup["inspector"], no=("ventilation",))
+        clock_at(at("2020-03-30T10:00"))
+        db.session.commit()
     both = client.get("/actions?status=open").get_data(as_text=True)
     assert setup["site"].name in both and "문래먼센터" in both
     only_far = client.get("/actions?status=open&dong=문래동").get_data(as_text=True)
@@ -264,7 +281,7 @@ def test_actions_list_filters_and_api(db, setup, client, login, site_factory):
     assert "문래먼센터" not in client.get("/actions?status=cleared").get_data(as_text=True)
 
 
-def test_cli_wrappers(app, db, setup):
+def test_cli_wrappers(clock_at, app, db, setup):
     runner = app.test_cli_runner()
     r = runner.invoke(args=["schedule-week", "--week", "2020-W11"])
     assert r.exit_code == 0 and "1 new task" in r.output
@@ -273,15 +290,17 @@ def test_cli_wrappers(app, db, setup):
     assert runner.invoke(args=["schedule-week", "--week", "2020-11"]).exit_code != 0
     r = runner.invoke(args=["mark-overdue", "--at", "2020-03-13T18:30"])
     assert r.exit_code == 0 and "overdue 1" in r.output
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     r = runner.invoke(args=["record-incident", "--business-no", setup["site"].business_no, "--date", "2020-05-09",
                             "--cases", "1", "--note", "테스트"])
     assert r.exit_code == 0, r.output
-    assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
-    assert runner.invoke(args=["record-incident", "--business-no", "000-00-00000", "--date", "2020-05-09"]).exit_code != 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
+    unknown = runner.invoke(args=["record-incident", "--business-no", "000-00-00000", "--date", "2020-05-09"])
+    assert unknown.exit_code != 0
 
 
-def test_seed_story_on_the_real_calendar(app, db):
+def test_seed_story_on_the_real_calendar(app_ctx, app, db):
     from tracker.services import demo
     demo.seed()
     demo.seed_history(date(2020, 3, 9))
@@ -302,13 +321,14 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     """What the team reported to the council: 73 sites by dong and band, all 73 inspected on site,
     12 monitoring rounds, one confirmed case."""
     from tracker.services import demo, reports, sites, summary
-    demo.seed()
-    demo.seed_history(date(2020, 3, 9))
-    db.session.commit()
-    s = summary.compute("2020-W11", "2020-W23")
-    assert (s["sites_total"], s["onsite_sites_inspected"], s["monitoring_rounds"], s["confirmed_cases"]) == \
-        (73, 73, 12, 1)
-    by_dong, by_band, results = reports.council_tables(s, sites.counts())
+    with app.app_context():
+        demo.seed()
+        demo.seed_history(date(2020, 3, 9))
+        db.session.commit()
+        s = summary.compute("2020-W11", "2020-W23")
+        assert (s["sites_total"], s["onsite_sites_inspected"], s["monitoring_rounds"], s["confirmed_cases"]) == \
+            (73, 73, 12, 1)
+        by_dong, by_band, results = reports.council_tables(s, sites.counts())
     dong_row = dict(zip(by_dong[1][1:], by_dong[2][0][1:]))
     assert {k: v for k, v in dong_row.items() if v} == {
         "영등포동": 13, "여의동": 22, "당산1동": 7, "당산2동": 5, "문래동": 9, "양평1동": 8, "양평2동": 8, "신길6동": 1,
@@ -319,6 +339,7 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     assert results[2][0][1:4] == [73, 73, 12] and results[2][0][-1] == 1
     # The page's XLSX without a period covers the programme, years later as well: the same figures.
     import io
+
     from openpyxl import load_workbook
     login("lead")
     wb = load_workbook(io.BytesIO(client.get("/reports/council.xlsx").data))
@@ -326,69 +347,80 @@ def test_council_report_of_the_seed_story_agrees_with_the_district_report(app, d
     assert row[0].startswith("2020-W11 ~ 2020-W2") and row[1:4] == [73, 73, 12] and row[-1] == 1
 
 
-def test_each_part_of_the_risk_counts_whatever_the_bands(db, setup, site_factory, app, client, login):
+def test_each_part_of_the_risk_counts_whatever_the_bands(submit, clock_at, db, setup, site_factory, app, client, login):
     """Medium size +1, an open critical action +2, a missed week +1 = 4: high. Another district's three bands do
     not change the rule (its size thresholds are their own settings)."""
     app.config["TRACKER_BAND_EDGES"] = [50, 100, 150]
-    mid = site_factory(dong="여의동", headcount=150)
-    clock.set_now(at("2020-03-09T00:05"))
-    schedule.schedule_week()
-    submit(mid, "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("masks_mandatory",))  # critical
-    clock.set_now(at("2020-03-16T00:05"))
-    schedule.schedule_week()                       # W12: nobody calls
-    schedule.mark_overdue(at("2020-03-23T00:30"))  # W12's round is missed
-    db.session.commit()
-    clock.set_now(at("2020-03-23T09:00"))
-    risk = schedule.risk_scores([mid.id])[mid.id]
-    assert risk["parts"] == {"medium_site": 1, "open_critical_action": 2, "missed_week": 1}
-    assert (risk["score"], risk["level"]) == (4, "high")
-    schedule.schedule_week()                       # W13: the high risk asks for a visit
-    assert tasks(db, site_id=mid.id, week="2020-W13", kind="weekly_monitoring")[0].required_mode == "onsite"
+    with app.app_context():
+        mid = site_factory(dong="여의동", headcount=150)
+        clock_at(at("2020-03-09T00:05"))
+        schedule.schedule_week()
+        submit(mid, "onsite", at("2020-03-10T10:00"), setup["inspector"], no=("masks_mandatory",))  # critical
+        clock_at(at("2020-03-16T00:05"))
+        schedule.schedule_week()                       # W12: nobody calls
+        schedule.mark_overdue(at("2020-03-23T00:30"))  # W12's round is missed
+        db.session.commit()
+        clock_at(at("2020-03-23T09:00"))
+        risk = schedule.risk_scores([mid.id])[mid.id]
+        assert risk["parts"] == {"medium_site": 1, "open_critical_action": 2, "missed_week": 1}
+        assert (risk["score"], risk["level"]) == (4, "high")
+        schedule.schedule_week()                       # W13: the high risk asks for a visit
+        assert tasks(db, site_id=mid.id, week="2020-W13", kind="weekly_monitoring")[0].required_mode == "onsite"
+        db.session.commit()
+        loaded(mid)
     login("lead")
     page = client.get(f"/sites/{mid.id}").get_data(as_text=True)
     assert "종사자 100명 초과 300명 이하: +1점" in page
     app.config["TRACKER_RISK_MEDIUM_HEADCOUNT"] = 200  # a district that counts from 200
-    assert "medium_site" not in schedule.risk_scores([mid.id])[mid.id]["parts"]
+    with app.app_context():
+        assert "medium_site" not in schedule.risk_scores([mid.id])[mid.id]["parts"]
 
 
-def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(db, setup, site_factory, client, login):
+def test_task_and_action_lists_take_the_same_queries_for_any_number_of_rows(submit, clock_at, app, db, setup,
+                                                                            site_factory, client, login):
     from sqlalchemy import event
+    with app.app_context():
+        engine = db.engine
 
     def statements(url):
         seen = []
         listener = lambda *a: seen.append(1)  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
+        event.listen(engine, "before_cursor_execute", listener)
         try:
             assert client.get(url).status_code == 200
         finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
+            event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
+    clock_at(at("2020-03-09T00:00"))  # before logging in: a session signed later than "now" is refused
     login("lead")
     counts = []
     for week, n in (("2020-W11", 2), ("2020-W12", 12)):
-        for k in range(n):
-            site_factory(dong=("여의동", "문래동", "당산1동")[k % 3])
-        clock.set_now(at(f"{clock.week_monday(week)}T00:05"))
-        schedule.schedule_week()
-        for site in db.session.scalars(select(schedule.Site)).all():
-            submit(site, "phone", at(f"{clock.week_monday(week)}T10:00"), setup["inspector"], no=("ventilation",))
-        db.session.commit()
+        with app.app_context():
+            for k in range(n):
+                site_factory(dong=("여의동", "문래동", "당산1동")[k % 3])
+            clock_at(at(f"{clock.week_monday(week)}T00:05"))
+            schedule.schedule_week()
+            for site in db.session.scalars(select(schedule.Site)).all():
+                submit(site, "phone", at(f"{clock.week_monday(week)}T10:00"), setup["inspector"],
+                       no=("ventilation",))
+            db.session.commit()
         counts.append((statements(f"/api/v1/tasks?week={week}"), statements("/api/v1/actions?status=open"),
                        statements(f"/schedule?week={week}")))
     assert counts[0] == counts[1], counts
 
 
-def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(db, setup, site_factory):
+def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(submit, clock_at, app_ctx, db, setup,
+                                                                             site_factory):
     """The round is made after inspections already arrived that week (the scheduler was down): a phone call
     closes an 'any' round, but not a round that asks for a visit."""
     big = site_factory(dong="여의동", headcount=900)            # large: +2
-    clock.set_now(at("2020-03-07T11:00"))
+    clock_at(at("2020-03-07T11:00"))
     schedule.record_incident(big, date(2020, 3, 7), 1)          # recent case: +3 -> high: on site
     db.session.commit()
     submit(big, "phone", at("2020-03-09T09:00"), setup["inspector"])
     submit(setup["site"], "phone", at("2020-03-09T09:05"), setup["inspector"])
-    clock.set_now(at("2020-03-09T10:00"))
+    clock_at(at("2020-03-09T10:00"))
     schedule.schedule_week("2020-W11")
     db.session.commit()
     rounds = {t.site_id: t for t in tasks(db, week="2020-W11", kind="weekly_monitoring", slot=0)}
@@ -396,13 +428,13 @@ def test_a_late_schedule_counts_only_inspections_of_the_mode_a_task_asks_for(db,
     assert rounds[setup["site"].id].status == "done"
 
 
-def test_seed_story_without_a_start_ends_this_week(app, db):
+def test_seed_story_without_a_start_ends_this_week(clock_at, app_ctx, app, db):
     """`seed-demo` without --start: the same story, laid so that its last round is this week."""
     from tracker.services import demo, summary
-    clock.set_now(at("2026-11-25T15:00"))  # a Wednesday: this week's round exists, its inspections partly done
+    clock_at(at("2026-11-25T15:00"))  # a Wednesday: this week's round exists, its inspections partly done
     demo.seed()
     demo.seed_history()
-    clock.set_now(at("2026-11-25T15:00"))
+    clock_at(at("2026-11-25T15:00"))
     db.session.commit()
     this_week = clock.week_of()
     first = clock.add_weeks(this_week, -12)
@@ -467,7 +499,8 @@ def page(client, url):
     return resp.get_data(as_text=True)
 
 
-def test_due_time_action_days_and_the_raised_period_follow_the_settings(db, setup, app, monkeypatch, tmp_path):
+def test_due_time_action_days_and_the_raised_period_follow_the_settings(submit, clock_at, app_ctx, db, setup, app,
+                                                                        monkeypatch, tmp_path):
     """Due Thursday 12:00, 5 days to fix (2 for a critical item), 7 days of closer monitoring: read from the
     TRACKER_* variables and obeyed everywhere, instead of Friday 18:00, 7/3 and 14."""
     from tracker import config
@@ -481,7 +514,7 @@ def test_due_time_action_days_and_the_raised_period_follow_the_settings(db, setu
     app.config.update({k: loaded[k] for k in keys})
     site, insp = setup["site"], setup["inspector"]
 
-    clock.set_now(at("2020-03-09T00:05"))
+    clock_at(at("2020-03-09T00:05"))
     schedule.schedule_week()
     (rnd,) = tasks(db, kind="weekly_monitoring")
     assert clock.local(rnd.due_at) == at("2020-03-12T12:00")  # Thursday noon, not Friday 18:00
@@ -498,48 +531,51 @@ def test_due_time_action_days_and_the_raised_period_follow_the_settings(db, setu
     assert schedule.mark_overdue(at("2020-03-17T14:01"))["escalated"] == 1
 
     # A case on Saturday 2020-05-09: the visit is due Monday at the configured time, closer monitoring for 7 days.
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     inc = schedule.record_incident(site, date(2020, 5, 9), 1)
     assert inc.raised_until == date(2020, 5, 16)
     (resp,) = tasks(db, kind="incident_response")
     assert clock.local(resp.due_at) == at("2020-05-11T12:00")
-    clock.set_now(at("2020-05-11T00:05"))
+    clock_at(at("2020-05-11T00:05"))
     schedule.schedule_week()
     w20 = tasks(db, week="2020-W20", kind="weekly_monitoring")
     # The early check three days before the due day: Monday; the second by Thursday noon.
     assert [clock.local(t.due_at) for t in w20] == [at("2020-05-11T12:00"), at("2020-05-14T12:00")]
     # With 14 days W21 would still be raised (see the incident test above); with 7 it is back to one check.
-    clock.set_now(at("2020-05-18T00:05"))
+    clock_at(at("2020-05-18T00:05"))
     schedule.schedule_week()
     w21 = tasks(db, week="2020-W21", kind="weekly_monitoring")
     assert [clock.local(t.due_at) for t in w21] == [at("2020-05-21T12:00")]
 
 
-def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(db, setup, client, login):
+def test_the_site_page_lists_an_open_action_until_a_yes_clears_it(clock_at, submit, app, db, setup, client, login):
     site, insp = setup["site"], setup["inspector"]
+
+    def submitted(when, **kw):
+        with app.app_context():
+            submit(site, "phone", at(when), insp, **kw)
+            db.session.commit()
+    clock_at(at("2020-03-10T09:00"))  # before logging in: a session signed later than "now" is refused
     login("lead")
     assert "주기적 환기" not in text(element(page(client, f"/sites/{site.id}"), "open-actions"))
-    submit(site, "phone", at("2020-03-10T10:00"), insp, no=("ventilation",))
-    db.session.commit()
+    submitted("2020-03-10T10:00", no=("ventilation",))
     panel = text(element(page(client, f"/sites/{site.id}"), "open-actions"))
     assert "주기적 환기 (1일 2회 이상)" in panel and "기한 03-17" in panel
     assert "Regular ventilation, at least twice a day" in text(element(
         page(client, f"/sites/{site.id}?lang=en"), "open-actions"))
     # A call that answers another item "yes" clears nothing; the same item answered "yes" clears it.
-    submit(site, "phone", at("2020-03-12T10:00"), insp, no=("ventilation",))
-    db.session.commit()
+    submitted("2020-03-12T10:00", no=("ventilation",))
     assert "주기적 환기" in text(element(page(client, f"/sites/{site.id}?lang=ko"), "open-actions"))
-    submit(site, "phone", at("2020-03-13T10:00"), insp)
-    db.session.commit()
+    submitted("2020-03-13T10:00")
     panel = text(element(page(client, f"/sites/{site.id}"), "open-actions"))
     assert "주기적 환기" not in panel and "없음" in panel
 
 
-def test_a_lead_records_an_incident_on_the_site_page(db, setup, client, login, make_user):
+def test_a_lead_records_an_incident_on_the_site_page(clock_at, app, db, setup, client, login, make_user):
     from tests.conftest import csrf_from
     from tracker.models import Audit
     site = setup["site"]
-    clock.set_now(at("2020-05-09T11:00"))
+    clock_at(at("2020-05-09T11:00"))
     url = f"/sites/{site.id}/incidents"
     good = {"confirmed_on": "2020-05-09", "cases": "3", "note": "직원 3명 확진"}
     # Nobody logged in: the login page, nothing saved.
@@ -549,14 +585,16 @@ def test_a_lead_records_an_incident_on_the_site_page(db, setup, client, login, m
     login("inspector")
     token = csrf_from(page(client, f"/sites/{site.id}"))
     assert client.post(url, data={**good, "csrf_token": token}).status_code == 403
-    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
     client.post("/logout", data={"csrf_token": token})
 
     lead = login("lead")
     site_page = page(client, f"/sites/{site.id}")
     assert 'action="%s"' % url in element(site_page, "site-incidents")
     token = csrf_from(site_page)
-    n_tasks = len(tasks(db))
+    with app.app_context():
+        n_tasks = len(tasks(db))
     for bad, message in ((dict(cases="0"), "확진자 수는 1 이상이어야 합니다"),
                          (dict(cases="셋"), "확진자 수 '셋'은(는) 숫자가 아닙니다"),
                          (dict(confirmed_on="2020-05-10"), "확진일은 미래일 수 없습니다"),
@@ -566,30 +604,33 @@ def test_a_lead_records_an_incident_on_the_site_page(db, setup, client, login, m
         assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/sites/{site.id}")
         shown = page(client, resp.headers["Location"])
         assert message in text(shown), bad
-        assert db.session.scalar(select(func.count()).select_from(Incident)) == 0, bad
-        assert len(tasks(db)) == n_tasks, bad
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Incident)) == 0, bad
+            assert len(tasks(db)) == n_tasks, bad
     # Without its CSRF token the form is refused.
     assert client.post(url, data=good).status_code == 400
 
     resp = client.post(url, data={**good, "csrf_token": token})
     assert resp.status_code == 302
     assert "확진자 발생을 기록했습니다" in text(page(client, resp.headers["Location"]))
-    db.session.expire_all()
-    (inc,) = db.session.scalars(select(Incident)).all()
-    assert (inc.site_id, inc.confirmed_on, inc.cases, inc.note, inc.created_by_id) == (
-        site.id, date(2020, 5, 9), 3, "직원 3명 확진", lead.id)
-    (resp_task,) = tasks(db, kind="incident_response")
-    assert resp_task.required_mode == "onsite" and clock.local(resp_task.due_at) == at("2020-05-11T18:00")
-    assert db.session.scalar(select(func.count()).select_from(Audit).where(Audit.entity == "incident")) == 1
+    with app.app_context():
+        (inc,) = db.session.scalars(select(Incident)).all()
+        assert (inc.site_id, inc.confirmed_on, inc.cases, inc.note, inc.created_by_id) == (
+            site.id, date(2020, 5, 9), 3, "직원 3명 확진", lead.id)
+        (resp_task,) = tasks(db, kind="incident_response")
+        assert resp_task.required_mode == "onsite" and clock.local(resp_task.due_at) == at("2020-05-11T18:00")
+        assert db.session.scalar(select(func.count()).select_from(Audit).where(Audit.entity == "incident")) == 1
 
 
-def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(db, setup, client, login, site_factory):
+def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(clock_at, app, db, setup, client, login,
+                                                                        site_factory):
     site = setup["site"]
     quiet = site_factory(dong="문래동", name="조용한센터")
-    clock.set_now(at("2020-05-09T11:00"))
-    schedule.record_incident(site, date(2020, 5, 9), 3, "직원 확진")
-    db.session.commit()
-    clock.set_now(at("2020-05-12T09:00"))
+    clock_at(at("2020-05-09T11:00"))
+    with app.app_context():
+        schedule.record_incident(db.session.get(Site, site.id), date(2020, 5, 9), 3, "직원 확진")
+        db.session.commit()
+    clock_at(at("2020-05-12T09:00"))
     login("lead")
     panel = text(element(page(client, f"/sites/{site.id}"), "site-incidents"))
     assert "2020-05-09 · 3명" in panel and "직원 확진" in panel
@@ -608,7 +649,8 @@ def test_the_site_page_the_dashboard_and_the_week_page_show_an_incident(db, setu
     assert site.name not in text(element(page(client, "/schedule?week=2020-W26"), "incidents"))
 
 
-def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(db, setup, client, login, site_factory):
+def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(submit, clock_at, app, db, setup, client, login,
+                                                                   site_factory):
     """Worked by hand. W11 ends Monday 2020-03-16 00:00; each site has one 'ventilation' action:
 
         site  opened            cleared           age at W11's end     at W12's end (03-23)   now (03-30 10:00)
@@ -626,19 +668,21 @@ def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(db, setup, cl
     events = [("F", "01-20", "no"), ("B", "02-24", "no"), ("C", "03-03", "no"), ("D", "03-04", "no"),
               ("A", "03-10", "no"), ("C", "03-12", "yes"), ("G", "03-12", "no"), ("E", "03-17", "no"),
               ("D", "03-20", "yes"), ("G", "03-25", "yes")]
-    for name, day, answer in events:
-        submit(sites[name], "phone", at(f"2020-{day}T10:00"), insp, no=("ventilation",) if answer == "no" else ())
-    clock.set_now(at("2020-03-30T10:00"))
-    db.session.commit()
 
     def counts(ages):
         return [b["count"] for b in ages]
-    assert counts(schedule.week_view("2020-W11")["action_ages"]) == [2, 1, 1, 1]
-    assert counts(schedule.week_view("2020-W12")["action_ages"]) == [1, 2, 1, 1]
-    assert counts(schedule.week_view("2020-W11", dong="문래동")["action_ages"]) == [0, 0, 0, 1]
-    # This week stays "as of now", and agrees with the action list's own count.
-    assert counts(schedule.week_view("2020-W14")["action_ages"]) == [0, 1, 1, 2]
-    assert counts(schedule.action_age_buckets()) == [0, 1, 1, 2]
+    with app.app_context():
+        for name, day, answer in events:
+            submit(sites[name], "phone", at(f"2020-{day}T10:00"), insp,
+                   no=("ventilation",) if answer == "no" else ())
+        clock_at(at("2020-03-30T10:00"))
+        db.session.commit()
+        assert counts(schedule.week_view("2020-W11")["action_ages"]) == [2, 1, 1, 1]
+        assert counts(schedule.week_view("2020-W12")["action_ages"]) == [1, 2, 1, 1]
+        assert counts(schedule.week_view("2020-W11", dong="문래동")["action_ages"]) == [0, 0, 0, 1]
+        # This week stays "as of now", and agrees with the action list's own count.
+        assert counts(schedule.week_view("2020-W14")["action_ages"]) == [0, 1, 1, 2]
+        assert counts(schedule.action_age_buckets()) == [0, 1, 1, 2]
 
     login("lead")
     past = element(page(client, "/schedule?week=2020-W11"), "action-ages")
@@ -648,31 +692,36 @@ def test_a_past_week_shows_its_actions_as_they_stood_when_it_ended(db, setup, cl
     assert re.findall(r"<td>(\d+)</td>", now) == ["0", "1", "1", "2"] and "지금 기준" in text(now)
 
 
-def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(db, setup, client, login, site_factory):
+def test_the_week_page_lists_late_sites_by_inspector_and_by_dong(submit, clock_at, app, db, setup, client, login,
+                                                                 site_factory):
     from tests.conftest import csrf_from
     lee, park = setup["inspector"], setup["other"]
-    db.session.add(DongAssignment(dong="문래동", inspector_id=park.id))
-    db.session.commit()
-    for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"), ("당산1동", "라온센터")):
-        site_factory(dong=dong, name=name)
-    clock.set_now(at("2020-03-09T00:05"))
-    schedule.schedule_week()
-    submit(setup["site"], "phone", at("2020-03-10T10:00"), lee)  # inspected: not late
-    db.session.commit()
+    with app.app_context():
+        db.session.add(DongAssignment(dong="문래동", inspector_id=park.id))
+        db.session.commit()
+        for dong, name in (("여의동", "가람센터"), ("여의동", "나래센터"), ("문래동", "다솜센터"),
+                           ("당산1동", "라온센터")):
+            site_factory(dong=dong, name=name)
+        clock_at(at("2020-03-09T00:05"))
+        schedule.schedule_week()
+        submit(setup["site"], "phone", at("2020-03-10T10:00"), lee)  # inspected: not late
+        db.session.commit()
     login("lead")
     week_page = page(client, "/schedule?week=2020-W11")
-    narae = next(t for t in tasks(db, kind="weekly_monitoring") if t.site.name == "나래센터")
-    resp = client.post(f"/tasks/{narae.id}/assignee", data={"csrf_token": csrf_from(week_page),
-                                                           "inspector_id": str(park.id)})
+    with app.app_context():
+        narae = next(t for t in tasks(db, kind="weekly_monitoring") if t.site.name == "나래센터").id
+    resp = client.post(f"/tasks/{narae}/assignee", data={"csrf_token": csrf_from(week_page),
+                                                        "inspector_id": str(park.id)})
     assert resp.status_code == 302
-    schedule.mark_overdue(at("2020-03-14T09:00"))
-    db.session.commit()
+    with app.app_context():
+        schedule.mark_overdue(at("2020-03-14T09:00"))
+        db.session.commit()
 
-    view = schedule.week_view("2020-W11")
-    assert [(g["name"], [t.site.name for t in g["tasks"]]) for g in view["late_by_inspector"]] == [
-        ("박점검", ["다솜센터", "나래센터"]), ("이점검", ["가람센터"]), ("미배정", ["라온센터"])]
-    assert {d: [t.site.name for t in ts] for d, ts in view["late_by_dong"].items()} == {
-        "당산1동": ["라온센터"], "문래동": ["다솜센터"], "여의동": ["가람센터", "나래센터"]}
+        view = schedule.week_view("2020-W11")
+        assert [(g["name"], [t.site.name for t in g["tasks"]]) for g in view["late_by_inspector"]] == [
+            ("박점검", ["다솜센터", "나래센터"]), ("이점검", ["가람센터"]), ("미배정", ["라온센터"])]
+        assert {d: [t.site.name for t in ts] for d, ts in view["late_by_dong"].items()} == {
+            "당산1동": ["라온센터"], "문래동": ["다솜센터"], "여의동": ["가람센터", "나래센터"]}
 
     html = page(client, "/schedule?week=2020-W11")
     by_inspector = element(html, "late-by-inspector")

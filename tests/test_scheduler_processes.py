@@ -6,10 +6,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tracker import jobs
 from tracker.models import Task
+
+pytestmark = pytest.mark.usefixtures("app_ctx")  # the test reads the database the scheduler processes write
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")

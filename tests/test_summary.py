@@ -25,13 +25,14 @@ import io
 import re
 import uuid
 from collections import defaultdict
-from html.parser import HTMLParser
 from datetime import date, datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from conftest import app_context, loaded
 from tracker import clock
 from tracker.models import Action, Answer, Incident, Inspection, SummaryWeek, Task
 from tracker.services import checklist, rollup, summary
@@ -65,8 +66,13 @@ def add_task(db, site, week, status, overdue=False):
 
 
 @pytest.fixture
-def history(db, site_factory):
-    clock.set_now(NOW)
+def history(app, db, site_factory, clock_at):
+    clock_at(NOW)
+    with app_context(app):
+        return _history(db, site_factory)
+
+
+def _history(db, site_factory):
     checklist.ensure_default()
     items = checklist.default_items() + [dict(key="callback_confirmed", label_ko="전화 확인 담당자 연결",
                                               label_en="Callback contact", category="management", critical=False,
@@ -104,14 +110,14 @@ def history(db, site_factory):
                               critical=True, opened_at=opened, due_at=opened + timedelta(days=3),
                               cleared_at=opened + timedelta(days=2) if status == "cleared" else None))
     db.session.commit()
-    return {"a": a, "b": b, "c": c, "d": d}
+    return dict(zip("abcd", loaded(a, b, c, d)))
 
 
 def by_key(rows):
     return {r["key"]: r for r in rows}
 
 
-def test_totals_for_the_period(history):
+def test_totals_for_the_period(app_ctx, history):
     s = summary.compute("2020-W11", "2020-W14")
     assert s["sites_total"] == 4
     assert s["inspections"] == 6
@@ -125,7 +131,7 @@ def test_totals_for_the_period(history):
     assert s["confirmed_cases"] == 2                # A's 2 on 2020-03-18; C's case (2020-05-09) is after W14
 
 
-def test_by_dong_band_and_mode(history):
+def test_by_dong_band_and_mode(app_ctx, history):
     s = summary.compute("2020-W11", "2020-W14")
     dong = by_key(s["by_dong"])
     # 여의동 = A + B: i1, i2, i4, i6 → yes 2+2+2+2 = 8, no 1+1+1+1 = 4, na 1+1 = 2; compliant i2, i6
@@ -146,12 +152,13 @@ def test_by_dong_band_and_mode(history):
     assert band["51~100"]["inspections"] == 0            # D
     mode = s["by_mode"]
     # on-site i1, i3, i5: yes 2+4+1 = 7, no 1+0+2 = 3 → 70.0 %; compliant i3 only
-    assert (mode["onsite"]["inspections"], mode["onsite"]["compliant"], mode["onsite"]["compliance_rate"]) == (3, 1, 70.0)
+    onsite = mode["onsite"]
+    assert (onsite["inspections"], onsite["compliant"], onsite["compliance_rate"]) == (3, 1, 70.0)
     # phone i2, i4, i6: yes 6, no 3 → 66.7 %; compliant i2, i6
     assert (mode["phone"]["inspections"], mode["phone"]["compliant"], mode["phone"]["compliance_rate"]) == (3, 2, 66.7)
 
 
-def test_by_item_most_failed_first(history):
+def test_by_item_most_failed_first(app_ctx, history):
     items = summary.compute("2020-W11", "2020-W14")["by_item"]
     order = [i["key"] for i in items]
     # hygiene: no 1 of 1 applying (the n/a is left out) = 100 % failed; density: 2 of 3 = 66.7 %;
@@ -169,7 +176,7 @@ def test_by_item_most_failed_first(history):
     assert sum(i["yes"] for i in items) == 13 and sum(i["no"] for i in items) == 6 and sum(i["na"] for i in items) == 3
 
 
-def test_weeks_progress_and_action_ages(history):
+def test_weeks_progress_and_action_ages(app_ctx, history):
     s = summary.compute("2020-W11", "2020-W14")
     weeks = {w["week"]: w for w in s["weeks"]}
     assert list(weeks) == ["2020-W11", "2020-W12", "2020-W13", "2020-W14"]
@@ -188,7 +195,7 @@ def test_weeks_progress_and_action_ages(history):
     assert ages == {0: 1, 8: 0, 15: 1, 31: 0}            # 1 day open, 16 days escalated; the cleared one is out
 
 
-def test_dong_filter(history):
+def test_dong_filter(app_ctx, history):
     s = summary.compute("2020-W11", "2020-W14", "여의 동")   # an accepted spelling
     assert s["dong"] == "여의동"
     assert (s["sites_total"], s["inspections"], s["compliance_rate"]) == (2, 4, 66.7)
@@ -198,7 +205,7 @@ def test_dong_filter(history):
     assert (s["inspections"], s["monitoring_rounds"], s["compliance_rate"]) == (0, 2, None)
 
 
-def test_default_period_is_this_week(history):
+def test_default_period_is_this_week(app_ctx, history):
     s = summary.compute()
     assert (s["from"], s["to"]) == ("2020-W13", "2020-W13")
     assert s["inspections"] == 1
@@ -210,13 +217,13 @@ def test_default_period_is_this_week(history):
                                         (("2020-W12", "2020-W11", None), "to"), ((None, "bad", None), "to"),
                                         (("2020-W11", "2020-W12", "강남동"), "dong"),
                                         (("2010-W01", "2020-W01", None), "to")])
-def test_bad_parameters_name_the_parameter(app, args, param):
+def test_bad_parameters_name_the_parameter(app_ctx, args, param):
     with pytest.raises(summary.ServiceError) as exc:
         summary.compute(*args)
     assert param in exc.value.errors
 
 
-def test_rollup_matches_a_rebuild_from_the_raw_tables(history, db):
+def test_rollup_matches_a_rebuild_from_the_raw_tables(app_ctx, history, db):
     def snapshot():
         return sorted(tuple(r) for r in db.session.execute(select(
             SummaryWeek.week, SummaryWeek.dong, SummaryWeek.size_band, SummaryWeek.mode, SummaryWeek.item_key,
@@ -228,7 +235,7 @@ def test_rollup_matches_a_rebuild_from_the_raw_tables(history, db):
     assert snapshot() == kept
 
 
-def test_a_rolled_back_submit_leaves_the_rollup_alone(history, db, site_factory):
+def test_a_rolled_back_submit_leaves_the_rollup_alone(app_ctx, history, db, site_factory):
     before = summary.compute("2020-W11", "2020-W14")["inspections"]
     tpl = checklist.current()
     add_inspection(db, tpl, history["a"], "2020-W13", "onsite", {"officer_designated": "yes"})
@@ -336,12 +343,13 @@ def api_rows(api: dict, group: str) -> dict:
 
 
 @pytest.mark.parametrize("dong", ["", "여의동"])
-def test_page_api_and_xlsx_agree(history, client, login, dong):
+def test_page_api_and_xlsx_agree(app, history, client, login, dong):
     """Every figure the dashboard shows is the API's, and the exports, added up by hand, give the same figures."""
     login("lead")
     q = f"from=2020-W11&to=2020-W14&dong={dong}"
     api = client.get(f"/api/v1/summary?{q}").get_json()
-    direct = summary.compute("2020-W11", "2020-W14", dong or None)
+    with app.app_context():
+        direct = summary.compute("2020-W11", "2020-W14", dong or None)
     for k in HEADLINE + tuple(GROUP_FIGURES) + ("compliant", "yes", "no", "na"):
         assert api[k] == direct[k], k
 
@@ -408,7 +416,7 @@ def test_page_api_and_xlsx_agree(history, client, login, dong):
     assert "현장점검: 2개소" in page and "모니터링: 2회" in page and "확진자 발생: 2명" in page
 
 
-def test_lowest_sites_hand_checked(history):
+def test_lowest_sites_hand_checked(app_ctx, history):
     """A site's rate pools its own inspections: A i1+i4 = 4/6, B i2+i6 = 4/6, C i3+i5 = 5/7; D has none."""
     rows = summary.compute("2020-W11", "2020-W14")["lowest_sites"]
     assert [(r["name"], r["compliance_rate"], r["inspections"], r["dong"], r["yes"], r["no"]) for r in rows] == [
@@ -421,7 +429,7 @@ def test_lowest_sites_hand_checked(history):
     assert [r["name"] for r in summary.compute("2020-W11", "2020-W14", "당산1동")["lowest_sites"]] == ["C센터"]
 
 
-def test_lowest_sites_look_at_the_periods_last_four_weeks(history, db):
+def test_lowest_sites_look_at_the_periods_last_four_weeks(app_ctx, history, db):
     """Over W11..W16 the ranking reads W13..W16 only (the page and the API say so): the W11 and W12 checks drop
     out, and B's W13 call (2 yes, 1 no) is all that is left."""
     s = summary.compute("2020-W11", "2020-W16")
@@ -431,7 +439,7 @@ def test_lowest_sites_look_at_the_periods_last_four_weeks(history, db):
     assert summary.compute("2020-W11", "2020-W14")["lowest_sites_from"] == "2020-W11"
 
 
-def test_group_rates_pool_answers_not_site_means(history, db, site_factory):
+def test_group_rates_pool_answers_not_site_means(app_ctx, history, db, site_factory):
     """여의동 pools A, B and a new E: (8 + 10) / (12 + 10) = 81.8 %, not the mean of 66.7, 66.7 and 100 (77.8)."""
     e = site_factory(name="E센터", dong="여의동", headcount=40)
     tpl = checklist.current()
@@ -445,7 +453,7 @@ def test_group_rates_pool_answers_not_site_means(history, db, site_factory):
     assert [r["name"] for r in s["lowest_sites"]][-1] == "E센터"
 
 
-def test_lowest_sites_keeps_ten_and_leaves_out_all_na(history, db, site_factory):
+def test_lowest_sites_keeps_ten_and_leaves_out_all_na(app_ctx, history, db, site_factory):
     tpl = checklist.current()
     for n in range(11):
         site = site_factory(name=f"하위{n:02d}", dong="문래동")
@@ -461,7 +469,7 @@ def test_lowest_sites_keeps_ten_and_leaves_out_all_na(history, db, site_factory)
 
 
 @pytest.mark.parametrize("first,last", [("0001-W01", "0001-W02"), ("9999-W52", None), ("0999-W50", "0999-W52")])
-def test_weeks_at_the_ends_of_the_calendar_are_refused_or_counted_not_a_crash(db, first, last):
+def test_weeks_at_the_ends_of_the_calendar_are_refused_or_counted_not_a_crash(app_ctx, first, last):
     """Found by fuzzing the API: a week label of year 1 came back as '1-W02', and one of 9999 ran past the end of
     the calendar."""
     try:
@@ -472,25 +480,28 @@ def test_weeks_at_the_ends_of_the_calendar_are_refused_or_counted_not_a_crash(db
         assert [w["week"] for w in s["weeks"]] == ["0999-W50", "0999-W51", "0999-W52"]
 
 
-def test_the_coverage_figures_come_with_coverage_only(client, history, login):
+def test_the_coverage_figures_come_with_coverage_only(app, client, history, login):
     """sites_inspected / sites_active (the e-mail's "inspected, out of active") read every site of the register:
     the dashboard does not pay for them, the API gives them when asked."""
-    plain = summary.compute("2020-W11", "2020-W14")
-    assert "sites_inspected" not in plain and "sites_active" not in plain
-    full = summary.compute("2020-W11", "2020-W14", coverage=True)
-    assert (full["sites_inspected"], full["sites_active"]) == (3, 4)  # A, B, C inspected; D only tasked
+    with app.app_context():
+        plain = summary.compute("2020-W11", "2020-W14")
+        assert "sites_inspected" not in plain and "sites_active" not in plain
+        full = summary.compute("2020-W11", "2020-W14", coverage=True)
+        assert (full["sites_inspected"], full["sites_active"]) == (3, 4)  # A, B, C inspected; D only tasked
     login("lead")
     api = client.get("/api/v1/summary?from=2020-W11&to=2020-W14&coverage=1").get_json()
     assert (api["sites_inspected"], api["sites_active"]) == (3, 4)
     assert "sites_inspected" not in client.get("/api/v1/summary?from=2020-W11&to=2020-W14").get_json()
 
 
-def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(app, db, site_factory, make_user):
+def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(clock_at, app, app_ctx, db, site_factory,
+                                                                             make_user):
     """Real submits (Core inserts and rollup.add, not the ORM hook), then a site edited into another dong and band,
     then new band edges: after each step the kept rollup is exactly what a rebuild from the raw rows gives, so the
     dashboard, the API and the exports (which join the site as it is now) agree."""
-    from tracker.services import inspections, sites as site_service
     from tests.test_inspections import all_answers
+    from tracker.services import inspections
+    from tracker.services import sites as site_service
 
     def kept():
         db.session.flush()
@@ -512,7 +523,7 @@ def test_the_rollup_that_submits_keep_equals_a_rebuild_even_after_sites_move(app
                                            ("2020-03-11T10:00", b, "phone", {"masks_mandatory": "no"}),
                                            ("2020-03-17T10:00", a, "phone", {"flexible_work": "na"}),
                                            ("2020-03-18T10:00", b, "onsite", {})):
-        clock.set_now(datetime.fromisoformat(week_day).replace(tzinfo=KST))
+        clock_at(datetime.fromisoformat(week_day).replace(tzinfo=KST))
         data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "contact_name": "김담당",
                 "answers": all_answers(tpl, mode, **override)}
         inspections.submit(data, by=inspector)

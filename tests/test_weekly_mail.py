@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from conftest import app_context, loaded
 from tracker import clock, jobs
 from tracker.models import Outbox, User
 from tracker.services import checklist, inspections, mail, schedule, sites, summary, weekly_mail
@@ -19,10 +20,15 @@ def at(text):
 
 
 @pytest.fixture
-def history(app, db, make_user, site_factory):
+def history(app, db, make_user, site_factory, clock_at):
     """Week 2020-W19 by hand: 3 active sites; A called (12 phone items, all yes); B visited (17 on-site items,
     one critical "no": masks); C never reached (missed). Rates: 여의동 12/12 = 100.0 %, 문래동 16/17 = 94.1 %,
     all 28/29 = 96.6 %."""
+    with app_context(app):
+        return _history(app, db, make_user, site_factory, clock_at)
+
+
+def _history(app, db, make_user, site_factory, clock_at):
     checklist.ensure_default()
     app.config["TRACKER_SUMMARY_RECIPIENTS"] = ["chief@district.example", "Lead@district.example"]
     inspector = make_user("inspector", name="이점검")
@@ -32,22 +38,23 @@ def history(app, db, make_user, site_factory):
     a = site_factory(name="가나센터", dong="여의동")
     b = site_factory(name="다라센터", dong="문래동")
     c = site_factory(name="마바센터", dong="문래동")
-    clock.set_now(at("2020-05-04T00:05"))
+    clock_at(at("2020-05-04T00:05"))
     schedule.schedule_week(WEEK)
     tpl = checklist.current()
-    for site, mode, when, no in ((a, "phone", "2020-05-05T10:00", ()), (b, "onsite", "2020-05-06T10:00", ("masks_mandatory",))):
-        clock.set_now(at(when))
+    for site, mode, when, no in ((a, "phone", "2020-05-05T10:00", ()),
+                                 (b, "onsite", "2020-05-06T10:00", ("masks_mandatory",))):
+        clock_at(at(when))
         answers = {i.key: {"value": "no" if i.key in no else "yes"} for i in tpl.items if i.applies_to(mode)}
         data = {"site_id": site.id, "mode": mode, "client_uuid": str(uuid.uuid4()), "answers": answers,
                 "contact_name": "담당자", "qr_token": site.qr_token}
         inspections.submit(data, by=inspector)
     schedule.mark_overdue(at("2020-05-11T00:30"))
-    clock.set_now(at("2020-05-11T08:00"))
+    clock_at(at("2020-05-11T08:00"))
     db.session.commit()
-    return {"a": a, "b": b, "c": c}
+    return dict(zip("abc", loaded(a, b, c)))
 
 
-def test_summary_figures_for_a_hand_checked_week(history):
+def test_summary_figures_for_a_hand_checked_week(app_ctx, history):
     ctx = weekly_mail.context(WEEK)
     assert (ctx["inspected"], ctx["active"]) == (2, 3)
     # The dashboard's function gives the same figures: the e-mail does not count on its own.
@@ -113,21 +120,23 @@ def test_two_runs_at_once_send_one_each(app, db, history, smtp_server):
         t.join(60)
     assert not errors, errors
     assert sorted(m["To"] for m in smtp_server.messages) == ["chief@district.example", "lead@district.example"]
-    assert db.session.scalar(select(func.count()).select_from(Outbox)) == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Outbox)) == 2
 
 
-def test_server_down_then_back(app, db, history, smtp_server):
+def test_server_down_then_back(clock_at, app, db, history, smtp_server):
     smtp_server.stop()
     runner = app.test_cli_runner()
     assert "retrying 2" in runner.invoke(args=["send-weekly-summary", "--week", WEEK]).output
     smtp_server.start()
-    clock.set_now(at("2020-05-11T09:00"))
-    assert jobs.send_due_mail()["sent"] == 2
-    assert jobs.send_due_mail()["sent"] == 0
+    clock_at(at("2020-05-11T09:00"))
+    with app.app_context():
+        assert jobs.send_due_mail()["sent"] == 2
+        assert jobs.send_due_mail()["sent"] == 0
     assert len(smtp_server.messages) == 2
 
 
-def test_preview_page_shows_the_message_as_sent_in_a_frame_of_its_own(client, login, history):
+def test_preview_page_shows_the_message_as_sent_in_a_frame_of_its_own(app, client, login, history):
     """The preview frames the very HTML that is sent. The page keeps the app's 'self'-only policy; the message,
     which needs inline styles as e-mail does, is a document of its own that may run nothing and fetch nothing."""
     login("lead")
@@ -137,7 +146,8 @@ def test_preview_page_shows_the_message_as_sent_in_a_frame_of_its_own(client, lo
     assert f'src="/mail/preview/body?week={WEEK}&amp;framed=1"' in page
     csp = dict(d.strip().split(" ", 1) for d in resp.headers["Content-Security-Policy"].split(";"))
     assert csp["style-src"] == "'self'" and csp["script-src"] == "'self'" and csp["default-src"] == "'self'"
-    sent = weekly_mail.render(WEEK)["body_html"]
+    with app.app_context():
+        sent = weekly_mail.render(WEEK)["body_html"]
     body = client.get(f"/mail/preview/body?week={WEEK}")
     assert body.get_data(as_text=True) == sent and "마바센터" in sent
     assert body.headers["Content-Security-Policy"] == (
@@ -153,14 +163,14 @@ def test_preview_needs_a_lead_or_admin(client, login, history):
     assert client.get(f"/mail/preview/body?week={WEEK}").status_code == 403
 
 
-def test_korean_words_do_not_split_and_dates_do_not_wrap(history):
+def test_korean_words_do_not_split_and_dates_do_not_wrap(app_ctx, history):
     html = weekly_mail.render(WEEK)["body_html"]
     assert "word-break:keep-all" in html
     assert ('<span style="font-weight:normal;font-size:14px;white-space:nowrap;">(2020-05-04 ~ 2020-05-10)</span>'
             in html)
 
 
-def test_the_korean_subject_and_bodies_on_the_wire(app, db, history, smtp_server):
+def test_the_korean_subject_and_bodies_on_the_wire(app_ctx, app, db, history, smtp_server):
     """The raw message: 7-bit only; the Subject an RFC 2047 encoded word that decodes to the Korean subject; the
     Date the clock's time; both bodies base64 that decode to the Korean text."""
     from email import message_from_bytes, policy
@@ -185,7 +195,7 @@ def test_the_korean_subject_and_bodies_on_the_wire(app, db, history, smtp_server
     assert "마바센터" in msg.get_body(("html",)).get_content()
 
 
-def test_sites_active_as_of_the_week_by_hand(app, db, make_user, site_factory):
+def test_sites_active_as_of_the_week_by_hand(clock_at, app_ctx, app, db, make_user, site_factory):
     """Sites inspected, out of the sites active at any time in the week, from the register's history (the audit
     trail's close and reopen dates), for two weeks checked by hand. W19 is 05-04..05-10, W21 is 05-18..05-24.
 
@@ -203,7 +213,7 @@ def test_sites_active_as_of_the_week_by_hand(app, db, make_user, site_factory):
     inspector = make_user("inspector")
 
     def on(day, fn):
-        clock.set_now(at(f"2020-{day}T10:00"))
+        clock_at(at(f"2020-{day}T10:00"))
         out = fn()
         db.session.commit()
         return out
@@ -218,7 +228,7 @@ def test_sites_active_as_of_the_week_by_hand(app, db, make_user, site_factory):
     answers = {i.key: {"value": "yes"} for i in tpl.items if i.applies_to("phone")}
     on("05-05", lambda: inspections.submit({"site_id": made["A"].id, "mode": "phone", "answers": answers,
                                             "client_uuid": str(uuid.uuid4()), "contact_name": "담당자"}, by=inspector))
-    clock.set_now(at("2020-06-01T08:00"))
+    clock_at(at("2020-06-01T08:00"))
     assert (weekly_mail.context(WEEK)["inspected"], weekly_mail.context(WEEK)["active"]) == (1, 5)  # A; A C D G H
     assert "점검한 사업장: 1 / 5개소" in weekly_mail.render(WEEK)["body_text"]
     assert weekly_mail.context("2020-W21")["active"] == 6  # A D E F G H
@@ -229,7 +239,7 @@ def test_sites_active_as_of_the_week_by_hand(app, db, make_user, site_factory):
     assert summary.compute(WEEK, "2020-W21", coverage=True)["sites_active"] == 7
 
 
-def test_long_open_actions_and_incidents_as_of_that_week(app, db, history):
+def test_long_open_actions_and_incidents_as_of_that_week(app_ctx, app, db, history):
     """An action opened 20 days before the week's end and still open is listed, by its label; one opened 5 days
     before is not yet; one cleared before the week ended is not; one cleared after it still is (as of then).
     The week's incident is listed."""
@@ -240,8 +250,9 @@ def test_long_open_actions_and_incidents_as_of_that_week(app, db, history):
     for key, opened_days, cleared in (("ventilation", 20, None), ("hygiene_supplies", 5, None),
                                       ("disinfection", 30, end - timedelta(days=1)),
                                       ("office_clean", 25, end + timedelta(days=3))):
-        db.session.add(Action(site_id=b.id, item_key=key, opened_inspection_id=opened_by, status="cleared" if cleared else "escalated",
-                              critical=False, opened_at=end - timedelta(days=opened_days),
+        db.session.add(Action(site_id=b.id, item_key=key, opened_inspection_id=opened_by,
+                              status="cleared" if cleared else "escalated", critical=False,
+                              opened_at=end - timedelta(days=opened_days),
                               due_at=end - timedelta(days=opened_days - 7), cleared_at=cleared))
     db.session.add(Incident(site_id=history["a"].id, confirmed_on=date(2020, 5, 9), cases=1,
                             raised_until=date(2020, 5, 23), note="이태원 관련"))
@@ -259,18 +270,20 @@ def test_long_open_actions_and_incidents_as_of_that_week(app, db, history):
     assert "가나센터 (여의동) —" not in weekly_mail.render(later)["body_html"]
 
 
-def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(app, db, history, smtp_server):
+def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_eight(clock_at, app, db, history,
+                                                                                      smtp_server):
     """A scheduler (re)started on Monday before 08:00 sends nothing yet; started after, it queues and sends
     last week's summary; the 08:00 job and further restarts add nothing."""
     from tracker import jobs
 
     def rows():
-        db.session.rollback()
-        return db.session.scalars(select(Outbox.recipient).where(Outbox.period == WEEK).order_by(Outbox.recipient)).all()
-    clock.set_now(at("2020-05-11T07:30"))
+        with app.app_context():
+            return db.session.scalars(select(Outbox.recipient).where(Outbox.period == WEEK)
+                                      .order_by(Outbox.recipient)).all()
+    clock_at(at("2020-05-11T07:30"))
     jobs.catch_up(app)
     assert rows() == [] and smtp_server.messages == []
-    clock.set_now(at("2020-05-11T09:10"))
+    clock_at(at("2020-05-11T09:10"))
     jobs.catch_up(app)
     assert rows() == ["chief@district.example", "lead@district.example"]
     assert sorted(m["To"] for m in smtp_server.messages) == ["chief@district.example", "lead@district.example"]
@@ -279,7 +292,7 @@ def test_the_scheduler_catching_up_queues_last_weeks_summary_once_after_monday_e
     assert len(rows()) == 2 and len(smtp_server.messages) == 2
 
 
-def test_preview_in_chromium_shows_the_whole_message_without_an_inner_scroll(app, db, history, live_server,
+def test_preview_in_chromium_shows_the_whole_message_without_an_inner_scroll(app_ctx, app, db, history, live_server,
                                                                                  browser):
     """At 390 px and 1280 px: the message's own inline styles applied, no sideways scroll, and its frame as tall as
     the message, so that its last line is reached by scrolling the page."""

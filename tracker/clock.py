@@ -23,7 +23,7 @@ def zone() -> ZoneInfo:
 
 
 def set_now(value: datetime | None) -> None:
-    """Pin the clock (tests, and `--at` on the CLI); None lets it run again."""
+    """Pin the clock while the demo lays out its history in the past; None lets it run again."""
     global _fixed
     _fixed = value.astimezone(timezone.utc) if value else None
 

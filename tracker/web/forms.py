@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField, PasswordField,
-                     SelectField, StringField)
+                     SelectChoice, SelectField, StringField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -32,15 +32,19 @@ class ConfirmForm(FlaskForm):
     """A button that changes state: only the CSRF token."""
 
 
+ROLE_CHOICES = [SelectChoice("inspector", _l("점검원")), SelectChoice("lead", _l("팀장")),
+                SelectChoice("admin", _l("관리자"))]
+
+
 class UserForm(FlaskForm):
     email = EmailField(_l("이메일"), validators=[DataRequired(), Length(max=200)])
     name = StringField(_l("이름"), validators=[DataRequired(), Length(max=100)])
-    role = SelectField(_l("역할"), choices=[("inspector", _l("점검원")), ("lead", _l("팀장")), ("admin", _l("관리자"))])
+    role = SelectField(_l("역할"), choices=ROLE_CHOICES)
     password = PasswordField(_l("비밀번호"), validators=[DataRequired(), Length(min=8)])
 
 
 class UserEditForm(FlaskForm):
-    role = SelectField(_l("역할"), choices=[("inspector", _l("점검원")), ("lead", _l("팀장")), ("admin", _l("관리자"))])
+    role = SelectField(_l("역할"), choices=ROLE_CHOICES)
     active = BooleanField(_l("활성"))
 
 
@@ -55,9 +59,10 @@ class ChecklistItemForm(Form):
     orig_key = HiddenField()  # an existing item's key, which the service keeps; empty on a new row
     label_ko = StringField(_l("한국어 문구"), validators=[Optional(), Length(max=300)])
     label_en = StringField(_l("영어 문구"), validators=[Optional(), Length(max=300)])
-    category = SelectField(_l("분류"), choices=[("management", _l("관리체계")), ("workspace", _l("근무환경")),
-                                                ("hygiene", _l("위생·방역")), ("health", _l("건강관리")),
-                                                ("incident", _l("확진자 대응"))])
+    category = SelectField(_l("분류"), choices=[
+        SelectChoice("management", _l("관리체계")), SelectChoice("workspace", _l("근무환경")),
+        SelectChoice("hygiene", _l("위생·방역")), SelectChoice("health", _l("건강관리")),
+        SelectChoice("incident", _l("확진자 대응"))])
     critical = BooleanField(_l("중요"))
     onsite = BooleanField(_l("현장점검"))
     phone = BooleanField(_l("전화 모니터링"))

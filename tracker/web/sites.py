@@ -3,6 +3,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from wtforms import SelectChoice
 
 from . import form_status, page_arg, refused
 from .. import district
@@ -60,7 +61,7 @@ def detail(site_id):
 
 def _site_form(site: Site | None = None) -> SiteForm:
     form = SiteForm(obj=site)
-    form.dong.choices = [("", _("선택"))] + [(d, d) for d in district.current().dongs]
+    form.dong.choices = [SelectChoice("", _("선택")), *district.current().dongs]
     return form
 
 
