@@ -3,13 +3,14 @@ import os
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
-from flask_login import current_user
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import event
 
 from . import assets, config, edge
 from .extensions import babel, compress, csrf, db, login_manager, migrate
-from .models import LEADS, ROLES as ALL
+from .models import LEADS
+from .models import ROLES as ALL
 
 ROOT = Path(__file__).resolve().parent.parent
 # (endpoint, label, roles); a link shows only when its endpoint exists and the user's role may use it.
@@ -144,8 +145,8 @@ def register_static(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api
-    from .web import (admin, auth as auth_views, dashboard, health, inspect, mail_preview, outbox, pwa, schedule,
-                      sites)
+    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, schedule, sites
+    from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
                mail_preview.bp, pwa.bp):
@@ -186,6 +187,7 @@ def register_hooks(app: Flask) -> None:
     @app.context_processor
     def template_globals():
         from flask_babel import get_locale
+
         from . import clock
         from .services import audit, checklist
         lang = str(get_locale() or "ko")

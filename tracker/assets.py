@@ -33,7 +33,8 @@ def source_digest(src: Path = SOURCE) -> str:
 
 def _hashed(name: str, data: bytes) -> str:
     stem, dot, ext = name.rpartition(".")
-    return f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}.{ext}" if dot else f"{name}.{hashlib.sha256(data).hexdigest()[:12]}"
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    return f"{stem}.{digest}.{ext}" if dot else f"{name}.{digest}"
 
 
 def _write(path: Path, data: bytes) -> None:

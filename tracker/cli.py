@@ -59,6 +59,7 @@ def create_token(email):
 def import_sites(path, dry_run):
     """Import the register from a CSV or XLSX file; all or nothing."""
     from flask_babel import gettext as _
+
     from .services import site_import
     try:
         report = site_import.import_sites(path.read_bytes(), path.name, dry_run=dry_run)
@@ -88,6 +89,7 @@ def import_sites(path, dry_run):
 def seed_demo(start):
     """Load the demo: users, checklist, 73 fictional call centres and their history. Safe to run twice."""
     from datetime import date
+
     from .services import demo
     try:
         start_day = date.fromisoformat(start) if start else None
@@ -113,6 +115,7 @@ def dev(host, port):
     """Serve the app for one desk (`make run`), with the scheduler in the same process."""
     import logging
     import os
+
     from . import console, jobs
     from .services import demo
     app = current_app._get_current_object()
@@ -138,6 +141,7 @@ def dev(host, port):
 def scheduler():
     """Run the scheduled jobs in the foreground (its own process in production)."""
     import logging
+
     from . import console, jobs
     app = current_app._get_current_object()
     console.configure_logging(app, logging.INFO)
@@ -172,6 +176,7 @@ def schedule_week(week):
 def mark_overdue(at):
     """Flag overdue tasks, mark missed rounds and escalate late actions (idempotent)."""
     from datetime import datetime
+
     from . import clock
     from .services import schedule
     when = None
@@ -196,6 +201,7 @@ def mark_overdue(at):
 def record_incident(business_no, day, cases, note):
     """Record a confirmed case at a site."""
     from datetime import date
+
     from .services import schedule, sites
     site = sites.find_by_business_no(sites.normalize_business_no(business_no) or "")
     if site is None:

@@ -122,17 +122,23 @@ def district_values(_converter, field, **_kwargs) -> dict:
     return {}
 
 
-def between(low, high, error=_l("{min}~{max} 사이여야 합니다")) -> validate.Range:
+# Lazy messages, made once: each is put into words in the reader's language when a check fails.
+BETWEEN = _l("{min}~{max} 사이여야 합니다")
+ONE_OF = _l("{choices} 중 하나여야 합니다")
+AT_MOST = _l("{max}자를 넘을 수 없습니다")
+
+
+def between(low, high, error=BETWEEN) -> validate.Range:
     """low ≤ value ≤ high (documented as minimum and maximum)."""
     return validate.Range(low, high, error=error)
 
 
-def one_of(choices, error=_l("{choices} 중 하나여야 합니다")) -> validate.OneOf:
+def one_of(choices, error=ONE_OF) -> validate.OneOf:
     """One of the choices (documented as an enum)."""
     return validate.OneOf(choices, error=error)
 
 
-def at_most(n: int, error=_l("{max}자를 넘을 수 없습니다")) -> validate.Length:
+def at_most(n: int, error=AT_MOST) -> validate.Length:
     """At most n characters (documented as maxLength)."""
     return validate.Length(max=n, error=error)
 

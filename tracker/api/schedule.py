@@ -4,6 +4,7 @@ from flask_login import current_user
 from .. import clock
 from ..auth import api_roles
 from ..extensions import db
+from ..models import LEADS
 from ..services import schedule
 from . import bp, refusals
 from .schemas import ActionArgs, ActionListSchema, TaskArgs, TaskListSchema
@@ -24,7 +25,7 @@ def list_tasks(args):
 
 
 @bp.route("/actions")
-@api_roles("lead", "admin")
+@api_roles(*LEADS)
 @refusals(403)
 @bp.arguments(ActionArgs, location="query")
 @bp.response(200, ActionListSchema)

@@ -1,12 +1,13 @@
 """summary endpoints of the API: the dashboard's figures as JSON, from services.summary.compute()."""
 from ..auth import api_roles
+from ..models import LEADS
 from ..services import summary
 from . import bp, refusals
 from .schemas import SummaryArgs, SummarySchema
 
 
 @bp.route("/summary")
-@api_roles("lead", "admin")
+@api_roles(*LEADS)
 @refusals(403)
 @bp.arguments(SummaryArgs, location="query")
 @bp.response(200, SummarySchema)

@@ -8,10 +8,10 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
+from ..addresses import clean_address
 from ..auth import token_hash
 from ..extensions import db
 from ..models import ROLES, ApiToken, LoginThrottle, User
-from ..addresses import clean_address
 from . import ServiceError, audit, shown
 
 MAX_DELAY = 15 * 60

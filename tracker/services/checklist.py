@@ -14,23 +14,57 @@ from . import ServiceError, audit
 DEFAULT_NAME = "콜센터 코로나19 대응지침 점검표"
 # (key, 한국어, English, category, critical, modes) as in shared/CHECKLIST.md, version 1.
 DEFAULT_ITEMS = [
-    ("officer_designated", "방역 전담자 지정", "A person in charge of prevention is designated", "management", True, "onsite,phone"),
-    ("response_manual", "사업장 대응 매뉴얼 마련", "The workplace has a COVID-19 response manual", "management", True, "onsite,phone"),
-    ("density_minimized", "근무공간 밀집 최소화 (좌석 간격 1m 이상, 권고 2m·지그재그 배치)", "Workspace crowding is minimised: seats at least 1 m apart (2 m advised), zigzag seating", "workspace", True, "onsite"),
-    ("partitions_installed", "칸막이·가림막 설치 (책상 면에서 90cm 이상)", "Partitions or screens stand between seats, at least 90 cm above the desk", "workspace", True, "onsite"),
-    ("fixed_seating", "개인별 근무 좌석 고정 배치", "Each worker keeps a fixed seat; seats are not rotated", "workspace", False, "onsite,phone"),
-    ("hygiene_supplies", "위생용품(손소독제 등) 비치", "Hygiene supplies such as hand sanitiser are provided", "hygiene", False, "onsite"),
-    ("masks_mandatory", "근무 중 마스크 착용 의무화", "Masks are compulsory at work", "hygiene", True, "onsite,phone"),
-    ("office_clean", "사무실·집기류 청결 유지", "Office and equipment are kept clean", "hygiene", False, "onsite"),
-    ("disinfection", "정기 소독 실시", "Regular disinfection is carried out (with a log)", "hygiene", True, "onsite,phone"),
-    ("ventilation", "주기적 환기 (1일 2회 이상)", "Regular ventilation, at least twice a day", "hygiene", False, "onsite,phone"),
-    ("temperature_checks", "발열·호흡기 증상 확인 (1일 2회 이상)", "Fever and respiratory symptoms are checked at least twice a day", "health", True, "onsite,phone"),
-    ("symptomatic_sent_home", "유증상자 즉시 업무 배제·귀가 및 보건소 안내", "Staff with symptoms leave work at once and are referred to the health centre", "health", True, "onsite,phone"),
-    ("personal_headsets", "전화기·헤드셋·마이크 개인 사용 및 일회용 덮개·주기적 소독", "Phones, headsets and microphones are personal, covered or disinfected regularly", "hygiene", False, "onsite,phone"),
-    ("staggered_breaks", "휴게·식사 시간 분산 및 휴게공간 밀집 방지", "Breaks and meals are staggered, and rest areas are not crowded", "workspace", False, "onsite,phone"),
-    ("flexible_work", "재택·시차출퇴근 등 유연근무 활용", "Telework, staggered hours or other flexible work is used", "workspace", False, "onsite,phone"),
-    ("visitor_log", "외부인 출입 관리(출입자 명부)", "Visitors are controlled and logged", "management", False, "onsite"),
-    ("case_reporting", "확진자·의심자 발생 시 보고체계 마련", "There is a way to report a confirmed or suspected case to the district at once", "incident", True, "onsite,phone"),
+    ("officer_designated", "방역 전담자 지정",
+     "A person in charge of prevention is designated",
+     "management", True, "onsite,phone"),
+    ("response_manual", "사업장 대응 매뉴얼 마련",
+     "The workplace has a COVID-19 response manual",
+     "management", True, "onsite,phone"),
+    ("density_minimized", "근무공간 밀집 최소화 (좌석 간격 1m 이상, 권고 2m·지그재그 배치)",
+     "Workspace crowding is minimised: seats at least 1 m apart (2 m advised), zigzag seating",
+     "workspace", True, "onsite"),
+    ("partitions_installed", "칸막이·가림막 설치 (책상 면에서 90cm 이상)",
+     "Partitions or screens stand between seats, at least 90 cm above the desk",
+     "workspace", True, "onsite"),
+    ("fixed_seating", "개인별 근무 좌석 고정 배치",
+     "Each worker keeps a fixed seat; seats are not rotated",
+     "workspace", False, "onsite,phone"),
+    ("hygiene_supplies", "위생용품(손소독제 등) 비치",
+     "Hygiene supplies such as hand sanitiser are provided",
+     "hygiene", False, "onsite"),
+    ("masks_mandatory", "근무 중 마스크 착용 의무화",
+     "Masks are compulsory at work",
+     "hygiene", True, "onsite,phone"),
+    ("office_clean", "사무실·집기류 청결 유지",
+     "Office and equipment are kept clean",
+     "hygiene", False, "onsite"),
+    ("disinfection", "정기 소독 실시",
+     "Regular disinfection is carried out (with a log)",
+     "hygiene", True, "onsite,phone"),
+    ("ventilation", "주기적 환기 (1일 2회 이상)",
+     "Regular ventilation, at least twice a day",
+     "hygiene", False, "onsite,phone"),
+    ("temperature_checks", "발열·호흡기 증상 확인 (1일 2회 이상)",
+     "Fever and respiratory symptoms are checked at least twice a day",
+     "health", True, "onsite,phone"),
+    ("symptomatic_sent_home", "유증상자 즉시 업무 배제·귀가 및 보건소 안내",
+     "Staff with symptoms leave work at once and are referred to the health centre",
+     "health", True, "onsite,phone"),
+    ("personal_headsets", "전화기·헤드셋·마이크 개인 사용 및 일회용 덮개·주기적 소독",
+     "Phones, headsets and microphones are personal, covered or disinfected regularly",
+     "hygiene", False, "onsite,phone"),
+    ("staggered_breaks", "휴게·식사 시간 분산 및 휴게공간 밀집 방지",
+     "Breaks and meals are staggered, and rest areas are not crowded",
+     "workspace", False, "onsite,phone"),
+    ("flexible_work", "재택·시차출퇴근 등 유연근무 활용",
+     "Telework, staggered hours or other flexible work is used",
+     "workspace", False, "onsite,phone"),
+    ("visitor_log", "외부인 출입 관리(출입자 명부)",
+     "Visitors are controlled and logged",
+     "management", False, "onsite"),
+    ("case_reporting", "확진자·의심자 발생 시 보고체계 마련",
+     "There is a way to report a confirmed or suspected case to the district at once",
+     "incident", True, "onsite,phone"),
 ]
 # A key names what an item checks, for good: reports and follow-up actions join on it across versions.
 KEY_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -102,10 +136,12 @@ def _validate(items: list[dict], legacy_keys: set[str] = frozenset()) -> list[di
         modes = [m.strip() for m in modes if m and m.strip()]
         if orig and key != orig:
             # The editor shows an existing item's key read-only; a changed meaning is a new item, not a renamed one.
-            errors.append(_("%(n)s번 항목: 기존 항목의 키 '%(k)s'은(는) 바꿀 수 없습니다. 다른 내용이면 새 항목으로 추가하세요",
+            errors.append(_("%(n)s번 항목: 기존 항목의 키 '%(k)s'은(는) 바꿀 수 없습니다. "
+                            "다른 내용이면 새 항목으로 추가하세요",
                             n=n, k=orig))
         elif not KEY_RE.fullmatch(key) and key not in legacy_keys:
-            errors.append(_("%(n)s번 항목: 키 '%(k)s'은(는) 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 쓸 수 있습니다",
+            errors.append(_("%(n)s번 항목: 키 '%(k)s'은(는) 영문 소문자로 시작하고 "
+                            "영문 소문자·숫자·밑줄(_)만 쓸 수 있습니다",
                             n=n, k=key))
         elif key in keys:
             errors.append(_("%(n)s번 항목: 키 '%(k)s'이(가) 두 번 있습니다", n=n, k=key))

@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock, schemas
 from ..extensions import db
-from ..models import CATEGORIES, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
+from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
 from ..schemas import NOTE_MAX
 from . import ServiceError, checklist, rollup, schedule
 
@@ -45,7 +45,8 @@ def read_scan_token(token: str, site_id: int) -> datetime | None:
         data = _scan_serializer().loads(token)
         at = datetime.fromisoformat(data["at"])
     except (BadSignature, KeyError, TypeError, ValueError):
-        raise ServiceError(_("QR 스캔 기록이 올바르지 않습니다."), errors={"scan_token": _("QR 스캔 기록이 올바르지 않습니다")})
+        raise ServiceError(_("QR 스캔 기록이 올바르지 않습니다."),
+                           errors={"scan_token": _("QR 스캔 기록이 올바르지 않습니다")}) from None
     if data.get("site") != site_id:
         raise ServiceError(_("QR 스캔 기록이 이 사업장의 것이 아닙니다."),
                            errors={"scan_token": _("다른 사업장의 QR 스캔 기록입니다")})
@@ -104,7 +105,8 @@ def _find_site(data: dict, client_uuid: str | None, errors: dict) -> tuple:
         row = db.session.execute(_SITE_BY_ID, {"site_id": site_id, "uuid": client_uuid}).first()
     if row is None:
         errors["qr_token" if token else "site_id"] = (
-            _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token else _("사업장을 찾을 수 없습니다"))
+            _("QR 코드가 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다.") if token
+            else _("사업장을 찾을 수 없습니다"))
         return None, None, db.session.scalar(select(_PUBLISHED_ID))
     site, saved_id, tpl_id = row
     if site.status != "active":
@@ -231,7 +233,8 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
     items_all = {i.key: i for i in tpl.items}
     if mode in MODES and not any(i.applies_to(mode) for i in items_all.values()):
-        errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다", mode=mode_label(mode))
+        errors["mode"] = _("게시된 점검표에 %(mode)s 항목이 없어 이 방식으로는 점검할 수 없습니다",
+                           mode=mode_label(mode))
     answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
     now = clock.now()
     device_time, called_at = data.get("device_time"), data.get("called_at")
@@ -341,7 +344,7 @@ def _write(row: dict, answers: list[dict], photos: list[dict]) -> Inspection | N
 
 def can_view(user, insp: Inspection) -> bool:
     """Leads and admins see every inspection; inspectors see their own."""
-    return user.role in ("lead", "admin") or insp.inspector_id == user.id
+    return user.role in LEADS or insp.inspector_id == user.id
 
 
 def get(inspection_id: int) -> Inspection | None:
@@ -383,7 +386,7 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
 
 def photo_visible(user, sha256: str) -> bool:
     """Whether the user may see a photo: any inspection they may view holds it."""
-    if user.role in ("lead", "admin"):
+    if user.role in LEADS:
         return db.session.scalar(select(exists().where(Photo.sha256 == sha256)))
     return db.session.scalar(select(exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
                                                    Inspection.inspector_id == user.id)))

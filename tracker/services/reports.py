@@ -19,10 +19,11 @@ from . import sites
 
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
 FORMULA_START = ("=", "+", "-", "@")
-REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처", "상태"]
+REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
+                    "상태"]
 CHUNK = 64 * 1024
-WIDTH_SAMPLE = 200
-BATCH = 1000  # rows fetched at a time for the long exports  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
+WIDTH_SAMPLE = 200  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
+BATCH = 1000  # rows fetched at a time for the long exports
 
 
 def _csv_safe(value):
@@ -116,9 +117,11 @@ def register_export(fmt: str, **filters):
 VALUE_KO = {"yes": "예", "no": "아니오", "na": "해당없음"}
 MODE_KO = {"onsite": "현장점검", "phone": "전화 모니터링"}
 ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "cleared": "조치 완료"}
-INSPECTION_HEADERS = ["주", "점검일시", "사업장명", "사업자등록번호", "행정동", "규모", "점검 방식", "점검원", "적합 여부",
+INSPECTION_HEADERS = ["주", "점검일시", "사업장명", "사업자등록번호", "행정동", "규모", "점검 방식", "점검원",
+                      "적합 여부",
                       "예", "아니오", "해당없음", "중요 항목 아니오"]
-ACTION_HEADERS = ["사업장명", "행정동", "점검 항목", "항목 키", "중요", "상태", "발생일", "조치 기한", "경과일", "조치일"]
+ACTION_HEADERS = ["사업장명", "행정동", "점검 항목", "항목 키", "중요", "상태", "발생일", "조치 기한", "경과일",
+                  "조치일"]
 
 
 def _item_meta() -> list:

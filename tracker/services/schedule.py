@@ -13,8 +13,19 @@ from sqlalchemy.orm import contains_eager, selectinload
 from .. import clock
 from ..dbutil import insert_ignore
 from ..extensions import db
-from ..models import (INCIDENT, REINSPECTION, ROUND, Action, DongAssignment, Incident, Inspection, Site, Task, User,
-                      UTCDateTime)
+from ..models import (
+    INCIDENT,
+    REINSPECTION,
+    ROUND,
+    Action,
+    DongAssignment,
+    Incident,
+    Inspection,
+    Site,
+    Task,
+    User,
+    UTCDateTime,
+)
 from . import ServiceError, audit
 
 OPEN_ACTION = ("open", "escalated")

@@ -82,7 +82,8 @@ def validate(data: dict) -> tuple[dict, dict]:
     clean["headcount"] = hc
     for f in ("address", "manager_name", "manager_phone"):
         clean[f] = str(data.get(f) or "").strip()
-    labels = {"name": _("사업장명"), "address": _("소재지"), "manager_name": _("방역담당자"), "manager_phone": _("연락처")}
+    labels = {"name": _("사업장명"), "address": _("소재지"), "manager_name": _("방역담당자"),
+              "manager_phone": _("연락처")}
     for f, limit in MAX_LEN.items():
         if f not in errors and len(clean[f]) > limit:
             errors[f] = _("%(label)s은(는) %(n)s자를 넘을 수 없습니다", label=labels[f], n=limit)

@@ -84,7 +84,8 @@ def checklist_view():
 @roles_required("admin")
 def checklist_edit():
     """Edit the checklist item by item; saving publishes a new version."""
-    form = ChecklistEditForm() if request.method == "POST" else ChecklistEditForm(data=_editor_data(checklist.current()))
+    form = (ChecklistEditForm() if request.method == "POST"
+            else ChecklistEditForm(data=_editor_data(checklist.current())))
     errors, status = [], 200
     if form.validate_on_submit():
         if "add_row" in request.form:
@@ -95,7 +96,8 @@ def checklist_edit():
             except ServiceError as exc:
                 errors, status = (exc.errors if isinstance(exc.errors, list) else [exc.message]), 422
             else:
-                flash(_("점검표 %(v)s판을 게시했습니다. 이미 저장된 점검은 예전 판을 그대로 씁니다.", v=tpl.version), "info")
+                flash(_("점검표 %(v)s판을 게시했습니다. 이미 저장된 점검은 예전 판을 그대로 씁니다.",
+                        v=tpl.version), "info")
                 return redirect(url_for("admin.checklist_view"))
     elif request.method == "POST":
         status = 422

@@ -39,7 +39,8 @@ def register(app) -> None:
         rescued = rescue_expired_form()
         if rescued is not None:
             return rescued
-        return page(400, _("보안 토큰 오류"), _("양식이 만료되었거나 보안 토큰이 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."))
+        return page(400, _("보안 토큰 오류"),
+                    _("양식이 만료되었거나 보안 토큰이 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."))
 
     @app.errorhandler(500)
     def server_error(_e):

@@ -2,8 +2,19 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, HiddenField, IntegerField, PasswordField,
-                     SelectChoice, SelectField, StringField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -49,7 +60,8 @@ class UserEditForm(FlaskForm):
 
 
 class TemplateImportForm(FlaskForm):
-    file = FileField(_l("점검표 JSON"), validators=[FileRequired(), FileAllowed(["json"], _l("JSON 파일만 올릴 수 있습니다."))])
+    file = FileField(_l("점검표 JSON"),
+                     validators=[FileRequired(), FileAllowed(["json"], _l("JSON 파일만 올릴 수 있습니다."))])
 
 
 # --- checklist editor (issue 3) ---

@@ -6,7 +6,7 @@ from flask_login import current_user
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
-from ..models import MODES, Inspection, Site
+from ..models import LEADS, MODES, Inspection, Site
 from ..services import ServiceError, checklist, followups, inspections, sites
 
 bp = Blueprint("inspect", __name__)
@@ -72,7 +72,7 @@ def home():
 
 def _viewable(rows: list, week: str) -> dict:
     """{site id: the week's latest inspection of it that this user may open}: an inspector opens only their own."""
-    if current_user.role in ("lead", "admin"):
+    if current_user.role in LEADS:
         return {s.id: i for s, i, _o in rows if i}
     own = db.session.execute(inspections.list_stmt(week=week, inspector_id=current_user.id)
                              .with_only_columns(Inspection.site_id, Inspection.id)).all()
@@ -93,7 +93,8 @@ def scan(token):
     site = sites.find_by_code(token)
     if site is None:
         return render_template("error.html", status=404, title=_("사용할 수 없는 QR 코드"), message=_(
-            "이 QR 코드는 더 이상 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다. 팀장에게 새 QR 코드를 요청하세요.")), 404
+            "이 QR 코드는 더 이상 유효하지 않습니다. 새 코드가 발급되었을 수 있습니다. "
+            "팀장에게 새 QR 코드를 요청하세요.")), 404
     if site.status != "active":
         return _closed(site)
     proof = inspections.scan_token(site)

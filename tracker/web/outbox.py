@@ -3,18 +3,19 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import page_arg
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Outbox
 from ..services import mail
+from . import page_arg
 from .forms import ConfirmForm
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 STATUS_LABELS = {"pending": _l("대기"), "sending": _l("보내는 중"), "sent": _l("보냄"), "failed": _l("실패")}
 # What an admin should do about a stored error: by the stage mail.py names, or by the server's reply code.
-HINTS = {"connect": _l("메일 서버에 연결할 수 없습니다: TRACKER_SMTP_HOST와 TRACKER_SMTP_PORT를 확인하세요. 자동으로 다시 시도합니다."),
+HINTS = {"connect": _l("메일 서버에 연결할 수 없습니다: TRACKER_SMTP_HOST와 TRACKER_SMTP_PORT를 확인하세요. "
+                      "자동으로 다시 시도합니다."),
          "tls": _l("TLS 연결이 거부되었습니다: 서버 인증서를 확인하세요 (구청 내부 인증기관이면 TRACKER_SMTP_CAFILE). "
                    "자동으로 다시 시도합니다."),
          "auth": _l("메일 서버 로그인에 실패했습니다: TRACKER_SMTP_USER와 TRACKER_SMTP_PASSWORD를 확인하세요. "
@@ -51,6 +52,7 @@ def resend(row_id):
             flash(_("%(to)s에게 다시 보내도록 대기열에 넣었습니다.", to=row.recipient), "info")
         else:
             db.session.refresh(row)
-            flash(_("%(to)s에게 가는 메일은 지금 '%(status)s' 상태라서 다시 넣지 않았습니다. 실패한 메일만 다시 보낼 수 "
-                    "있습니다.", to=row.recipient, status=STATUS_LABELS.get(row.status, row.status)), "warn")
+            flash(_("%(to)s에게 가는 메일은 지금 '%(status)s' 상태라서 다시 넣지 않았습니다. "
+                    "실패한 메일만 다시 보낼 수 있습니다.", to=row.recipient,
+                    status=STATUS_LABELS.get(row.status, row.status)), "warn")
     return redirect(url_for("outbox.index", status=request.args.get("status")))

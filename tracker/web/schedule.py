@@ -85,7 +85,8 @@ def record_incident(site_id):
     except ServiceError as exc:
         refused(exc)
     else:
-        flash(_("확진자 발생을 기록했습니다. 다음 근무일까지 현장점검이 배정되고 모니터링이 주 2회로 늘어납니다."), "info")
+        flash(_("확진자 발생을 기록했습니다. 다음 근무일까지 현장점검이 배정되고 "
+                "모니터링이 주 2회로 늘어납니다."), "info")
     return redirect(url_for("sites.detail", site_id=site.id))
 
 

@@ -5,12 +5,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from . import form_status, page_arg, refused
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, Inspection, Site
 from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
+from . import form_status, page_arg, refused
 from .downloads import download
 from .forms import ConfirmForm, ImportForm, SiteForm
 
