@@ -21,7 +21,8 @@ POLICY = {
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,
     "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
     # the field work
-    "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL, "inspect.detail": ALL,
+    "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
+    "inspect.detail": ALL,
     "inspect.photo": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,

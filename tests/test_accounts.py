@@ -252,15 +252,16 @@ def test_behind_a_proxy_each_client_is_throttled_on_its_own(clock_at, app, make_
 
 @pytest.mark.parametrize("bad", ["lead@example.test\r\nBcc: all@example.test", "a b@example.test",
                                  "lead@example.test, other@example.test", "Lead <lead@example.test>",
-                                 "lead@", "@example.test", "lead@example.test\x00", "김팀장@구청.kr", "x" * 300 + "@a.b"])
-def test_user_creation_refuses_an_address_mail_could_not_carry(db, bad):
+                                 "lead@", "@example.test", "lead@example.test\x00", "김팀장@구청.kr",
+                                 "x" * 300 + "@a.b"])
+def test_user_creation_refuses_an_address_mail_could_not_carry(app_ctx, db, bad):
     with pytest.raises(ServiceError) as exc:
         accounts.create_user(bad, "Lead", "lead", "long-enough-1")
     assert "이메일 주소가 올바르지 않습니다" in exc.value.message and "\n" not in exc.value.message
     assert db.session.scalar(select(User).where(User.name == "Lead")) is None
 
 
-def test_addresses_are_kept_trimmed_and_lower_case(db):
+def test_addresses_are_kept_trimmed_and_lower_case(app_ctx, db):
     assert accounts.create_user("  Lead@Example.TEST ", "Lead", "lead", "long-enough-1").email == "lead@example.test"
 
 

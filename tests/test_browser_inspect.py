@@ -25,10 +25,8 @@ pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
 @pytest.fixture
-def new_phone(browser, live_server, db, make_user):
+def new_phone(browser, live_server, default_checklist, make_user):
     """Make a logged-in inspector's phone: (page, context, base url, user); context options as given."""
-    checklist.ensure_default()
-    db.session.commit()
     contexts = []
 
     def make(user=None, **ctx_options):

@@ -10,6 +10,10 @@ from tracker import clock
 from tracker.extensions import db as _db
 from tracker.models import Action, Task
 
+# The test reads the database in an app context of its own; the live server's requests, in their own threads,
+# never see it.
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
 TEXT = {
     "ko": {"kept": "이 휴대폰에 보관했습니다", "saved": "점검 결과를 저장했습니다", "fix_by": "조치 기한",
            "reinspect": "재점검", "call": "전화 걸기", "home": "이번 주 점검 목록"},
@@ -19,7 +23,7 @@ TEXT = {
 
 
 @pytest.fixture
-def lang_phone(new_phone):
+def lang_phone(new_phone):  # noqa: F811 (the fixture imported above)
     """An inspector's phone in a language: (page, context, base url, the texts to expect)."""
     def make(lang):
         page, ctx, base, user = new_phone()
@@ -95,7 +99,7 @@ def test_the_result_page_says_saved_and_names_what_the_no_answers_opened(lang_ph
     shot(page, f"result-follow-ups-{lang}-390.png")
 
 
-def test_the_phone_forms_call_button_is_full_width(phone, site_factory):
+def test_the_phone_forms_call_button_is_full_width(phone, site_factory):  # noqa: F811
     page, _ctx, base = phone
     site = site_factory(manager_name="김방역", manager_phone="02-123-4567")
     page.goto(f"{base}/inspect/sites/{site.id}?mode=phone")
@@ -120,7 +124,7 @@ def wait_kept(page, path):
                            arg=path)
 
 
-def test_the_service_worker_opens_an_opened_form_offline_and_keeps_no_contact(phone, site_factory):
+def test_the_service_worker_opens_an_opened_form_offline_and_keeps_no_contact(phone, site_factory):  # noqa: F811
     page, ctx, base = phone
     site = site_factory(name="오프라인센터", address="여의대로 1", manager_name="김방역", manager_phone="02-123-4567")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")  # /inspect installed it
@@ -147,7 +151,7 @@ def test_the_service_worker_opens_an_opened_form_offline_and_keeps_no_contact(ph
     shot(page, "offline-page-390.png")
 
 
-def test_logout_clears_kept_pages_and_drafts_but_keeps_a_queued_inspection(phone, site_factory):
+def test_logout_clears_kept_pages_and_drafts_but_keeps_a_queued_inspection(phone, site_factory):  # noqa: F811
     page, ctx, base = phone
     a, b = site_factory(name="초안센터"), site_factory(name="대기센터")
     page.goto(f"{base}/inspect/sites/{a.id}?mode=onsite")

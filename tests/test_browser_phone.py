@@ -30,20 +30,20 @@ SIDEWAYS = """() => {
 
 
 @pytest.fixture
-def demo_week(db):
+def demo_week(app, db, clock_at):
     """The demo laid on a Saturday, with last week's summary in the outbox; the pages each role is to open."""
-    clock.set_now(SATURDAY)
-    demo.seed(out=lambda *_: None)
-    db.session.commit()
-    demo.seed_history()
-    clock.set_now(SATURDAY)
-    mail.queue_weekly_summary("2026-W47")
-    db.session.commit()
-    inspector = db.session.scalar(select(User).where(User.email == LOGIN["inspector"]))
-    # The inspector's latest inspection that found something to fix: the result page with the most on it.
-    own = db.session.scalar(select(Inspection.id).where(Inspection.inspector_id == inspector.id)
-                            .order_by(Inspection.no_count.desc(), Inspection.id.desc()).limit(1))
-    site = db.session.scalar(select(Site.id).order_by(Site.headcount.desc()).limit(1))
+    clock_at(SATURDAY)
+    with app.app_context():
+        demo.seed(out=lambda *_: None)
+        db.session.commit()
+        demo.seed_history()
+        mail.queue_weekly_summary("2026-W47")
+        db.session.commit()
+        inspector = db.session.scalar(select(User).where(User.email == LOGIN["inspector"]))
+        # The inspector's latest inspection that found something to fix: the result page with the most on it.
+        own = db.session.scalar(select(Inspection.id).where(Inspection.inspector_id == inspector.id)
+                                .order_by(Inspection.no_count.desc(), Inspection.id.desc()).limit(1))
+        site = db.session.scalar(select(Site.id).order_by(Site.headcount.desc()).limit(1))
     return {
         "inspector": ["/inspect", "/inspect?todo=1", f"/inspect/sites/{site}?mode=onsite",
                       f"/inspect/sites/{site}?mode=phone", f"/inspections/{own}", "/sites/", f"/sites/{site}"],

@@ -12,9 +12,8 @@ from tracker.services import checklist, inspections
 
 
 @pytest.fixture
-def published(db):
-    checklist.ensure_default()
-    db.session.commit()
+def published(default_checklist):
+    return default_checklist
 
 
 @pytest.mark.parametrize("role,url", [("inspector", "/inspect"), ("lead", "/dashboard"), ("lead", "/sites/"),
@@ -35,16 +34,17 @@ def test_a_form_is_not_stored_and_the_static_files_it_names_are_immutable(client
     assert "immutable" in client.get(css).headers["Cache-Control"]
 
 
-def test_photos_are_private_and_not_stored(client, db, login, published, site_factory):
+def test_photos_are_private_and_not_stored(app, client, db, login, published, site_factory):
     site = site_factory()
     user = login("inspector")
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), "red").save(buf, "JPEG")
-    answers = {i.key: {"value": "yes", "note": ""} for i in checklist.current().items if i.applies_to("phone")}
-    insp, _created = inspections.submit({"site_id": site.id, "mode": "phone", "client_uuid": str(uuid.uuid4()),
-                                         "contact_name": "김담당", "answers": answers}, by=user,
-                                        photos=[(next(iter(answers)), buf.getvalue())])
-    db.session.commit()
-    sha = db.session.scalar(select(Photo.sha256).where(Photo.inspection_id == insp.id))
+    with app.app_context():
+        answers = {i.key: {"value": "yes", "note": ""} for i in checklist.current().items if i.applies_to("phone")}
+        insp, _created = inspections.submit({"site_id": site.id, "mode": "phone", "client_uuid": str(uuid.uuid4()),
+                                             "contact_name": "김담당", "answers": answers}, by=user,
+                                            photos=[(next(iter(answers)), buf.getvalue())])
+        db.session.commit()
+        sha = db.session.scalar(select(Photo.sha256).where(Photo.inspection_id == insp.id))
     resp = client.get(f"/photos/{sha}.jpg")
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "private, no-store"

@@ -15,7 +15,8 @@ def _closed_port() -> int:
     return port
 
 
-def test_the_start_names_the_address_the_logins_the_scheduler_and_unreachable_mail(app, db):
+def test_the_start_names_the_address_the_logins_the_scheduler_and_unreachable_mail(app_ctx, db):
+    app = app_ctx
     demo.seed()
     db.session.commit()
     app.config.update(TRACKER_SMTP_HOST="127.0.0.1", TRACKER_SMTP_PORT=_closed_port())

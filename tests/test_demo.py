@@ -128,32 +128,33 @@ def round_tasks(db, week):
     ("2026-11-25T15:00", 33),   # Wednesday afternoon: about half of the round
     ("2026-11-28T11:00", 62),   # Saturday: 85 % done by Friday 18:00, the rest overdue
 ])
-def test_the_demo_week_is_in_progress_whatever_the_day(app, db, seeded, now, done):
+def test_the_demo_week_is_in_progress_whatever_the_day(app, db, seeded, clock_at, now, done):
     from datetime import datetime
+
+    from tests.test_summary import page_figures
     from tracker import clock
     from tracker.services.summary import compute
-    from tests.test_summary import page_figures
     kst = clock.ZoneInfo("Asia/Seoul")
-    clock.set_now(datetime.fromisoformat(now).replace(tzinfo=kst))
-    assert demo.seed_history()["inspections"] > 900
-    assert demo.seed_history() == {"inspections": 0}   # laid once: a second run adds nothing
-    clock.set_now(datetime.fromisoformat(now).replace(tzinfo=kst))
-    db.session.commit()
+    clock_at(datetime.fromisoformat(now).replace(tzinfo=kst))
     week, last_week = "2026-W48", "2026-W47"
     past_due = now >= "2026-11-27T18:00"
-    this = round_tasks(db, week)
-    # (a reinspection visit made this week counts as the site's round too, so a few more may be done)
-    assert done <= this.get("done", 0) <= done + 5 and this.get("missed", 0) == 0
-    still_open = 73 - this.get("done", 0)
-    assert still_open > 0 and this.get("overdue", 0) == (still_open if past_due else 0)
-    assert round_tasks(db, last_week) == {"done": 70, "missed": 3}
-    # Follow-up: one critical shortfall of last week nobody went back to check, and a few still within their time.
-    (late,) = db.session.scalars(select(Action).where(Action.status == "escalated")).all()
-    assert late.critical and late.item_key == "masks_mandatory"
-    assert db.session.scalar(select(func.count()).select_from(Action).where(Action.status == "open")) >= 2
-    reinspection = db.session.scalars(select(Task).where(Task.site_id == late.site_id, Task.kind == "reinspection",
-                                                         Task.status == "open")).one()
-    assert reinspection.overdue and reinspection.week == last_week
+    with app.app_context():
+        assert demo.seed_history()["inspections"] > 900
+        assert demo.seed_history() == {"inspections": 0}   # laid once: a second run adds nothing
+        db.session.commit()
+        this = round_tasks(db, week)
+        # (a reinspection visit made this week counts as the site's round too, so a few more may be done)
+        assert done <= this.get("done", 0) <= done + 5 and this.get("missed", 0) == 0
+        still_open = 73 - this.get("done", 0)
+        assert still_open > 0 and this.get("overdue", 0) == (still_open if past_due else 0)
+        assert round_tasks(db, last_week) == {"done": 70, "missed": 3}
+        # Follow-up: one critical shortfall of last week nobody went back to check, and a few still within their time.
+        (late,) = db.session.scalars(select(Action).where(Action.status == "escalated")).all()
+        assert late.critical and late.item_key == "masks_mandatory"
+        assert db.session.scalar(select(func.count()).select_from(Action).where(Action.status == "open")) >= 2
+        reinspection = db.session.scalars(select(Task).where(Task.site_id == late.site_id,
+                                                             Task.kind == "reinspection", Task.status == "open")).one()
+        assert reinspection.overdue and reinspection.week == last_week
 
     # An inspector has sites to do this week.
     client = log_in_as(app, "inspector@tracker.local", "demo-inspector-1234")
@@ -161,9 +162,10 @@ def test_the_demo_week_is_in_progress_whatever_the_day(app, db, seeded, now, don
     assert int(re.search(r"미점검만 (\d+)", page).group(1)) > 0 and "미점검" in page
     # A lead sees who is late: this week's overdue sites from Friday evening, last week's missed ones any day.
     client = log_in_as(app, "lead@tracker.local", "demo-lead-1234")
-    late_names = set(db.session.scalars(select(Site.name).join(Task, Task.site_id == Site.id).where(
-        Task.week == (week if past_due else last_week), Task.kind == "weekly_monitoring",
-        Task.status.in_(("open", "missed")))))
+    with app.app_context():
+        late_names = set(db.session.scalars(select(Site.name).join(Task, Task.site_id == Site.id).where(
+            Task.week == (week if past_due else last_week), Task.kind == "weekly_monitoring",
+            Task.status.in_(("open", "missed")))))
     assert late_names
     late_card = client.get(f"/schedule?week={week if past_due else last_week}").get_data(as_text=True)
     late_card = late_card[late_card.index('id="late"'):late_card.index('id="late-by-dong"')]
@@ -176,12 +178,14 @@ def test_the_demo_week_is_in_progress_whatever_the_day(app, db, seeded, now, don
     weeks = sorted(k[1] for k in fig if k[0] == "weeks" and k[2] == "inspections")
     assert weeks == [clock.add_weeks(week, -n) for n in range(11, -1, -1)]
     assert all(fig[("weeks", w, "inspections")] > 0 for w in weeks[:-1])
-    assert fig[("progress", None, "done")] == this.get("done", 0) and compute(weeks[0], week)["monitoring_rounds"] == 12
+    with app.app_context():
+        rounds = compute(weeks[0], week)["monitoring_rounds"]
+    assert fig[("progress", None, "done")] == this.get("done", 0) and rounds == 12
 
 
-def test_the_demo_story_names_branches_after_their_dong_and_dates_the_register(db, seeded):
+def test_the_demo_story_names_branches_after_their_dong_and_dates_the_register(app_ctx, db, seeded, clock_at):
     from tracker import clock
-    clock.set_now(clock.at_local(date(2026, 11, 25), "15:00"))
+    clock_at(clock.at_local(date(2026, 11, 25), "15:00"))
     demo.seed_history()
     db.session.commit()
     rows = db.session.execute(select(Site.name, Site.dong, Site.created_at, func.min(Inspection.submitted_at))

@@ -101,7 +101,8 @@ def test_site_band_is_derived_from_headcount_and_follows_edits(app_ctx, db, site
 def test_bands_are_data_put_into_words_in_the_readers_language(app):
     from flask_babel import refresh
     d = District(["여의동"], [50, 100])
-    assert [(b.key, b.low, b.high) for b in d.bands] == [("50 이하", 0, 50), ("51~100", 51, 100), ("101이상", 101, None)]
+    assert [(b.key, b.low, b.high) for b in d.bands] == [("50 이하", 0, 50), ("51~100", 51, 100),
+                                                         ("101이상", 101, None)]
     assert d.band_for(50) == "50 이하" and d.band_for(101) == "101이상"
     with app.test_request_context("/?lang=en"):
         assert [d.band_label(k) for k in d.band_labels] == ["≤ 50", "51–100", "≥ 101"]

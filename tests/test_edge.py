@@ -10,7 +10,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import event, func, select
 
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import PASSWORD, app_context, csrf_from, loaded
 from tracker import clock, district
 from tracker.models import Audit, ChecklistTemplate, DongAssignment, Incident, LoginThrottle, Task
 from tracker.services import ServiceError, checklist, inspections, mail, schedule
@@ -20,18 +20,18 @@ WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IG
 BOOKKEEPING: set[str] = set()
 
 
-def committed(db, stmt) -> int:
+def committed(app, db, stmt) -> int:
     """A count as another connection sees it: only what the edge committed."""
-    with db.engine.connect() as conn:
+    with app.app_context(), db.engine.connect() as conn:
         return conn.scalar(stmt)
 
 
-def n_committed(db, model, *where) -> int:
-    return committed(db, select(func.count()).select_from(model).where(*where))
+def n_committed(app, db, model, *where) -> int:
+    return committed(app, db, select(func.count()).select_from(model).where(*where))
 
 
 @contextmanager
-def writes(db):
+def writes(app, db):
     """The tables written (INSERT, UPDATE, DELETE) while the block runs, with the statements that wrote them."""
     seen: list[tuple[str, str]] = []
 
@@ -39,37 +39,42 @@ def writes(db):
         m = WRITE.match(statement)
         if m:
             seen.append((m.group(2).lower(), statement.split("\n")[0][:120]))
-    event.listen(db.engine, "before_cursor_execute", record)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def incident_form(client, site):
     token = csrf_from(client.get(f"/sites/{site.id}").get_data(as_text=True))
-    return {"csrf_token": token, "confirmed_on": clock.today().isoformat(), "cases": "1", "note": ""}
+    with client.application.app_context():
+        today = clock.today()
+    return {"csrf_token": token, "confirmed_on": today.isoformat(), "cases": "1", "note": ""}
 
 
 # --- a write commits once, or not at all ---------------------------------------------------------------------
 
-def test_a_successful_post_is_committed(client, db, login, site_factory):
+def test_a_successful_post_is_committed(app, client, db, login, site_factory):
     site = site_factory()
     login("lead")
     resp = client.post(f"/sites/{site.id}/incidents", data=incident_form(client, site))
     assert resp.status_code == 302
-    assert n_committed(db, Incident, Incident.site_id == site.id) == 1
-    assert n_committed(db, Task, Task.site_id == site.id, Task.kind == schedule.INCIDENT) == 1
+    assert n_committed(app, db, Incident, Incident.site_id == site.id) == 1
+    assert n_committed(app, db, Task, Task.site_id == site.id, Task.kind == schedule.INCIDENT) == 1
 
 
-def test_a_refused_form_leaves_nothing_half_written(client, db, login, make_user):
+def test_a_refused_form_leaves_nothing_half_written(app, client, db, login, make_user):
     """The dongs are saved together: the first one's assignment, already flushed, goes when a later one is refused,
     and the page shown again reads what is stored."""
     login("lead")
     inspector, not_an_inspector = make_user("inspector"), make_user("lead")
-    dongs = district.current().dongs
+    with app.app_context():
+        dongs = district.current().dongs
     page = client.get("/schedule/assignments").get_data(as_text=True)
-    with writes(db) as seen:
+    with writes(app, db) as seen:
         resp = client.post("/schedule/assignments", data={
             "csrf_token": csrf_from(page), f"dong-{dongs[0]}": str(inspector.id),
             f"dong-{dongs[-1]}": str(not_an_inspector.id)})
@@ -77,8 +82,8 @@ def test_a_refused_form_leaves_nothing_half_written(client, db, login, make_user
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "점검원을 찾을 수 없습니다" in html
     assert f'value="{inspector.id}" selected' not in html
-    assert n_committed(db, DongAssignment) == 0
-    assert n_committed(db, Audit, Audit.entity == "assignment") == 0
+    assert n_committed(app, db, DongAssignment) == 0
+    assert n_committed(app, db, Audit, Audit.entity == "assignment") == 0
 
 
 def _flush_then(exc: Exception):
@@ -91,7 +96,7 @@ def _flush_then(exc: Exception):
     return record_incident
 
 
-def test_a_service_error_after_a_flush_rolls_back_though_the_page_redirects(client, db, login, site_factory,
+def test_a_service_error_after_a_flush_rolls_back_though_the_page_redirects(app, client, db, login, site_factory,
                                                                             monkeypatch):
     site = site_factory()
     login("lead")
@@ -99,7 +104,7 @@ def test_a_service_error_after_a_flush_rolls_back_though_the_page_redirects(clie
     resp = client.post(f"/sites/{site.id}/incidents", data=incident_form(client, site))
     assert resp.status_code == 302  # back to the site page, with the message
     assert "확진자 수는 1 이상이어야 합니다" in client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert n_committed(db, Incident) == 0 and n_committed(db, Task) == 0
+    assert n_committed(app, db, Incident) == 0 and n_committed(app, db, Task) == 0
 
 
 @pytest.mark.parametrize("propagate", [False, True], ids=["500 page", "exception raised to the caller"])
@@ -115,17 +120,19 @@ def test_a_crash_after_a_flush_rolls_the_whole_request_back(app, client, db, log
             client.post(f"/sites/{site.id}/incidents", data=form)
     else:
         assert client.post(f"/sites/{site.id}/incidents", data=form).status_code == 500
-    assert n_committed(db, Incident) == 0 and n_committed(db, Task) == 0
-    db.session.expire_all()  # and the session the test shares with the request holds none of it either
-    assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+    assert n_committed(app, db, Incident) == 0 and n_committed(app, db, Task) == 0
+    with app.app_context():  # and a session of the app's own holds none of it either
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
 
 
-def test_an_api_refusal_rolls_back_what_its_handler_wrote(client, db, make_user, site_factory, monkeypatch):
+def test_an_api_refusal_rolls_back_what_its_handler_wrote(app, client, db, make_user, site_factory, monkeypatch):
     """The API calls no undo(): its 4xx answer is enough for the edge to roll back."""
     from tracker.services import accounts
     site, user = site_factory(), make_user("inspector")
-    token = accounts.create_token(user)
-    db.session.commit()
+    with app.app_context():
+        token = accounts.create_token(user)
+        db.session.commit()
 
     def submit(data, by=None, **_kw):
         schedule.record_incident(site, clock.today(), 1, "")
@@ -134,12 +141,12 @@ def test_an_api_refusal_rolls_back_what_its_handler_wrote(client, db, make_user,
     resp = client.post("/api/v1/inspections", json={"site_id": site.id, "client_uuid": str(uuid.uuid4())},
                        headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 422 and resp.get_json()["errors"] == {"answers": "missing"}
-    assert n_committed(db, Incident) == 0 and n_committed(db, Task) == 0
+    assert n_committed(app, db, Incident) == 0 and n_committed(app, db, Task) == 0
 
 
 # --- bookkeeping the edge keeps ------------------------------------------------------------------------------
 
-def test_a_failed_login_is_counted_though_the_login_is_refused(client, db, make_user):
+def test_a_failed_login_is_counted_though_the_login_is_refused(app, client, db, make_user):
     """The login POST answers 401 and is rolled back; its throttle counter is committed all the same."""
     user = make_user("lead")
 
@@ -149,32 +156,34 @@ def test_a_failed_login_is_counted_though_the_login_is_refused(client, db, make_
 
     failures = select(LoginThrottle.failures).where(LoginThrottle.key.startswith(user.email))  # not the address's
     assert post("wrong-password").status_code == 401
-    assert committed(db, failures) == 1
+    assert committed(app, db, failures) == 1
     assert post("wrong-password").status_code == 401
-    assert committed(db, failures) == 2
+    assert committed(app, db, failures) == 2
     assert post(PASSWORD).status_code == 302  # a good login clears the count, in its own commit
-    assert committed(db, failures) is None
+    assert committed(app, db, failures) is None
 
 
 # --- a GET writes nothing ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def everything(db, site_factory, make_user):
+def everything(app, db, site_factory, make_user):
     """One of each thing the pages show: a checklist, a site with an inspection, its action and tasks, an incident,
     a queued e-mail."""
-    tpl = checklist.ensure_default()
-    site = site_factory()
-    inspector = make_user("inspector")
-    answers = {i.key: {"value": "yes", "note": ""} for i in tpl.items if i.applies_to("onsite")}
-    answers[tpl.items[0].key] = {"value": "no", "note": "없음"}
-    insp, _created = inspections.submit({"site_id": site.id, "mode": "onsite", "client_uuid": str(uuid.uuid4()),
-                                         "qr_token": site.qr_token, "answers": answers}, by=inspector)
-    schedule.schedule_week(clock.week_of())
-    schedule.record_incident(site, clock.today(), 1, "")
-    mail.queue("weekly_summary", clock.week_of(), [{"recipient": "a@x.test", "subject": "s", "body_text": "t",
-                                                      "body_html": "<p>t</p>"}])
-    db.session.commit()
-    return {"site_id": site.id, "inspection_id": insp.id, "token": site.qr_token, "inspector": inspector}
+    with app_context(app):
+        tpl = checklist.ensure_default()
+        site = site_factory()
+        inspector = make_user("inspector")
+        answers = {i.key: {"value": "yes", "note": ""} for i in tpl.items if i.applies_to("onsite")}
+        answers[tpl.items[0].key] = {"value": "no", "note": "없음"}
+        insp, _created = inspections.submit({"site_id": site.id, "mode": "onsite", "client_uuid": str(uuid.uuid4()),
+                                             "qr_token": site.qr_token, "answers": answers}, by=inspector)
+        schedule.schedule_week(clock.week_of())
+        schedule.record_incident(site, clock.today(), 1, "")
+        mail.queue("weekly_summary", clock.week_of(), [{"recipient": "a@x.test", "subject": "s", "body_text": "t",
+                                                          "body_html": "<p>t</p>"}])
+        db.session.commit()
+        return {"site_id": site.id, "inspection_id": insp.id, "token": site.qr_token,
+                "inspector": loaded(inspector)}
 
 
 def _get_urls(app, values: dict) -> list[str]:
@@ -192,13 +201,13 @@ def _get_urls(app, values: dict) -> list[str]:
 def test_no_get_writes_anything(app, client, db, login, everything, role):
     login(role, user=everything["inspector"] if role == "inspector" else None)
     urls = _get_urls(app, everything)
-    with writes(db) as seen:
+    with writes(app, db) as seen:
         statuses = [client.get(url).status_code for url in urls]
     assert {table for table, _stmt in seen} <= BOOKKEEPING, seen
     assert statuses.count(200) >= (30 if role == "admin" else 8), list(zip(urls, statuses))
 
 
-def test_without_a_published_checklist_the_pages_say_so_and_make_none(client, db, login, site_factory):
+def test_without_a_published_checklist_the_pages_say_so_and_make_none(app, client, db, login, site_factory):
     """`db upgrade` and `seed-demo` publish the default checklist; a database without one gets a message, not a 500,
     and no page view publishes one."""
     site = site_factory()
@@ -210,4 +219,4 @@ def test_without_a_published_checklist_the_pages_say_so_and_make_none(client, db
         assert resp.status_code == 503 and "관리자에게 점검표 게시를 요청하세요" in resp.get_data(as_text=True)
     resp = client.get(f"/inspect/sites/{site.id}?lang=en")
     assert "Ask an administrator to publish one" in resp.get_data(as_text=True)
-    assert n_committed(db, ChecklistTemplate) == 0
+    assert n_committed(app, db, ChecklistTemplate) == 0

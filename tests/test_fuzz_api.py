@@ -60,7 +60,7 @@ def _fuzz(operation, mode, token):
     @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
-        # identity: the WSGI transport hands over the body as sent, and compression has its own test (test_static_assets)
+        # identity: the WSGI transport hands over the body as sent; compression has its own test (test_static_assets)
         response = case.call(headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"})
         case.validate_response(response, checks=CHECKS)
     run()

@@ -332,8 +332,9 @@ def test_a_bad_cell_is_named_by_its_excel_column_and_the_files_own_header(app_ct
 def shared_string_xlsx(header: list, rows: int, string: str, columns: list[int]) -> bytes:
     """An XLSX as an attacker writes it: one shared string, pointed at by the given columns of every row."""
     import zipfile
-    from openpyxl.utils import get_column_letter
     from xml.sax.saxutils import escape
+
+    from openpyxl.utils import get_column_letter
 
     def row(n, cells):
         return f'<row r="{n}">' + "".join(cells) + "</row>"
@@ -395,7 +396,7 @@ def test_one_huge_string_in_every_cell_makes_a_short_error_page(client, db, logi
     assert f"종사자수 &#39;{'많' * 50}…&#39;은(는) 숫자가 아닙니다" in html and "많" * 51 not in html
 
 
-def test_a_headcount_of_thousands_of_digits_is_too_large_not_a_crash(app, db, count_rows):
+def test_a_headcount_of_thousands_of_digits_is_too_large_not_a_crash(app_ctx, db, count_rows):
     report = site_import.import_sites(csv_bytes([HEAD_KO, ["센터", "1078100009", "여의동", "", "9" * 4300, "", ""]]))
     assert count_rows(Site) == 0 and report.error_count == 1
     assert "너무 큽니다" in str(report.errors[0]) and "…" in str(report.errors[0])

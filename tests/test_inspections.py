@@ -12,8 +12,8 @@ from PIL import Image
 from sqlalchemy import event, func, select
 
 from tests.conftest import PASSWORD, csrf_from, loaded
-from tracker.extensions import db as _db
 from tracker.api.schemas import InspectionSchema
+from tracker.extensions import db as _db
 from tracker.models import Action, Answer, DongAssignment, Inspection, Photo, SummaryWeek, Task
 from tracker.services import ServiceError, checklist, inspections, sites
 
@@ -420,7 +420,8 @@ def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(app,
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert "입력을 확인하세요: 3곳이 올바르지 않습니다." in body
-    assert "위치 값 &#39;91.5&#39;이(가) 범위를 벗어났습니다" in body and "전체 메모는 2000자를 넘을 수 없습니다" in body
+    assert "위치 값 &#39;91.5&#39;이(가) 범위를 벗어났습니다" in body
+    assert "전체 메모는 2000자를 넘을 수 없습니다" in body
     assert "답하지 않았습니다" in body
     with app.app_context():
         assert counts() == (0, 0, 0)
