@@ -439,8 +439,12 @@
   form.addEventListener("input", function (e) { if (e.isTrusted) touched = true; }, true);
   form.addEventListener("change", function (e) { if (e.isTrusted) touched = true; }, true);
   function checklistChanged() {
-    if (!busy && !touched) { save(); location.reload(); return; }
-    say(msg("changed"), "warn", location.href, msg("reload"));
+    // Only once what this page brings back (a draft, a refused inspection) is in the form: a reload before that
+    // would save the empty form as the draft, and the refused answers would not come back.
+    ready.then(function () {
+      if (!busy && !touched) { save(); location.reload(); return; }
+      say(msg("changed"), "warn", location.href, msg("reload"));
+    });
   }
 
   // The scan proof comes in the URL (see the QR route): a kept copy of this page has none of its own.
