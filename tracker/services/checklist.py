@@ -78,8 +78,11 @@ def current() -> ChecklistTemplate | None:
     return db.session.scalar(ChecklistTemplate.current_stmt().options(selectinload(ChecklistTemplate.items)))
 
 
-def published(tpl_id: int) -> ChecklistTemplate | None:
-    """A published version with its items, read once per app and then shared read-only: it never changes."""
+def published(tpl_id: int | None) -> ChecklistTemplate | None:
+    """A published version with its items, read once per app and then shared read-only: it never changes; None
+    when there is none."""
+    if tpl_id is None:
+        return None
     # Per app, not per process: each app (each test) has a database of its own.
     cache = current_app.extensions.setdefault("tracker.checklists", {})
     tpl = cache.get(tpl_id)

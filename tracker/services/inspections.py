@@ -228,7 +228,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if saved_id is not None:
         return _replayed(db.session.get(Inspection, saved_id), by), False
     mode = data.get("mode")  # absent when the schema refused it
-    tpl = checklist.published(tpl_id) if tpl_id is not None else None
+    tpl = checklist.published(tpl_id)
     if tpl is None:
         raise ServiceError(_("게시된 점검표가 없습니다. 관리자에게 문의하세요."), errors={"template": "none published"})
     items_all = {i.key: i for i in tpl.items}
@@ -315,7 +315,7 @@ _INSERT_PHOTOS = insert(Photo.__table__)
 
 def template_version(tpl_id: int | None) -> int | None:
     """The version of a published template, from the process's cache."""
-    tpl = checklist.published(tpl_id) if tpl_id is not None else None
+    tpl = checklist.published(tpl_id)
     return tpl.version if tpl else None
 
 
