@@ -324,9 +324,8 @@ def test_photo_is_reencoded_without_exif(app_ctx, app, tpl, site_factory):
     insp, _ = inspections.submit(payload(site, tpl), photos=[("masks_mandatory", raw)])
     _db.session.commit()
     (p,) = insp.photos
-    path = inspections.photo_path(p.sha256)
+    path = Path(app.config["TRACKER_UPLOAD_DIR"]) / f"{p.sha256}.jpg"  # the default store: a folder
     data = path.read_bytes()
-    assert path.name == f"{p.sha256}.jpg" and str(path).startswith(app.config["TRACKER_UPLOAD_DIR"])
     assert hashlib.sha256(data).hexdigest() == p.sha256
     img = Image.open(io.BytesIO(data))
     assert img.format == "JPEG" and max(img.size) == 1600 and (p.width, p.height) == img.size
