@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from tests import test_browser_inspect as on_phone
 from tests.conftest import PASSWORD, csrf_from
 from tracker import create_app
 from tracker.extensions import db as _db
@@ -234,3 +235,35 @@ def test_a_wrong_storage_url_stops_the_start(monkeypatch, tmp_path):
     monkeypatch.setenv("TRACKER_STORAGE_URL", "ftp://photos.example/uploads")
     with pytest.raises(ValueError, match="TRACKER_STORAGE_URL"):
         create_app({"TESTING": True})
+
+
+# --- the phone -------------------------------------------------------------------------------------
+
+new_phone = on_phone.new_phone  # the logged-in phone fixture of the browser tests
+
+def test_the_phone_keeps_an_inspection_the_store_refused_and_sends_it_once_it_is_back(app, new_phone, site_factory,
+                                                                                      s3_server, s3_store):
+    """Real Chromium: the store is down when 제출 is tapped; the phone says it will try again, keeps the inspection
+    (photo included) in its outbox, and its own retry saves it, photo and all, once the store is back."""
+    page, _ctx, base, _user = new_phone()
+    site = site_factory()
+    page.goto(f"{base}/s/{site.qr_token}")
+    on_phone.answer_all(page)
+    page.locator("#q-masks_mandatory summary").tap()
+    page.locator("input[name='p-masks_mandatory']").set_input_files(
+        files=[{"name": "mask.jpg", "mimeType": "image/jpeg", "buffer": jpeg("orange", (800, 600))}])
+    page.wait_for_function("() => document.querySelector('#q-masks_mandatory .photo-info').textContent.includes('KB')")
+    before = all_rows(app)
+    with s3_server.down():
+        page.locator("#insp-submit").tap()
+        page.wait_for_function("() => document.getElementById('insp-status').textContent.includes('다시 보냅니다')")
+        assert all_rows(app) == before and on_phone.queue_count(page) == 1
+    page.wait_for_url("**/inspections/*", timeout=30000)  # the phone's own retry, a few seconds later
+    with app.app_context():
+        insp = _db.session.scalars(select(Inspection)).one()
+        assert [p.item_key for p in insp.photos] == ["masks_mandatory"]
+    # The result page's photo, fetched as the phone would, comes from the bucket through the app.
+    got = page.evaluate("async () => { const r = await fetch(document.querySelector('.thumb img').src);"
+                        " return [r.status, (await r.arrayBuffer()).byteLength]; }")
+    assert got[0] == 200 and got[1] == insp.photos[0].size_bytes
+    assert on_phone.queue_count(page) == 0
