@@ -51,6 +51,14 @@ def _recipients() -> list[str]:
     return out
 
 
+def _storage_url() -> str | None:
+    """TRACKER_STORAGE_URL, checked at start: a typo stops the app with its name, not the first photo's submit."""
+    url = (_env("STORAGE_URL") or "").strip()
+    if url and not (url.startswith("file:///") or (url.startswith("s3://") and len(url) > len("s3://"))):
+        raise ValueError(f"TRACKER_STORAGE_URL must be file:///absolute/folder or s3://bucket/prefix; got {url!r}")
+    return url or None
+
+
 def _secret_key(instance_path):
     """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
     key = _env("SECRET_KEY")
@@ -87,6 +95,9 @@ def load(instance_path):
         "TRACKER_BASE_URL": base_url,
         "TRACKER_PROXIES": int(_env("PROXIES", "0")),
         "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Where photos are kept (tracker/storage.py): unset, the folder TRACKER_UPLOAD_DIR.
+        "TRACKER_STORAGE_URL": _storage_url(),
+        "TRACKER_S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL") or None,
         # The whole request may be larger than one photo may be, so that an oversized photo reaches the photo
         # check and is refused by name, with the form's answers kept, instead of failing the whole post.
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "40")) * 1024 * 1024,

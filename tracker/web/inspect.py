@@ -1,7 +1,8 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wsgi import wrap_file
 
 from .. import clock
 from ..auth import roles_required
@@ -151,7 +152,8 @@ def submit(site_id):
         insp, created = inspections.submit(data, by=current_user, photos=photos)
     except ServiceError as exc:
         if _wants_json():
-            return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+            error = "unavailable" if exc.status == 503 else "invalid"  # 503: not the inspection's fault; retry
+            return jsonify(error=error, message=exc.message, errors=exc.errors), exc.status
         mode = data["mode"] if data["mode"] in MODES else "onsite"
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
@@ -182,7 +184,10 @@ def photo(sha):
         abort(404)
     if not inspections.photo_visible(current_user, sha):
         abort(404)
-    resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
+    stored = inspections.open_photo(sha) or abort(404)
+    # Streamed from the store through the app, after the permission check: the store is never public.
+    resp = Response(wrap_file(request.environ, stored.body), mimetype="image/jpeg", direct_passthrough=True)
+    resp.content_length = stored.size
     resp.headers["Cache-Control"] = "private, no-store"  # a shared phone keeps no one's photos
     return resp
 
