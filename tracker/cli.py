@@ -305,8 +305,21 @@ def storage_copy(to, source):
     click.echo(f"{src.url} -> {dest.url}: {counts['copied']} copied, {counts['skipped']} already there")
 
 
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@with_appcontext
+def purge(dry_run):
+    """Remove the personal data past its retention period, and report how much of each kind."""
+    from . import jobs
+    from .services import retention
+    report = jobs.purge_expired_data(dry_run=dry_run)  # commits, then deletes the photo files
+    for line in retention.describe(report):
+        click.echo(line)
+
+
 COMMANDS = (create_user, create_token, import_sites, seed_demo, dev, scheduler, schedule_week, mark_overdue,
-            record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary, storage_check, storage_copy)
+            record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary, storage_check, storage_copy,
+            purge)
 
 
 def register(app: Flask) -> None:

@@ -345,3 +345,20 @@ class SummaryWeek(db.Model):
     yes: Mapped[int] = mapped_column(Integer, default=0)
     no: Mapped[int] = mapped_column(Integer, default=0)
     na: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocationConsent(db.Model):
+    """One answer of a user to "may this app record your position at on-site checks?" (위치정보법).
+
+    A row per answer, kept as history: `given` True is a consent, False a refusal (또는 "나중에"). Withdrawing a
+    consent stamps its row's `withdrawn_at`; giving it again adds a new row. The user's state is their latest row.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_location_consent_user", "user_id", "id"),)

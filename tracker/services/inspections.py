@@ -17,7 +17,7 @@ from .. import clock, schemas, storage
 from ..extensions import db
 from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, rollup, schedule
+from . import ServiceError, checklist, location, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -221,9 +221,9 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
-    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved when anything is wrong; the
-    ServiceError names each wrong field.
+    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat and
+    lng (kept only with the user's consent), location_consent, note, scan_token. photos: (item_key, bytes) pairs.
+    Nothing is saved when anything is wrong; the ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
     errors: dict = {}
@@ -246,7 +246,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
     now = clock.now()
     device_time, called_at = data.get("device_time"), data.get("called_at")
-    lat, lng, contact = data.get("lat"), data.get("lng"), data.get("contact_name", "")
+    contact = data.get("contact_name", "")
     if mode == "phone" and not contact:
         errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
     if called_at and called_at > now + timedelta(minutes=10):
@@ -258,6 +258,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
 
+    lat, lng = _position(data, by)
     values = [a["value"] for a in answers]
     critical_no = sum(a["value"] == "no" and items_all[a["item_key"]].critical for a in answers)
     row = dict(
@@ -269,6 +270,17 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     return _save(row, answers, prepared, items_all, site, by)
+
+
+def _position(data: dict, by) -> tuple[float | None, float | None]:
+    """The position as sent, kept only from a user who has consented (counting an answer sent with this very
+    submission); otherwise the inspection is saved and its position dropped. The page and the API both come here."""
+    answer = data.get("location_consent")
+    if data.get("lat") is None and data.get("lng") is None and answer is None:
+        return None, None  # nothing to decide: no query
+    if getattr(by, "id", None) is None or not location.answered_offline(by, answer).given:
+        return None, None
+    return data.get("lat"), data.get("lng")
 
 
 def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:

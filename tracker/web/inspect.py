@@ -8,7 +8,8 @@ from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, followups, inspections, sites
+from ..services import ServiceError, checklist, followups, inspections, location, retention, sites
+from .consent import state_json
 
 bp = Blueprint("inspect", __name__)
 
@@ -40,8 +41,10 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
         mode = modes[0]
     items = inspections.items_for(tpl, mode)
     g.csp_blob_images = True  # the photo previews (see security_headers)
+    consent = state_json(location.state(current_user)) if mode == "onsite" else None
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
+        consent=consent, days=retention.days(retention.POSITIONS),
         other_mode=next((m for m in modes if m != mode), None),
         client_uuid=client_uuid or inspections.new_client_uuid(), scan_token=scan_token,
         answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
@@ -52,7 +55,7 @@ def _posted() -> tuple[dict, list, dict]:
     form = request.form
     answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
     data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
-                                     "called_at", "lat", "lng", "note")}
+                                     "called_at", "lat", "lng", "location_consent", "note")}
     data.update(site_id=request.view_args["site_id"], answers=answers)
     photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
     return data, [p for p in photos if p[1]], answers
