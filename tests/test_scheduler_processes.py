@@ -327,3 +327,59 @@ def test_a_second_scheduler_on_sqlite_waits_for_the_file_lock_and_takes_over_whe
     assert _counts(db) == (len(first) + len(later),) * 2
     from tracker.models import Outbox
     assert db.session.scalar(select(func.count()).select_from(Outbox)) == len(RECIPIENTS.split(","))
+
+
+def test_make_run_waits_while_another_scheduler_leads_then_takes_over(app, monkeypatch):
+    """`make run`'s scheduler takes part in the same election: while another process holds the lock it runs no job
+    and says so at start; once the lock is free it leads, with every job on its scheduler."""
+    from tracker import console, leadership
+    monkeypatch.delenv("TRACKER_NO_SCHEDULER", raising=False)
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    app.config["TRACKER_SCHEDULER_INTERVAL"] = 0.2
+    other = leadership.lock_for(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    assert other.acquire()
+    elector, done = jobs.start_in_process(app)
+    try:
+        assert done is None and elector.leading is False and elector.sched.get_jobs() == []
+        assert console.start_lines(app, "http://x/", done, [])[1].startswith("Scheduler: waiting")
+        time.sleep(0.6)
+        assert elector.leading is False
+        other.release()
+        deadline = time.monotonic() + 30
+        while not (elector.leading and elector.sched.get_jobs()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert {j.id for j in elector.sched.get_jobs()} == {"weekly_round", "mark_overdue", "deliver_outbox",
+                                                            "weekly_summary"}
+    finally:
+        elector.shutdown()
+        other.release()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="a PostgreSQL connection to lose")
+def test_a_leader_that_loses_its_database_connection_stops_leading_at_its_next_round(app, db):
+    """The server ends the leader's lock session (as it does for a machine gone silent, through the keepalives):
+    at its next round the process stops leading and drops its jobs, while another process takes the lock."""
+    from sqlalchemy import text
+
+    from tracker import leadership
+    elector = jobs.Elector(app)
+    other = leadership.lock_for(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    try:
+        elector.step()
+        assert elector.leading and elector.sched.get_jobs()
+        db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE application_name = 'tracker-scheduler-lock' AND datname = current_database()"))
+        db.session.commit()
+        deadline = time.monotonic() + 10
+        while not other.acquire():  # the lock is free once the server has ended the session
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        elector.step()
+        assert elector.leading is False and elector.sched.get_jobs() == []
+        other.release()
+        elector.step()  # the lock is free again: the process leads again, from a new connection
+        assert elector.leading and elector.sched.get_jobs()
+    finally:
+        elector.shutdown()
+        other.release()
