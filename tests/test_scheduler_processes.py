@@ -1,4 +1,5 @@
-"""The scheduler as its own process: two at once make one task per site per week; downtime is caught up once."""
+"""The scheduler as its own process: several elect one leader, which alone runs the jobs, and a dead leader is
+replaced within 30 s; two catch-ups at once still make one task per site per week; downtime is caught up once."""
 import os
 import re
 import signal
