@@ -133,19 +133,29 @@ def dev(host, port):
         run_simple(host, port, app, use_reloader=False, threaded=True)
     finally:
         if scheduler:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler():
-    """Run the scheduled jobs in the foreground (its own process in production)."""
+    """Run the scheduler in the foreground: it leads and runs the jobs, or follows until the leader stops."""
     import logging
 
     from . import console, jobs
     app = current_app._get_current_object()
     console.configure_logging(app, logging.INFO)
     jobs.run_forever(app)
+
+
+@click.command("scheduler-status")
+@with_appcontext
+def scheduler_status():
+    """Print, as JSON, which scheduler process leads, each job's last and next run, and the followers seen."""
+    import json
+
+    from .services import scheduler_status as status
+    click.echo(json.dumps(status.status(), indent=2, ensure_ascii=False))
 
 
 def _week_or_fail(week: str, example: str) -> str:
@@ -317,9 +327,9 @@ def purge(dry_run):
         click.echo(line)
 
 
-COMMANDS = (create_user, create_token, import_sites, seed_demo, dev, scheduler, schedule_week, mark_overdue,
-            record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary, storage_check, storage_copy,
-            purge)
+COMMANDS = (create_user, create_token, import_sites, seed_demo, dev, scheduler, scheduler_status, schedule_week,
+            mark_overdue, record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary, storage_check,
+            storage_copy, purge)
 
 
 def register(app: Flask) -> None:

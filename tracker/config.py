@@ -112,6 +112,10 @@ def load(instance_path):
         # Head counts above which a site earns risk points as medium or large (the 2020 report's 100 and 300).
         "TRACKER_RISK_MEDIUM_HEADCOUNT": int(_env("RISK_MEDIUM_HEADCOUNT", "100")),
         "TRACKER_RISK_LARGE_HEADCOUNT": int(_env("RISK_LARGE_HEADCOUNT", "300")),
+        # Seconds between a scheduler's rounds: a follower tries for the lock, the leader checks its connection and
+        # writes its heartbeat. A dead leader's place is taken within about this long (plus 25 s if its machine
+        # vanished without closing its connection: see leadership.py).
+        "TRACKER_SCHEDULER_INTERVAL": float(_env("SCHEDULER_INTERVAL", "5")),
         "TRACKER_SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "TRACKER_SMTP_PORT": int(_env("SMTP_PORT", "25")),
         "TRACKER_SMTP_USER": _env("SMTP_USER"),

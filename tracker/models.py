@@ -362,3 +362,29 @@ class LocationConsent(db.Model):
     user: Mapped[User] = relationship()
 
     __table_args__ = (Index("ix_location_consent_user", "user_id", "id"),)
+
+
+class SchedulerProcess(db.Model):
+    """A `flask scheduler` process as it last reported itself: the leader, or a follower waiting for the lock.
+
+    Each process writes its own row; the leader also clears `leading` on every other row, so that one row leads.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    leading: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)  # leading or following since
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)  # the leader's heartbeat
+
+    __table_args__ = (UniqueConstraint("host", "pid"),)
+
+
+class SchedulerJob(db.Model):
+    """Each scheduled job's last run and result, and its next run, as the leading scheduler last saw them."""
+
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_result: Mapped[str] = mapped_column(Text, default="")
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,3 +23,15 @@ def refused(exc: ServiceError) -> None:
 def form_status() -> int:
     """A form page's status: 422 when a POST gets the form back (the form or a service refused it), else 200."""
     return 422 if request.method == "POST" else 200
+
+
+def scheduler_warnings() -> dict:
+    """A blueprint context processor for the admin pages: what is wrong with the scheduler, for base.html's
+    banner (nobody notices a scheduler that stopped, until the rounds and the mail are missing)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..services import scheduler_status
+    try:
+        return {"scheduler_warnings": scheduler_status.warnings()}
+    except SQLAlchemyError:  # an error page rendered for a failed query must not fail on the banner too
+        return {"scheduler_warnings": []}

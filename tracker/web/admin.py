@@ -10,10 +10,11 @@ from ..auth import roles_required
 from ..extensions import db
 from ..models import ChecklistTemplate, User
 from ..services import ServiceError, accounts, checklist
-from . import form_status, refused
+from . import form_status, refused, scheduler_warnings
 from .forms import ChecklistEditForm, TemplateImportForm, UserEditForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.context_processor(scheduler_warnings)
 
 
 @bp.route("/users", methods=["GET", "POST"])
