@@ -8,8 +8,8 @@ from tests.conftest import csrf_from
 # Meant to be public: the login page, static files, the health check, the API's description, and what a phone
 # needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
 # and the pages the service worker keeps still need a login.
-PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
-          "pwa.offline"}
+PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker",
+          "pwa.manifest", "pwa.offline"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
@@ -33,7 +33,8 @@ POLICY = {
     "schedule.assignments": LEADS, "schedule.reassign": LEADS, "schedule.record_incident": LEADS,
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
-    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN, "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
+    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
+    "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
     # the API
     "api.create_inspection": ALL, "api.list_inspections": ALL, "api.current_checklist": ALL, "api.csrf_token": ALL,
