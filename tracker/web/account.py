@@ -35,12 +35,17 @@ def _totp_section(user):
             "codes_left": totp.recovery_codes_left(user) if user.totp_secret else 0, "totp_off_form": TotpOffForm()}
 
 
-# (template, context function). Location consent (위치정보) and reminder opt-outs add their sections here.
+def _no_data(user):
+    return {}
+
+
+# (template, context function), in the page's order. Reminder opt-outs and other features add theirs here.
 SECTIONS = [
     ("account/_password.html", _password_section),
     ("account/_sessions.html", _sessions_section),
     ("account/_tokens.html", _tokens_section),
     ("account/_totp.html", _totp_section),
+    ("account/_location.html", _no_data),  # a link to /me/location, where location consent is given or withdrawn
 ]
 
 
