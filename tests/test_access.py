@@ -5,17 +5,20 @@ import pytest
 
 from tests.conftest import csrf_from
 
-# Meant to be public: the login page, static files, the health check, the API's description, what a phone
-# needs to keep the app (the service worker script, the web app manifest and the offline page), and the privacy
-# page: none carries data, and the pages the service worker keeps still need a login.
-PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
-          "pwa.offline", "privacy.page"}
+# Meant to be public: the login page (and its code step), static files, the health check, the API's description,
+# what a phone needs to keep the app (the service worker script, the web app manifest and the offline page), and
+# the privacy page: none carries data, and the pages the service worker keeps still need a login.
+PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker",
+          "pwa.manifest", "pwa.offline", "privacy.page"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
 # below holds the app to this table, so a guard that is missing, or wider than it should be, fails a test.
 POLICY = {
     "auth.logout": ALL, "dashboard.home": ALL,
+    # 내 정보: one's own password, logins, tokens and two-factor login
+    "account.me": ALL, "account.password": ALL, "account.end_session": ALL, "account.end_token": ALL,
+    "account.totp_enrol": ALL, "account.totp_off": ALL,
     # the register: everyone reads it; leads change it, and only they see the QR codes (proof of presence)
     "sites.index": ALL, "sites.detail": ALL, "sites.export": ALL, "sites.by_code": ALL,
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,
@@ -32,7 +35,8 @@ POLICY = {
     "schedule.assignments": LEADS, "schedule.reassign": LEADS, "schedule.record_incident": LEADS,
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
-    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
+    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
+    "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
     # the API
     "api.create_inspection": ALL, "api.list_inspections": ALL, "api.current_checklist": ALL, "api.csrf_token": ALL,

@@ -16,8 +16,9 @@ from tracker.models import Audit, ChecklistTemplate, DongAssignment, Incident, L
 from tracker.services import ServiceError, checklist, inspections, mail, schedule
 
 WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
-# Tables a GET may write through edge.keep(): bookkeeping such as access records. None exist yet.
-BOOKKEEPING: set[str] = set()
+# Tables a GET may write through edge.keep(): bookkeeping such as access records, and a login's last use (at most
+# once a minute) or its end when it went idle.
+BOOKKEEPING: set[str] = {"user_session"}
 
 
 def committed(app, db, stmt) -> int:
@@ -183,7 +184,7 @@ def everything(app, db, site_factory, make_user):
                                                           "body_html": "<p>t</p>"}])
         db.session.commit()
         return {"site_id": site.id, "inspection_id": insp.id, "token": site.qr_token,
-                "inspector": loaded(inspector)}
+                "inspector": loaded(inspector), "user_id": inspector.id}
 
 
 def _get_urls(app, values: dict) -> list[str]:

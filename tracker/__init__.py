@@ -145,11 +145,24 @@ def register_static(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api
-    from .web import admin, consent, dashboard, health, inspect, mail_preview, outbox, privacy, pwa, schedule, sites
+    from .web import (
+        account,
+        admin,
+        consent,
+        dashboard,
+        health,
+        inspect,
+        mail_preview,
+        outbox,
+        privacy,
+        pwa,
+        schedule,
+        sites,
+    )
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp, consent.bp, privacy.bp):
+               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp):
         app.register_blueprint(bp)
     api.register(app)
 
@@ -159,6 +172,8 @@ def register_hooks(app: Flask) -> None:
     errors.register(app)
 
     app.before_request(_remember_language)
+    from .web.account import gate
+    app.before_request(gate)  # a reset password or a required TOTP comes before any other page
 
     @app.after_request
     def security_headers(resp):

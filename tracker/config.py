@@ -59,6 +59,15 @@ def _storage_url() -> str | None:
     return url or None
 
 
+def _totp_roles() -> list[str]:
+    """TRACKER_TOTP_REQUIRED: the roles that must log in with a TOTP code too, comma-separated (none by default)."""
+    roles = [r.strip().lower() for r in (_env("TOTP_REQUIRED") or "").split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ("admin", "lead", "inspector")]
+    if unknown:
+        raise ValueError(f"TRACKER_TOTP_REQUIRED names admin, lead or inspector, comma-separated; got {unknown}")
+    return roles
+
+
 def _secret_key(instance_path):
     """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
     key = _env("SECRET_KEY")
@@ -137,6 +146,10 @@ def load(instance_path):
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # Failures from one address, whatever the e-mails tried, before it is slowed down too.
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),
+        # A login ends after this many minutes without a request: leads and admins at a desk, inspectors on the road.
+        "TRACKER_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
+        "TRACKER_IDLE_TIMEOUT_MINUTES_INSPECTOR": int(_env("IDLE_TIMEOUT_MINUTES_INSPECTOR", "240")),
+        "TRACKER_TOTP_REQUIRED": _totp_roles(),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
         "SESSION_COOKIE_SECURE": secure,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -65,6 +66,12 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # Set when an admin resets the password: every page sends the user to choose their own first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # TOTP (two-factor login): the shared secret once enrolment is confirmed, and the last time step used, so that a
+    # code seen over a shoulder cannot be used a second time.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("role in ('admin','lead','inspector')", name="role"),)
 
@@ -80,6 +87,45 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A login on one browser. The cookie holds a random key; only its SHA-256 is kept, so a copy of this table
+    opens no session. Logging out, idling too long, a password change or deactivation set ended_at."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, password, deactivated, ended
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for a TOTP code when the phone is lost; only its SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RoleChange(db.Model):
+    """A grant or removal of a role (a deactivation removes it too), kept 3 years as the 안전성 확보조치 기준 asks."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    change: Mapped[str] = mapped_column(String(10))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    by: Mapped[User | None] = relationship(foreign_keys=[by_id])
+
+    __table_args__ = (CheckConstraint("change in ('grant','remove')", name="change"),)
 
 
 class LoginThrottle(db.Model):

@@ -5,13 +5,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..auth import roles_required
 from ..extensions import db
-from ..models import ChecklistTemplate, User
-from ..services import ServiceError, accounts, checklist
+from ..models import ChecklistTemplate, RoleChange, User
+from ..services import ServiceError, accounts, checklist, sessions
 from . import form_status, refused, scheduler_warnings
-from .forms import ChecklistEditForm, TemplateImportForm, UserEditForm, UserForm
+from .forms import ROLE_CHOICES, ChecklistEditForm, PasswordResetForm, TemplateImportForm, UserEditForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.context_processor(scheduler_warnings)
@@ -26,7 +27,8 @@ def users():
         try:
             accounts.create_user(form.email.data, form.name.data, form.role.data, form.password.data, by=current_user)
         except ServiceError as exc:
-            form.email.errors = list(form.email.errors) + [exc.message]
+            field = form.password if "password" in exc.errors else form.email
+            field.errors = list(field.errors) + [exc.message]
         else:
             flash(_("사용자를 만들었습니다."), "info")
             return redirect(url_for("admin.users"))
@@ -49,6 +51,40 @@ def update_user(user_id):
         else:
             flash(_("%(name)s: 저장했습니다.", name=user.name), "info")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required("admin")
+def user_detail(user_id):
+    """One user: their open logins, the grants and removals of their roles, and a password reset."""
+    user = db.get_or_404(User, user_id)
+    return _user_page(user, PasswordResetForm())
+
+
+def _user_page(user, reset_form, status=200):
+    return render_template(
+        "admin/user.html", user=user, reset_form=reset_form,
+        history=db.session.scalars(accounts.role_history_stmt(user).options(selectinload(RoleChange.by))).all(),
+        open_sessions=db.session.scalars(sessions.active_stmt(user)).all(), totp_on=bool(user.totp_secret),
+        role_labels={c.value: c.label for c in ROLE_CHOICES}), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def reset_password(user_id):
+    """Set a temporary password: the user's logins and tokens end, and they choose a new one at the next login."""
+    user = db.get_or_404(User, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(user, form.password.data, by=current_user)
+        except ServiceError as exc:
+            form.password.errors = [exc.message]
+        else:
+            flash(_("%(name)s: 임시 비밀번호를 정했습니다. 다음 로그인 때 새 비밀번호를 정해야 합니다.",
+                    name=user.name), "info")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_page(user, form, 422)
 
 
 # --- checklist templates (issue 3) ---

@@ -23,6 +23,29 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("비밀번호"), validators=[DataRequired()])
 
 
+class CodeForm(FlaskForm):
+    """The second step of a login: a TOTP code, or one of the recovery codes."""
+    code = StringField(_l("인증 코드"), validators=[DataRequired(), Length(max=20)])
+
+
+class PasswordChangeForm(FlaskForm):
+    old = PasswordField(_l("지금 비밀번호"), validators=[DataRequired()])
+    new = PasswordField(_l("새 비밀번호"), validators=[DataRequired()])
+    confirm = PasswordField(_l("새 비밀번호 확인"), validators=[DataRequired()])
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(_l("임시 비밀번호"), validators=[DataRequired()])
+
+
+class TotpEnrolForm(FlaskForm):
+    code = StringField(_l("앱에 보이는 6자리 코드"), validators=[DataRequired(), Length(max=20)])
+
+
+class TotpOffForm(FlaskForm):
+    password = PasswordField(_l("지금 비밀번호"), validators=[DataRequired()])
+
+
 class SiteForm(FlaskForm):
     name = StringField(_l("사업장명"), validators=[DataRequired(), Length(max=200)])
     business_no = StringField(_l("사업자등록번호"), validators=[DataRequired(), Length(max=20)])
@@ -51,7 +74,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("이메일"), validators=[DataRequired(), Length(max=200)])
     name = StringField(_l("이름"), validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("역할"), choices=ROLE_CHOICES)
-    password = PasswordField(_l("비밀번호"), validators=[DataRequired(), Length(min=8)])
+    password = PasswordField(_l("비밀번호"), validators=[DataRequired()])  # the rule: accounts.check_password_rule
 
 
 class UserEditForm(FlaskForm):
