@@ -115,6 +115,8 @@ def load(instance_path):
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
+        # Access records of personal data are kept at least this long (the 안전성 확보조치 기준 asks for 2 years).
+        "TRACKER_ACCESS_LOG_DAYS": int(_env("ACCESS_LOG_DAYS", "730")),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
