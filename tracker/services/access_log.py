@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import selectinload
 
@@ -106,7 +107,7 @@ def expired_stmt():
     return delete(AccessLog).where(AccessLog.at < cutoff())
 
 
-EXPORT_LABELS = {"register": "사업장 목록", "inspections": "점검 결과"}
+EXPORT_LABELS = {"register": _l("사업장 목록"), "inspections": _l("점검 결과")}
 
 
 def describe(subject: dict) -> str:
@@ -114,7 +115,7 @@ def describe(subject: dict) -> str:
     s = subject or {}
     if "export" in s:
         filters = ", ".join(f"{k}={v}" for k, v in (s.get("filters") or {}).items())
-        text = _("%(what)s %(fmt)s, %(n)s행", what=_(EXPORT_LABELS.get(s["export"], s["export"])),
+        text = _("%(what)s %(fmt)s, %(n)s행", what=str(EXPORT_LABELS.get(s["export"], s["export"])),
                  fmt=str(s.get("format", "")).upper(), n=s.get("rows", "?"))
         if filters:
             text += " · " + _("조건: %(f)s", f=filters)
