@@ -5,11 +5,11 @@ import pytest
 
 from tests.conftest import csrf_from
 
-# Meant to be public: the login page, static files, the health check, the API's description, and what a phone
-# needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
-# and the pages the service worker keeps still need a login.
+# Meant to be public: the login page, static files, the health check, the API's description, what a phone
+# needs to keep the app (the service worker script, the web app manifest and the offline page), and the privacy
+# page: none carries data, and the pages the service worker keeps still need a login.
 PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
-          "pwa.offline"}
+          "pwa.offline", "privacy.page"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
@@ -24,6 +24,8 @@ POLICY = {
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
     "inspect.detail": ALL,
     "inspect.photo": ALL,
+    # the user's own consent to location
+    "consent.location_page": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,
     "dashboard.council_xlsx": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,

@@ -13,7 +13,7 @@ from conftest import app_context, csrf_from, loaded
 from tracker.extensions import db as store
 from tracker.masking import mask_email, mask_name, mask_phone
 from tracker.models import AccessLog, AccessReview, Site
-from tracker.services import access_log, checklist, inspections, site_import
+from tracker.services import access_log, checklist, inspections, location, retention, site_import
 
 OFFICER = {"manager_name": "김민용", "manager_phone": "010-1234-5678"}
 
@@ -37,6 +37,7 @@ def placed(app, db, site_factory, make_user):
         tpl = checklist.ensure_default()
         site = site_factory(**OFFICER)
         inspector = make_user("inspector")
+        location.decide(inspector, True)   # positions are kept only with consent
         answers = {i.key: {"value": "yes", "note": ""} for i in tpl.items if i.applies_to("onsite")}
         made = []
         for where in ({"lat": 37.5219, "lng": 126.9245}, {}):
@@ -325,6 +326,6 @@ def test_records_are_never_edited_and_only_the_purge_removes_old_ones(app, db, c
         with pytest.raises(PermissionError):
             db.session.flush()
         db.session.rollback()
-        db.session.execute(access_log.expired_stmt())
+        assert retention.purge().counts["access_log"] == 1
         db.session.commit()
         assert db.session.scalars(select(AccessLog.user_email)).all() == ["new@gu.test"]

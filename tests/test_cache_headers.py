@@ -35,7 +35,7 @@ def test_a_form_is_not_stored_and_the_static_files_it_names_are_immutable(client
     assert "immutable" in client.get(css).headers["Cache-Control"]
 
 
-def test_photos_are_private_and_not_stored(app, client, db, login, published, site_factory):
+def test_photos_are_private_and_not_stored(app, client, db, login, published, site_factory, photo_store):
     site = site_factory()
     user = login("inspector")
     buf = io.BytesIO()

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from conftest import loaded
 from tracker.extensions import db as _db
-from tracker.models import Answer, Inspection, Site
-from tracker.services import accounts, checklist, sites
+from tracker.models import Answer, Inspection, Site, User
+from tracker.services import accounts, checklist, location, sites
 
 
 @pytest.fixture
@@ -44,6 +44,9 @@ def n_rows(app):
 def test_create_then_replay(app, client, tpl, site_factory, bearer):
     site = site_factory()
     user, h = bearer()
+    with app.app_context():
+        location.decide(_db.session.get(User, user.id), True)  # the position is kept only with consent
+        _db.session.commit()
     b = body(site, tpl, device_time="2020-03-11T10:00:00+09:00", lat=37.52, lng=126.92)
     b["answers"]["masks_mandatory"] = {"value": "no", "note": "미착용"}
     r = client.post("/api/v1/inspections", json=b, headers=h)

@@ -51,6 +51,14 @@ def _recipients() -> list[str]:
     return out
 
 
+def _storage_url() -> str | None:
+    """TRACKER_STORAGE_URL, checked at start: a typo stops the app with its name, not the first photo's submit."""
+    url = (_env("STORAGE_URL") or "").strip()
+    if url and not (url.startswith("file:///") or (url.startswith("s3://") and len(url) > len("s3://"))):
+        raise ValueError(f"TRACKER_STORAGE_URL must be file:///absolute/folder or s3://bucket/prefix; got {url!r}")
+    return url or None
+
+
 def _secret_key(instance_path):
     """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
     key = _env("SECRET_KEY")
@@ -87,6 +95,9 @@ def load(instance_path):
         "TRACKER_BASE_URL": base_url,
         "TRACKER_PROXIES": int(_env("PROXIES", "0")),
         "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Where photos are kept (tracker/storage.py): unset, the folder TRACKER_UPLOAD_DIR.
+        "TRACKER_STORAGE_URL": _storage_url(),
+        "TRACKER_S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL") or None,
         # The whole request may be larger than one photo may be, so that an oversized photo reaches the photo
         # check and is refused by name, with the form's answers kept, instead of failing the whole post.
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "40")) * 1024 * 1024,
@@ -110,12 +121,22 @@ def load(instance_path):
         "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
+        # Retention (services/retention.py), in days; 0 keeps that kind for good. TRACKER_ACCESS_LOG_DAYS (730) is
+        # read there too.
+        "TRACKER_LOCATION_RETENTION_DAYS": int(_env("LOCATION_RETENTION_DAYS", "90")),
+        "TRACKER_CLOSED_SITE_CONTACT_DAYS": int(_env("CLOSED_SITE_CONTACT_DAYS", "365")),
+        "TRACKER_PHOTO_RETENTION_DAYS": int(_env("PHOTO_RETENTION_DAYS", "365")),
+        "TRACKER_MAIL_BODY_RETENTION_DAYS": int(_env("MAIL_BODY_RETENTION_DAYS", "90")),
+        # Whom the privacy page names for questions about personal data (the district's own officer and contact).
+        "TRACKER_PRIVACY_OFFICER": _env("PRIVACY_OFFICER", ""),
+        "TRACKER_PRIVACY_CONTACT": _env("PRIVACY_CONTACT", ""),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # Failures from one address, whatever the e-mails tried, before it is slowed down too.
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
-        # Access records of personal data are kept at least this long (the 안전성 확보조치 기준 asks for 2 years).
+        # Access records of personal data are kept at least this long (the 안전성 확보조치 기준 asks for 2 years);
+        # the retention purge removes older ones.
         "TRACKER_ACCESS_LOG_DAYS": int(_env("ACCESS_LOG_DAYS", "730")),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -78,6 +78,25 @@ def weekly_summary(app):
     return _run(app, "weekly_summary", lambda: mail.queue_weekly_summary(clock.add_weeks(clock.week_of(), -1)))
 
 
+def purge_expired_data(dry_run: bool = False):
+    """Remove the personal data past its retention period (or, dry, count it): one commit for the rows, then the
+    photo files they leave unused, so that a failed commit never leaves a row without its file (the job and
+    `purge` both run this)."""
+    from .services import retention
+    report = retention.purge(dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+        return report
+    db.session.commit()
+    retention.remove_files(report)
+    return report
+
+
+def purge_expired(app):
+    """Daily: personal data past its retention period."""
+    return _run(app, "purge_expired", lambda: purge_expired_data().counts)
+
+
 def catch_up(app) -> dict:
     """On start: make this week's round and mark what is late, so a scheduler that was down misses nothing;
     returns what each step did (None for one that failed).
@@ -107,6 +126,7 @@ def add_jobs(sched, app) -> None:
     sched.add_job(deliver_outbox, "interval", args=[app], id="deliver_outbox", minutes=2, **common)
     sched.add_job(weekly_summary, "cron", args=[app], id="weekly_summary", day_of_week="mon", hour=8, minute=0,
                   **common)
+    sched.add_job(purge_expired, "cron", args=[app], id="purge_expired", hour=3, minute=30, **common)
 
 
 def build(app, blocking: bool = False):

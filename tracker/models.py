@@ -353,7 +353,7 @@ ACCESS_ACTIONS = ("view", "export", "download")
 
 class AccessLog(db.Model):
     """One look at personal data (개인정보 접속기록): who, from where, what was done, and whose data. Append-only:
-    the app never updates or deletes a row, except the retention purge (services/access_log.expired_stmt)."""
+    the app never updates or deletes a row, except the retention purge (services/retention.py)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, index=True)
@@ -386,3 +386,20 @@ class AccessReview(db.Model):
 def _access_log_is_append_only(_mapper, _conn, _target):
     # A record that could be changed proves nothing; the purge deletes with one statement, past this hook.
     raise PermissionError("access records are never edited or deleted one by one")
+
+
+class LocationConsent(db.Model):
+    """One answer of a user to "may this app record your position at on-site checks?" (위치정보법).
+
+    A row per answer, kept as history: `given` True is a consent, False a refusal (또는 "나중에"). Withdrawing a
+    consent stamps its row's `withdrawn_at`; giving it again adds a new row. The user's state is their latest row.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_location_consent_user", "user_id", "id"),)

@@ -217,6 +217,9 @@ class Submission(Input):
     called_at = LocalDateTime()
     lat = Float(validate=between(-90, 90, _PLACE_RANGE), error_messages=_PLACE)
     lng = Float(validate=between(-180, 180, _PLACE_RANGE), error_messages=_PLACE)
+    location_consent = String(validate=one_of(("given", "refused")), metadata={
+        "description": "the user's answer to recording their position, when given on a phone offline; it counts "
+                       "only if the server holds no answer of theirs yet. lat/lng are dropped without a consent"})
     note = String(load_default="", validate=at_most(NOTE_MAX, _l("전체 메모는 {max}자를 넘을 수 없습니다")))
     scan_token = String(metadata={"description": "the signed scan record the QR page put into the form"})
 

@@ -3,7 +3,7 @@
 Both tables are new and start empty.
 
 Revision ID: 420d47cf650f
-Revises: 0a84b74c6ab1
+Revises: b71c4e2d9a05
 Create Date: 2026-12-06 07:03:32.339641
 
 """
@@ -15,7 +15,7 @@ import tracker.models
 
 # revision identifiers, used by Alembic.
 revision = '420d47cf650f'
-down_revision = '0a84b74c6ab1'
+down_revision = 'b71c4e2d9a05'
 branch_labels = None
 depends_on = None
 

@@ -74,3 +74,13 @@ document.querySelectorAll("form[data-logout]").forEach(function (f) {
     }).catch(function () {}).then(function () { f.submit(); });
   });
 });
+
+// 내 정보's location page: the answer the server now holds, for a form this phone keeps offline (inspect.js reads it
+// and takes the newer of it and the kept page's).
+var consentState = document.getElementById("location-state");
+if (consentState) {
+  try {
+    localStorage.setItem("tracker:consent:" + consentState.getAttribute("data-user"), JSON.stringify(
+      { state: consentState.getAttribute("data-state"), at: consentState.getAttribute("data-at") }));
+  } catch (e) { /* no storage: the form goes by its own page */ }
+}

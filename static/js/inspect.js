@@ -538,8 +538,22 @@
     }, function () { again(); form.submit(); });  // no IndexedDB (private mode): the plain form post
   });
 
-  if (mode === "onsite" && navigator.geolocation && form.elements.lat) {
+  // --- the position: asked for only with the user's consent (위치정보법) ---------------------------------------
+  // The answer the server knows comes with the page (kept offline with it); an answer given on this phone is kept
+  // in localStorage too, and the newer of the two counts. Until the server has it, it goes with the submission.
+  var panel = document.getElementById("consent");
+  var CONSENT = "tracker:consent:" + me;
+  function when(rec) { return (rec && Date.parse(rec.at)) || 0; }
+  function consentNow() {
+    var page = { state: panel.getAttribute("data-state"), at: panel.getAttribute("data-at") };
+    var local = lsGet(CONSENT, null);
+    if (local && when(local) > when(page)) return local;
+    lsSet(CONSENT, page);
+    return page;
+  }
+  function locate() {
     var line = document.getElementById("gps-line");
+    if (!navigator.geolocation) { line.textContent = line.getAttribute("data-no"); return; }
     line.textContent = line.getAttribute("data-asking");
     navigator.geolocation.getCurrentPosition(function (pos) {
       form.elements.lat.value = pos.coords.latitude.toFixed(6);
@@ -547,6 +561,47 @@
       line.textContent = line.getAttribute("data-ok");
     }, function () { line.textContent = line.getAttribute("data-no"); },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 120000 });
+  }
+  function applyConsent(rec) {
+    panel.hidden = rec.state !== "unasked";
+    form.elements.location_consent.value = rec.pending ? rec.state : "";
+    var off = rec.state === "refused" || rec.state === "withdrawn";
+    document.getElementById("consent-change").hidden = !off;
+    if (off) {
+      form.elements.lat.value = form.elements.lng.value = "";
+      var line = document.getElementById("gps-line");
+      line.textContent = line.getAttribute("data-off");
+    }
+    if (rec.state === "given") locate();
+  }
+  function postConsent(rec) {
+    if (!rec.pending || !navigator.onLine) return;
+    freshToken().then(function (token) {
+      var fd = new FormData();
+      fd.append("answer", rec.state); fd.append("csrf_token", token);
+      return fetch(panel.getAttribute("data-url"), { method: "POST", body: fd, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token } });
+    }).then(function (r) {
+      if (!r.ok || isLogin(r)) throw new Error("consent " + r.status);
+      return r.json();
+    }).then(function (saved) {
+      lsSet(CONSENT, saved);  // the server has it now: a submission need not carry it
+      form.elements.location_consent.value = "";
+    }).catch(function () { /* sent with the submission, or on the next page */ });
+  }
+  if (mode === "onsite" && panel && form.elements.lat) {
+    var known = consentNow();
+    applyConsent(known);
+    postConsent(known);
+    window.addEventListener("online", function () { postConsent(lsGet(CONSENT, known)); });
+    panel.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-answer]");
+      if (!b) return;
+      var rec = { state: b.getAttribute("data-answer"), at: new Date().toISOString(), pending: true };
+      lsSet(CONSENT, rec);
+      applyConsent(rec);
+      postConsent(rec);
+    });
   }
 
   form.classList.add("js");  // the styles that assume this script, such as the camera button's hidden input

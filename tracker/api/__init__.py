@@ -73,7 +73,8 @@ def _has_nul(value) -> bool:
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
-    return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+    error = "unavailable" if exc.status == 503 else "invalid"  # 503 (a store is down): the client retries as is
+    return jsonify(error=error, message=exc.message, errors=exc.errors), exc.status
 
 
 @bp.errorhandler(HTTPStatus.UNPROCESSABLE_ENTITY)

@@ -2,14 +2,13 @@
 admins' monthly review of those records (점검 완료).
 
 Records are written through the edge (edge.record), which commits them even on a GET; they are never updated, and
-deleted only by the retention purge, past TRACKER_ACCESS_LOG_DAYS (expired_stmt).
+deleted only by the retention purge (services/retention.py), past TRACKER_ACCESS_LOG_DAYS.
 """
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import clock
@@ -95,16 +94,6 @@ def mark_reviewed(month: str, by: User) -> AccessReview:
     db.session.add(review)
     db.session.flush()
     return review
-
-
-def cutoff() -> datetime:
-    """Records older than this have passed TRACKER_ACCESS_LOG_DAYS."""
-    return clock.now() - timedelta(days=current_app.config["TRACKER_ACCESS_LOG_DAYS"])
-
-
-def expired_stmt():
-    """The retention purge's one statement: delete the records older than TRACKER_ACCESS_LOG_DAYS (default 730)."""
-    return delete(AccessLog).where(AccessLog.at < cutoff())
 
 
 EXPORT_LABELS = {"register": _l("사업장 목록"), "inspections": _l("점검 결과")}

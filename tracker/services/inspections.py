@@ -3,7 +3,6 @@ import hashlib
 import io
 import uuid as uuidlib
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -14,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clock, schemas
+from .. import clock, schemas, storage
 from ..extensions import db
 from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, rollup, schedule
+from . import ServiceError, checklist, location, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -179,18 +178,27 @@ def prepare_photo(raw: bytes, item_key: str) -> dict:
             "width": img.width, "height": img.height, "size_bytes": len(data)}
 
 
-def photo_path(sha256: str) -> Path:
-    """Where a stored photo lives."""
-    return Path(current_app.config["TRACKER_UPLOAD_DIR"]) / f"{sha256}.jpg"
+def _store_photos(prepared: list[dict]) -> None:
+    """Store each photo before any row names it. A store that is down refuses the whole inspection with a 503:
+    nothing is written, and the phone keeps the inspection and sends it again (keys are content hashes, so what
+    was stored before the failure is simply stored again, or stays as a harmless orphan)."""
+    store = storage.current()
+    try:
+        for p in prepared:
+            store.put(storage.photo_key(p["sha256"]), p["data"])
+    except storage.StorageUnavailable as exc:
+        current_app.logger.warning("photo store unavailable, inspection refused: %s", exc)
+        raise ServiceError(_("사진 저장소에 지금 연결할 수 없어 점검 결과를 저장하지 않았습니다. "
+                             "잠시 후 다시 보내세요."),
+                           errors={"photos": _("사진 저장소에 연결할 수 없습니다")}, status=503) from None
 
 
-def _store(photo: dict) -> None:
-    path = photo_path(photo["sha256"])
-    if not path.exists():  # content-addressed: the same picture is stored once
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(photo["data"])
-        tmp.replace(path)
+def open_photo(sha256: str) -> storage.Stored | None:
+    """A stored photo for reading, None when the store lacks it (storage.StorageUnavailable when it is down)."""
+    try:
+        return storage.current().open(storage.photo_key(sha256))
+    except storage.NotStored:
+        return None
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -213,9 +221,9 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
-    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved when anything is wrong; the
-    ServiceError names each wrong field.
+    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat and
+    lng (kept only with the user's consent), location_consent, note, scan_token. photos: (item_key, bytes) pairs.
+    Nothing is saved when anything is wrong; the ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
     errors: dict = {}
@@ -238,7 +246,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
     now = clock.now()
     device_time, called_at = data.get("device_time"), data.get("called_at")
-    lat, lng, contact = data.get("lat"), data.get("lng"), data.get("contact_name", "")
+    contact = data.get("contact_name", "")
     if mode == "phone" and not contact:
         errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
     if called_at and called_at > now + timedelta(minutes=10):
@@ -250,6 +258,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
 
+    lat, lng = _position(data, by)
     values = [a["value"] for a in answers]
     critical_no = sum(a["value"] == "no" and items_all[a["item_key"]].critical for a in answers)
     row = dict(
@@ -261,6 +270,17 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     return _save(row, answers, prepared, items_all, site, by)
+
+
+def _position(data: dict, by) -> tuple[float | None, float | None]:
+    """The position as sent, kept only from a user who has consented (counting an answer sent with this very
+    submission); otherwise the inspection is saved and its position dropped. The page and the API both come here."""
+    answer = data.get("location_consent")
+    if data.get("lat") is None and data.get("lng") is None and answer is None:
+        return None, None  # nothing to decide: no query
+    if getattr(by, "id", None) is None or not location.answered_offline(by, answer).given:
+        return None, None
+    return data.get("lat"), data.get("lng")
 
 
 def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:
@@ -293,12 +313,14 @@ def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dic
 def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by) -> tuple[Inspection, bool]:
     """Write a checked inspection, store its photos, open its follow-up and count it in the rollup."""
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
+    # Stored first, so that no committed row ever names a photo the store lacks. On SQLite this is before the
+    # write lock is taken; on PostgreSQL the site's row lock (_SITE) is held meanwhile, which only makes a second
+    # inspection of the same site wait.
+    _store_photos(prepared)
     insp = _write(row, answers, photo_rows)
     if insp is None:
         # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
         return _replayed(find(row["client_uuid"]), by), False
-    for p in prepared:
-        _store(p)
     schedule.after_inspection(insp, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
     rollup.add(insp, site.dong, site.size_band)

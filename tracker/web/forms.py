@@ -84,3 +84,9 @@ class ChecklistItemForm(Form):
 class ChecklistEditForm(FlaskForm):
     name = StringField(_l("점검표 이름"), validators=[DataRequired(), Length(max=200)])
     items = FieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=200)
+
+
+class LocationConsentForm(FlaskForm):
+    """The answer to recording one's position at on-site checks: given, or refused (a consent given is then
+    withdrawn)."""
+    answer = SelectField(choices=[SelectChoice("given", _l("동의")), SelectChoice("refused", _l("동의하지 않음"))])

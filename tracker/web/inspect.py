@@ -1,14 +1,16 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wsgi import wrap_file
 
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, followups, inspections, sites
+from ..services import ServiceError, checklist, followups, inspections, location, retention, sites
 from . import log_access
+from .consent import state_json
 
 bp = Blueprint("inspect", __name__)
 
@@ -40,8 +42,10 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
         mode = modes[0]
     items = inspections.items_for(tpl, mode)
     g.csp_blob_images = True  # the photo previews (see security_headers)
+    consent = state_json(location.state(current_user)) if mode == "onsite" else None
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
+        consent=consent, days=retention.days(retention.POSITIONS),
         other_mode=next((m for m in modes if m != mode), None),
         client_uuid=client_uuid or inspections.new_client_uuid(), scan_token=scan_token,
         answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
@@ -52,7 +56,7 @@ def _posted() -> tuple[dict, list, dict]:
     form = request.form
     answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
     data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
-                                     "called_at", "lat", "lng", "note")}
+                                     "called_at", "lat", "lng", "location_consent", "note")}
     data.update(site_id=request.view_args["site_id"], answers=answers)
     photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
     return data, [p for p in photos if p[1]], answers
@@ -154,7 +158,8 @@ def submit(site_id):
         insp, created = inspections.submit(data, by=current_user, photos=photos)
     except ServiceError as exc:
         if _wants_json():
-            return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+            error = "unavailable" if exc.status == 503 else "invalid"  # 503: not the inspection's fault; retry
+            return jsonify(error=error, message=exc.message, errors=exc.errors), exc.status
         mode = data["mode"] if data["mode"] in MODES else "onsite"
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
@@ -187,7 +192,10 @@ def photo(sha):
         abort(404)
     if not inspections.photo_visible(current_user, sha):
         abort(404)
-    resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
+    stored = inspections.open_photo(sha) or abort(404)
+    # Streamed from the store through the app, after the permission check: the store is never public.
+    resp = Response(wrap_file(request.environ, stored.body), mimetype="image/jpeg", direct_passthrough=True)
+    resp.content_length = stored.size
     resp.headers["Cache-Control"] = "private, no-store"  # a shared phone keeps no one's photos
     return resp
 
