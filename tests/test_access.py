@@ -38,6 +38,8 @@ POLICY = {
     "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
     "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
+    # the access log of personal data (issue 13)
+    "admin.access_log_view": ADMIN, "admin.review_access_month": ADMIN, "api.list_access_log": ADMIN,
     # the API
     "api.create_inspection": ALL, "api.list_inspections": ALL, "api.current_checklist": ALL, "api.csrf_token": ALL,
     "api.list_sites": ALL, "api.site_stats": ALL, "api.list_tasks": ALL, "api.list_actions": LEADS,

@@ -18,7 +18,8 @@ def published(default_checklist):
 
 @pytest.mark.parametrize("role,url", [("inspector", "/inspect"), ("lead", "/dashboard"), ("lead", "/sites/"),
                                       ("lead", "/api/v1/sites"), ("lead", "/api/v1/checklist"),
-                                      ("lead", "/sites/export.csv"), ("lead", "/sites/export.xlsx")])
+                                      ("lead", "/sites/export.csv?reason=보고"),
+                                      ("lead", "/sites/export.xlsx?reason=보고")])
 def test_signed_in_pages_and_api_answers_are_not_stored(client, login, published, role, url):
     login(role)
     resp = client.get(url)

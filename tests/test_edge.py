@@ -12,13 +12,13 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import PASSWORD, app_context, csrf_from, loaded
 from tracker import clock, district
-from tracker.models import Audit, ChecklistTemplate, DongAssignment, Incident, LoginThrottle, Task
+from tracker.models import AccessLog, Audit, ChecklistTemplate, DongAssignment, Incident, LoginThrottle, Task
 from tracker.services import ServiceError, checklist, inspections, mail, schedule
 
 WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
-# Tables a GET may write through edge.keep(): bookkeeping such as access records, and a login's last use (at most
-# once a minute) or its end when it went idle.
-BOOKKEEPING: set[str] = {"user_session"}
+# Tables a GET may write: the access log of personal data (edge.record), and a login's last use (at most once a
+# minute) or its end when it went idle (edge.keep).
+BOOKKEEPING: set[str] = {AccessLog.__tablename__, "user_session"}
 
 
 def committed(app, db, stmt) -> int:

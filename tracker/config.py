@@ -152,6 +152,9 @@ def load(instance_path):
         "TRACKER_TOTP_REQUIRED": _totp_roles(),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
+        # Access records of personal data are kept at least this long (the 안전성 확보조치 기준 asks for 2 years);
+        # the retention purge removes older ones.
+        "TRACKER_ACCESS_LOG_DAYS": int(_env("ACCESS_LOG_DAYS", "730")),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

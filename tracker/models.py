@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     select,
 )
@@ -391,6 +392,46 @@ class SummaryWeek(db.Model):
     yes: Mapped[int] = mapped_column(Integer, default=0)
     no: Mapped[int] = mapped_column(Integer, default=0)
     na: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ACCESS_ACTIONS = ("view", "export", "download")
+
+
+class AccessLog(db.Model):
+    """One look at personal data (개인정보 접속기록): who, from where, what was done, and whose data. Append-only:
+    the app never updates or deletes a row, except the retention purge (services/retention.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, index=True)
+    # The e-mail is copied: the record must still say who it was if the account changes or goes.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    user_email: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[dict] = mapped_column(JSON)  # {"site": 3} or {"export": "register", "filters": {…}, "rows": 12}
+    reason: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (
+        CheckConstraint("action in ('view','export','download')", name="action"),
+        Index("ix_access_log_user_at", "user_id", "at"),
+    )
+
+
+class AccessReview(db.Model):
+    """A month of access records marked as reviewed (점검 완료): who reviewed it, and when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # "2020-03", in the district's zone
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    reviewed_by: Mapped[User | None] = relationship()
+
+
+@event.listens_for(AccessLog, "before_update")
+@event.listens_for(AccessLog, "before_delete")
+def _access_log_is_append_only(_mapper, _conn, _target):
+    # A record that could be changed proves nothing; the purge deletes with one statement, past this hook.
+    raise PermissionError("access records are never edited or deleted one by one")
 
 
 class LocationConsent(db.Model):

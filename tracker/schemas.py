@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from . import clock, district
-from .models import ANSWER_VALUES, MODES
+from .models import ACCESS_ACTIONS, ANSWER_VALUES, MODES
 
 NOTE_MAX = 2000
 CONTACT_MAX = 100
@@ -249,3 +249,26 @@ def load(schema: Schema, raw) -> tuple[dict, dict[str, str]]:
     except ValidationError as exc:
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         return valid, flat(exc.messages)
+
+
+# --- the access log of personal data (issue 13) --------------------------------------------------------------
+
+class Day(_Translated, fields.Date):
+    """A calendar day in the district, YYYY-MM-DD."""
+
+    default_error_messages = {"invalid": _l("날짜 '{input}'을(를) 읽을 수 없습니다 (예: 2020-03-12)")}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(_trimmed(value), attr, data, **kwargs)
+        if day.year not in clock.INPUT_YEARS:  # a day after it must stay on the calendar
+            raise self.make_error("invalid", input=value)
+        return day
+
+
+class AccessLogFilter(Input):
+    """The access log's filters, on the admin page and in the API: an account, a period of days, an action."""
+
+    user = String(validate=at_most(200), metadata={"description": "an account's id or e-mail"})
+    first = Day(data_key="from", metadata={"description": "first day (district time), inclusive"})
+    last = Day(data_key="to", metadata={"description": "last day (district time), inclusive"})
+    action = String(validate=one_of(ACCESS_ACTIONS))

@@ -96,4 +96,4 @@ def csrf_token():
     return {"csrf_token": generate_csrf()}
 
 
-from . import inspections, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)
+from . import access_log, inspections, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)

@@ -7,6 +7,7 @@ from ..auth import api_roles
 from ..extensions import db
 from ..schemas import Submission
 from ..services import ServiceError, checklist, inspections
+from ..web import log_access
 from . import WRITE, bp, refusals
 from .schemas import ChecklistSchema, InspectionArgs, InspectionListSchema, InspectionSchema
 
@@ -39,6 +40,9 @@ def list_inspections(args):
     stmt = inspections.list_stmt(site_id=args.get("site_id") or None, week=args.get("week"), inspector_id=mine,
                                  full=True)
     rows = db.session.scalars(stmt.limit(args["limit"]).offset(args["offset"])).all()
+    placed = [i.id for i in rows if i.lat is not None]
+    if placed:  # the answer holds where inspectors stood
+        log_access("view", {"inspections": placed})
     return {"items": rows, "limit": args["limit"], "offset": args["offset"]}
 
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 from marshmallow.utils import get_value, missing
 
 from .. import schemas as shape
+from ..masking import mask_name, mask_phone
 from ..models import ANSWER_VALUES, MODES
 from ..services import inspections
 
@@ -75,6 +76,10 @@ class InspectionArgs(PageArgs):
     limit = shape.Integer(load_default=100, validate=shape.between(1, 500))
 
 
+class AccessLogArgs(shape.AccessLogFilter, PageArgs):
+    limit = shape.Integer(load_default=100, validate=shape.between(1, 500))
+
+
 class SummaryArgs(shape.Input):
     first = shape.Week(data_key="from", metadata={"description": "first ISO week (default: this week)"})
     last = shape.Week(data_key="to", metadata={"description": "last ISO week (default: from)"})
@@ -94,6 +99,10 @@ class SiteSchema(Schema):
     size_band = fields.String()
     status = fields.String(metadata=_enum(SITE_STATUSES))
     address = fields.String()
+    manager_name = fields.Function(lambda s: mask_name(s.manager_name), metadata={
+        "type": "string", "description": "the prevention officer, masked (김*용); in full on the site's page"})
+    manager_phone = fields.Function(lambda s: mask_phone(s.manager_phone), metadata={
+        "type": "string", "description": "the officer's phone, masked (010-****-5678)"})
 
 
 class TaskSchema(Schema):
@@ -183,6 +192,18 @@ class InspectionSchema(Schema):
     photos = fields.List(fields.Nested(PhotoSchema))
 
 
+class AccessRecordSchema(Schema):
+    id = fields.Integer()
+    at = UtcTime()
+    user_id = fields.Integer(allow_none=True)
+    user_email = fields.String()
+    ip = fields.String(metadata={"description": "the client's address"})
+    action = fields.String(metadata=_enum(shape.ACCESS_ACTIONS))
+    subject = fields.Dict(metadata={"description": "whose data: {site}, {users}, {inspection}, {inspections}, or "
+                                                   "an export's {export, format, filters, rows, full}"})
+    reason = fields.String(metadata={"description": "the reason given for an export (사유)"})
+
+
 class ChecklistItemSchema(Schema):
     key = fields.String()
     label_ko = fields.String()
@@ -220,6 +241,10 @@ class ActionListSchema(_Page):
 
 class InspectionListSchema(_Page):
     items = fields.List(fields.Nested(InspectionSchema))
+
+
+class AccessLogSchema(_Page):
+    items = fields.List(fields.Nested(AccessRecordSchema))
 
 
 class ChecklistSchema(Envelope):

@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..masking import mask_name, mask_phone
 from ..models import Audit
 
 # What a reader of the trail sees; the stored codes stay stable whatever the language.
@@ -29,13 +30,22 @@ def history_stmt(entity: str, entity_id: int):
             .options(selectinload(Audit.user)).order_by(Audit.at.desc(), Audit.id.desc()))
 
 
-def changes(row: Audit) -> list[tuple[str, object, object]]:
-    """(field label, before, after) for each field the change touched; every field for a creation."""
+def changes(row: Audit, full: bool = True) -> list[tuple[str, object, object]]:
+    """(field label, before, after) for each field the change touched; every field for a creation. Unless full, the
+    officer's name and phone are masked, as the reader sees them elsewhere."""
     before, after = row.before or {}, row.after or {}
     out = [(k, before.get(k), v) for k, v in after.items() if not before or before.get(k) != v]
     # Rows written before codes were masked at the source still hold whole codes: mask them on the way out too.
-    return [(str(FIELD_LABELS.get(k, k)), *((_mask(b), _mask(a)) if k == "qr_code" else (b, a)))
+    masks = {"qr_code": _mask} | ({} if full else PERSONAL_MASKS)
+    return [(str(FIELD_LABELS.get(k, k)), *((masks[k](b), masks[k](a)) if k in masks else (b, a)))
             for k, b, a in out]
+
+
+def _masked(mask):
+    return lambda value: mask(value) if value else value
+
+
+PERSONAL_MASKS = {"manager_name": _masked(mask_name), "manager_phone": _masked(mask_phone)}
 
 
 def _mask(code):

@@ -7,12 +7,21 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import schemas as shape
 from ..auth import roles_required
 from ..extensions import db
 from ..models import ChecklistTemplate, RoleChange, User
-from ..services import ServiceError, accounts, checklist, sessions
-from . import form_status, refused, scheduler_warnings
-from .forms import ROLE_CHOICES, ChecklistEditForm, PasswordResetForm, TemplateImportForm, UserEditForm, UserForm
+from ..services import ServiceError, access_log, accounts, checklist, sessions
+from . import form_status, log_access, page_arg, refused, scheduler_warnings
+from .forms import (
+    ROLE_CHOICES,
+    ChecklistEditForm,
+    ConfirmForm,
+    PasswordResetForm,
+    TemplateImportForm,
+    UserEditForm,
+    UserForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.context_processor(scheduler_warnings)
@@ -33,6 +42,7 @@ def users():
             flash(_("사용자를 만들었습니다."), "info")
             return redirect(url_for("admin.users"))
     rows = db.session.scalars(accounts.users_stmt()).all()
+    log_access("view", {"users": [u.id for u in rows]})
     edit_forms = {u.id: UserEditForm(prefix=f"u{u.id}", role=u.role, active=u.active) for u in rows}
     return render_template("admin/users.html", form=form, users=rows, edit_forms=edit_forms), form_status()
 
@@ -85,6 +95,43 @@ def reset_password(user_id):
                     name=user.name), "info")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return _user_page(user, form, 422)
+
+
+# --- the access log of personal data (issue 13) ---
+
+ACCESS_PER_PAGE = 50
+
+
+@bp.route("/access-log")
+@roles_required("admin")
+def access_log_view():
+    """Who looked at personal data, filtered by account, days and action, with the months' reviews."""
+    filters, errors = shape.load(shape.AccessLogFilter(), request.args)
+    labels = {"user": _("계정"), "from": _("시작일"), "to": _("종료일"), "action": _("작업")}
+    for name, message in errors.items():
+        flash(f"{labels.get(name, name)}: {message}", "error")
+    page = db.paginate(access_log.list_stmt(filters.get("user"), filters.get("first"), filters.get("last"),
+                                            filters.get("action")),
+                       page=page_arg(), per_page=ACCESS_PER_PAGE, error_out=False)
+    args = {k: request.args[k] for k in ("user", "from", "to", "action") if request.args.get(k) and k not in errors}
+    return render_template("admin/access_log.html", page=page, args=args, months=access_log.months(),
+                           users=db.session.scalars(accounts.users_stmt()).all(), form=ConfirmForm(),
+                           actions=shape.ACCESS_ACTIONS, describe=access_log.describe)
+
+
+@bp.route("/access-log/review", methods=["POST"])
+@roles_required("admin")
+def review_access_month():
+    """Mark a month's access records as reviewed (점검 완료): who, and when."""
+    if ConfirmForm().validate_on_submit():
+        month = request.form.get("month", "")
+        try:
+            access_log.mark_reviewed(month, by=current_user)
+        except ServiceError as exc:
+            refused(exc)
+        else:
+            flash(_("%(m)s 접속기록을 점검 완료로 표시했습니다.", m=month), "info")
+    return redirect(url_for("admin.access_log_view"))
 
 
 # --- checklist templates (issue 3) ---

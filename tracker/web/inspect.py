@@ -9,6 +9,7 @@ from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
 from ..services import ServiceError, checklist, followups, inspections, location, retention, sites
+from . import log_access
 from .consent import state_json
 
 bp = Blueprint("inspect", __name__)
@@ -140,6 +141,8 @@ def form(site_id):
 def contact(site_id):
     """The site's prevention officer, fetched live by the phone form: kept forms hold no one's name or number."""
     site = db.get_or_404(Site, site_id)
+    if site.manager_name or site.manager_phone:
+        log_access("view", {"site": site.id, "page": "phone"})
     resp = jsonify(name=site.manager_name or "", phone=site.manager_phone or "")
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -174,6 +177,8 @@ def detail(inspection_id):
     insp = inspections.get(inspection_id) or abort(404)
     if not inspections.can_view(current_user, insp):
         abort(403)
+    if insp.lat is not None:  # the page shows where the inspector stood
+        log_access("view", {"inspection": insp.id, "site": insp.site_id})
     return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
                            follow=followups.of(insp), saved=request.args.get("saved") == "1",
                            mode_label=inspections.mode_label(insp.mode))
