@@ -16,6 +16,8 @@ ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # below holds the app to this table, so a guard that is missing, or wider than it should be, fails a test.
 POLICY = {
     "auth.logout": ALL, "dashboard.home": ALL,
+    # 내 정보 › 알림: each person their own reminders
+    "reminders.edit": ALL,
     # the register: everyone reads it; leads change it, and only they see the QR codes (proof of presence)
     "sites.index": ALL, "sites.detail": ALL, "sites.export": ALL, "sites.by_code": ALL,
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,

@@ -166,7 +166,8 @@ def test_downtime_over_monday_is_caught_up_once(app, db, db_url, tmp_path, site_
 def test_every_job_has_a_stable_id_its_trigger_and_coalesces(app):
     sched = jobs.build(app)
     by_id = {j.id: j for j in sched.get_jobs()}
-    assert set(by_id) == {"weekly_round", "mark_overdue", "deliver_outbox", "weekly_summary"}
+    assert set(by_id) == {"weekly_round", "mark_overdue", "deliver_outbox", "weekly_summary", "task_reminders",
+                          "lead_digest"}
     for job in by_id.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -175,7 +176,9 @@ def test_every_job_has_a_stable_id_its_trigger_and_coalesces(app):
     assert str(by_id["mark_overdue"].trigger) == "cron[minute='1']"  # hourly, at one past
     assert str(by_id["deliver_outbox"].trigger) == "interval[0:02:00]"
     assert str(by_id["weekly_summary"].trigger) == "cron[day_of_week='mon', hour='8', minute='0']"
-    for job_id in ("weekly_round", "mark_overdue", "weekly_summary"):
+    # Hourly, after the late check: each reminder picks its own day and time from config.
+    assert str(by_id["task_reminders"].trigger) == str(by_id["lead_digest"].trigger) == "cron[minute='10']"
+    for job_id in ("weekly_round", "mark_overdue", "weekly_summary", "task_reminders", "lead_digest"):
         assert str(by_id[job_id].trigger.timezone) == "Asia/Seoul"
 
 
@@ -188,6 +191,7 @@ def test_adding_the_jobs_again_replaces_every_one(app):
         before = {j.id: j.next_run_time for j in sched.get_jobs()}
         jobs.add_jobs(sched, app)
         after = {j.id: j.next_run_time for j in sched.get_jobs()}
-        assert sorted(after) == sorted(before) == ["deliver_outbox", "mark_overdue", "weekly_round", "weekly_summary"]
+        assert sorted(after) == sorted(before) == ["deliver_outbox", "lead_digest", "mark_overdue", "task_reminders",
+                                                   "weekly_round", "weekly_summary"]
     finally:
         sched.shutdown(wait=False)

@@ -145,11 +145,11 @@ def register_static(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api
-    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, schedule, sites
+    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, reminders, schedule, sites
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp):
+               mail_preview.bp, pwa.bp, reminders.bp):
         app.register_blueprint(bp)
     api.register(app)
 

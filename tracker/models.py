@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -65,6 +66,10 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # Reminders to the office (services/reminders.py), each switched off on 내 정보: the inspector's message the
+    # day before the weekly due day, and the lead's digest after the due time. On unless the person says no.
+    mail_task_reminder: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_lead_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (CheckConstraint("role in ('admin','lead','inspector')", name="role"),)
 

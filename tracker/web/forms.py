@@ -84,3 +84,11 @@ class ChecklistItemForm(Form):
 class ChecklistEditForm(FlaskForm):
     name = StringField(_l("점검표 이름"), validators=[DataRequired(), Length(max=200)])
     items = FieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=200)
+
+
+class ReminderForm(FlaskForm):
+    """내 정보 › 알림: the two reminders a person may switch off."""
+    task_reminder = BooleanField(_l("마감 전날 남은 점검 알림"), description=_l(
+        "점검원: 주간 점검 마감 전날, 아직 남은 사업장을 행정동별로 점검표 링크와 함께 보냅니다."))
+    lead_digest = BooleanField(_l("기한 지난 점검·행정지도 요약"), description=_l(
+        "팀장: 주간 점검 마감 시각이 지나면 하루 한 번, 담당자별 지연 사업장과 기한 지난 행정지도를 보냅니다."))
