@@ -255,3 +255,11 @@ def test_the_page_needs_a_login(client):
 def test_a_new_user_has_both_reminders_on(make_user):
     user = make_user("inspector")
     assert (user.mail_task_reminder, user.mail_lead_digest) == (True, True)
+
+
+def test_the_page_in_english(client, login):
+    login("lead")
+    page = client.get("/me/reminders?lang=en").get_data(as_text=True)
+    assert "Reminder of the inspections left, the day before they are due" in page
+    assert "Digest of overdue inspections and corrective actions" in page
+    assert "Not sent to your current role" in page  # a lead gets no inspector's reminder
