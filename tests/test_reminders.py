@@ -263,3 +263,42 @@ def test_the_page_in_english(client, login):
     assert "Reminder of the inspections left, the day before they are due" in page
     assert "Digest of overdue inspections and corrective actions" in page
     assert "Not sent to your current role" in page  # a lead gets no inspector's reminder
+
+
+def _statements(app, fn):
+    """How many SQL statements fn runs."""
+    from sqlalchemy import event
+
+    from tracker.extensions import db as _db
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+    with app.app_context():
+        event.listen(_db.engine, "before_cursor_execute", count)
+        try:
+            fn()
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_bounded_number_of_queries_whatever_the_data(app, db, office, site_factory, make_user, clock_at):
+    """The same number of statements with one late site and one action past due as with many more of each."""
+    def digest():
+        assert reminders.render_digest(at("2020-05-08T18:10"))
+
+    def reminder():
+        assert len(reminders._by_inspector(reminders.open_sites())) == 1
+
+    before = (_statements(app, digest), _statements(app, reminder))
+    lee = office["people"]["이점검"]
+    more = [site_factory(name=f"추가센터{i}", dong=dong) for i, dong in enumerate(["여의동", "문래동"] * 3)]
+    with app.app_context():
+        schedule.schedule_week("2020-W19")  # their rounds, for 이점검
+        for site in more:
+            clock_at(at("2020-05-05T10:00"))
+            _inspect(site, "onsite", db.session.get(User, lee.id), no=("partitions_installed", "office_clean"))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Action)) == 1 + 2 * len(more)
+    assert (_statements(app, digest), _statements(app, reminder)) == before

@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from .. import clock, district
 from ..extensions import db
 from ..models import Action, Site, Task, User
-from . import audit, mail, schedule
+from . import audit, checklist, mail, schedule
 
 TASK_REMINDER = "task_reminder"
 LEAD_DIGEST = "lead_digest"
@@ -127,11 +128,14 @@ def digest_context(at: datetime | None = None) -> dict:
         by_inspector.setdefault(t.assignee_id, {"name": t.assignee.name if t.assignee else _("미배정"),
                                                 "tasks": []})["tasks"].append(t)
     escalated = db.session.scalars(schedule.actions_stmt(status="open").where(Action.due_at < at)).all()
+    # Read once: outside a request checklist.item_label() has nowhere to keep them and would query per action.
+    labels, lang = checklist.item_labels(), str(get_locale() or "ko")
     return {
         "district": current_app.config["TRACKER_DISTRICT_NAME"], "day": clock.local(at).date(),
         "overdue": overdue, "overdue_count": len({t.site_id for t in overdue}),
         "by_inspector": sorted(by_inspector.items(), key=lambda kv: (kv[0] is None, kv[1]["name"])),
         "escalated": escalated, "replies": replies_waiting(),
+        "item_label": lambda key: labels.get(key, (key, key))[1 if lang == "en" else 0] or key,
         "week_url": absolute_url("schedule.week"), "actions_url": absolute_url("schedule.actions", status="open"),
         "settings_url": absolute_url("reminders.edit"),
     }
