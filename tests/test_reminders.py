@@ -302,3 +302,21 @@ def test_a_bounded_number_of_queries_whatever_the_data(app, db, office, site_fac
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Action)) == 1 + 2 * len(more)
     assert (_statements(app, digest), _statements(app, reminder)) == before
+
+
+def test_a_phone_switches_a_reminder_off(app, db, browse):
+    """At 390×844: the two switches fit the screen, a tap turns one off, and saving keeps it off."""
+    from conftest import overflows_sideways
+    page, base = browse("inspector")
+    page.goto(f"{base}/me/reminders")
+    switches = page.get_by_role("switch")
+    assert switches.count() == 2 and not overflows_sideways(page)
+    page.get_by_role("switch", name="마감 전날 남은 점검 알림").uncheck()
+    page.get_by_role("button", name="저장").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("알림 설정을 저장했습니다.").is_visible()
+    assert not page.get_by_role("switch", name="마감 전날 남은 점검 알림").is_checked()
+    assert page.get_by_role("switch", name="기한 지난 점검·행정지도 요약").is_checked()
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.role == "inspector"))
+        assert (user.mail_task_reminder, user.mail_lead_digest) == (False, True)
