@@ -320,3 +320,16 @@ def test_a_phone_switches_a_reminder_off(app, db, browse):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.role == "inspector"))
         assert (user.mail_task_reminder, user.mail_lead_digest) == (False, True)
+
+
+def test_the_me_section_shows_where_the_switches_stand_and_links_the_page(app, db, make_user):
+    """The card 내 정보 includes (templates/account/_reminders.html), rendered as that page renders it."""
+    from flask import render_template_string
+    from flask_login import login_user
+    user = make_user("lead")
+    with app.test_request_context("/me"):
+        db.session.get(User, user.id).mail_lead_digest = False
+        login_user(db.session.get(User, user.id))
+        html = render_template_string('{% include "account/_reminders.html" %}')
+    assert "마감 전날 남은 점검 알림: 받음" in html and "기한 지난 점검·행정지도 요약: 받지 않음" in html
+    assert 'href="/me/reminders"' in html
