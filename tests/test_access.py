@@ -19,6 +19,10 @@ POLICY = {
     # 내 정보: one's own password, logins, tokens and two-factor login
     "account.me": ALL, "account.password": ALL, "account.end_session": ALL, "account.end_token": ALL,
     "account.totp_enrol": ALL, "account.totp_off": ALL,
+
+
+    # 내 정보 › 알림: each person their own reminders
+    "reminders.edit": ALL,
     # the register: everyone reads it; leads change it, and only they see the QR codes (proof of presence)
     "sites.index": ALL, "sites.detail": ALL, "sites.export": ALL, "sites.by_code": ALL,
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,

@@ -17,7 +17,8 @@ from tracker.models import Task
 from tracker.services import scheduler_status
 
 # The scheduled jobs, each with its fixed id.
-JOB_IDS = {"weekly_round", "mark_overdue", "deliver_outbox", "weekly_summary", "purge_expired"}
+JOB_IDS = {"weekly_round", "mark_overdue", "deliver_outbox", "weekly_summary", "purge_expired", "task_reminders",
+           "lead_digest"}
 
 pytestmark = pytest.mark.usefixtures("app_ctx")  # the test reads the database the scheduler processes write
 
@@ -223,7 +224,9 @@ def test_every_job_has_a_stable_id_its_trigger_and_coalesces(app):
     assert str(by_id["deliver_outbox"].trigger) == "interval[0:02:00]"
     assert str(by_id["weekly_summary"].trigger) == "cron[day_of_week='mon', hour='8', minute='0']"
     assert str(by_id["purge_expired"].trigger) == "cron[hour='3', minute='30']"  # daily, at night
-    for job_id in ("weekly_round", "mark_overdue", "weekly_summary", "purge_expired"):
+    # Hourly, after the late check: each reminder picks its own day and time from config.
+    assert str(by_id["task_reminders"].trigger) == str(by_id["lead_digest"].trigger) == "cron[minute='10']"
+    for job_id in ("weekly_round", "mark_overdue", "weekly_summary", "purge_expired", "task_reminders", "lead_digest"):
         assert str(by_id[job_id].trigger.timezone) == "Asia/Seoul"
 
 

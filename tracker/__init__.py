@@ -157,13 +157,14 @@ def register_blueprints(app: Flask) -> None:
         outbox,
         privacy,
         pwa,
+        reminders,
         schedule,
         sites,
     )
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp):
+               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp, reminders.bp):
         app.register_blueprint(bp)
     api.register(app)
 

@@ -51,6 +51,15 @@ def _recipients() -> list[str]:
     return out
 
 
+def _hhmm(name: str, default: str) -> str:
+    """A local time of day, HH:MM, from TRACKER_<name>; a clear error at start instead of a job failing hourly."""
+    raw = _env(name, default).strip()
+    h, sep, m = raw.partition(":")
+    if not (sep and h.isdigit() and m.isdigit() and len(m) == 2 and int(h) < 24 and int(m) < 60):
+        raise ValueError(f"TRACKER_{name} must be a time of day as HH:MM, for example {default}; got {raw!r}")
+    return f"{int(h):02d}:{m}"
+
+
 def _storage_url() -> str | None:
     """TRACKER_STORAGE_URL, checked at start: a typo stops the app with its name, not the first photo's submit."""
     url = (_env("STORAGE_URL") or "").strip()
@@ -115,6 +124,8 @@ def load(instance_path):
         # Weekly monitoring is due by this ISO weekday (1=Mon) and time.
         "TRACKER_DUE_WEEKDAY": int(_env("DUE_WEEKDAY", "5")),
         "TRACKER_DUE_TIME": _env("DUE_TIME", "18:00"),
+        # The inspectors' reminder goes at this local time on the day before the due weekday.
+        "TRACKER_REMINDER_TIME": _hhmm("REMINDER_TIME", "09:00"),
         "TRACKER_ACTION_DAYS": int(_env("ACTION_DAYS", "7")),
         "TRACKER_ACTION_DAYS_CRITICAL": int(_env("ACTION_DAYS_CRITICAL", "3")),
         "TRACKER_INCIDENT_DAYS": int(_env("INCIDENT_DAYS", "14")),

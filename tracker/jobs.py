@@ -112,6 +112,20 @@ def purge_expired(app):
     return _run(app, "purge_expired", lambda: purge_expired_data().counts)
 
 
+def task_reminders(app):
+    """Hourly: on the day before the weekly due day, from TRACKER_REMINDER_TIME, queue each inspector's reminder
+    (once a day: the outbox's key); any other hour it does nothing."""
+    from .services import reminders
+    return _run(app, "task_reminders", reminders.queue_task_reminders)
+
+
+def lead_digest(app):
+    """Hourly: once the week's round is past its due time, queue each lead's digest once a day, after the due
+    time of day; before then it does nothing."""
+    from .services import reminders
+    return _run(app, "lead_digest", reminders.queue_lead_digests)
+
+
 def catch_up(app) -> dict:
     """On start: make this week's round and mark what is late, so a scheduler that was down misses nothing;
     returns what each step did (None for one that failed).
@@ -123,6 +137,8 @@ def catch_up(app) -> dict:
     local = clock.local()
     if local.isoweekday() > 1 or local.hour >= 8:
         steps["weekly_summary"] = weekly_summary
+    # Each decides from the time whether it is due, and the outbox's key makes a repeat a no-op.
+    steps.update(task_reminders=task_reminders, lead_digest=lead_digest)
     steps["deliver_outbox"] = deliver_outbox
     done = {}
     for name, step in steps.items():
@@ -142,6 +158,12 @@ def add_jobs(sched, app) -> None:
     sched.add_job(weekly_summary, "cron", args=[app], id="weekly_summary", day_of_week="mon", hour=8, minute=0,
                   **common)
     sched.add_job(purge_expired, "cron", args=[app], id="purge_expired", hour=3, minute=30, **common)
+
+
+    # Hourly, after mark_overdue: each service picks its own day and time from config, so that a changed due day
+    # needs no new schedule, and a scheduler that was down sends the day's reminder at its next run.
+    sched.add_job(task_reminders, "cron", args=[app], id="task_reminders", minute=10, **common)
+    sched.add_job(lead_digest, "cron", args=[app], id="lead_digest", minute=10, **common)
 
 
 def build(app):

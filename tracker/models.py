@@ -18,6 +18,7 @@ from sqlalchemy import (
     event,
     false,
     select,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -73,6 +74,12 @@ class User(UserMixin, db.Model):
     # code seen over a shoulder cannot be used a second time.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+    # Reminders to the office (services/reminders.py), each switched off on 내 정보: the inspector's message the
+    # day before the weekly due day, and the lead's digest after the due time. On unless the person says no.
+    mail_task_reminder: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_lead_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (CheckConstraint("role in ('admin','lead','inspector')", name="role"),)
 

@@ -15,7 +15,9 @@ ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("�
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
                 "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"), "status": _l("상태"),
-                "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자")}
+                "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자"),
+                "mail_task_reminder": _l("마감 전날 남은 점검 알림"),
+                "mail_lead_digest": _l("기한 지난 점검·행정지도 요약")}
 
 
 def record(user, entity: str, entity_id, action: str, before: dict | None, after: dict | None) -> None:

@@ -17,7 +17,8 @@ from ..models import SchedulerJob, SchedulerProcess
 # How often each job runs (jobs.add_jobs): a job whose last run is older than this, plus LATE_GRACE, is late.
 PERIODS = {"weekly_round": timedelta(days=7), "mark_overdue": timedelta(hours=1),
            "deliver_outbox": timedelta(minutes=2), "weekly_summary": timedelta(days=7),
-           "purge_expired": timedelta(days=1)}
+           "purge_expired": timedelta(days=1), "task_reminders": timedelta(hours=1),
+           "lead_digest": timedelta(hours=1)}
 # Room for a slow run (a long outbox) and for a new leader's takeover (30 s at most) and catch-up.
 LATE_GRACE = timedelta(minutes=15)
 # The leader writes its heartbeat every few seconds (TRACKER_SCHEDULER_INTERVAL); this much silence means it is gone.
@@ -26,7 +27,8 @@ HEARTBEAT_STALE = timedelta(minutes=2)
 FORGET_AFTER = timedelta(days=1)
 JOB_LABELS = {"weekly_round": _l("주간 점검 배정"), "mark_overdue": _l("기한 넘김 표시"),
               "deliver_outbox": _l("메일 발송"), "weekly_summary": _l("주간 요약 메일"),
-              "refresh_bands": _l("규모 구간 갱신"), "purge_expired": _l("보존기간 지난 개인정보 파기")}
+              "refresh_bands": _l("규모 구간 갱신"), "purge_expired": _l("보존기간 지난 개인정보 파기"),
+              "task_reminders": _l("마감 전날 남은 점검 알림"), "lead_digest": _l("팀장 요약")}
 RESULT_MAX = 500
 
 

@@ -46,6 +46,7 @@ SECTIONS = [
     ("account/_tokens.html", _tokens_section),
     ("account/_totp.html", _totp_section),
     ("account/_location.html", _no_data),  # a link to /me/location, where location consent is given or withdrawn
+    ("account/_reminders.html", _no_data),  # the reminders' two switches, kept on /me/reminders
 ]
 
 

@@ -113,3 +113,11 @@ class LocationConsentForm(FlaskForm):
     """The answer to recording one's position at on-site checks: given, or refused (a consent given is then
     withdrawn)."""
     answer = SelectField(choices=[SelectChoice("given", _l("동의")), SelectChoice("refused", _l("동의하지 않음"))])
+
+
+class ReminderForm(FlaskForm):
+    """내 정보 › 알림: the two reminders a person may switch off."""
+    task_reminder = BooleanField(_l("마감 전날 남은 점검 알림"), description=_l(
+        "점검원: 주간 점검 마감 전날, 아직 남은 사업장을 행정동별로 점검표 링크와 함께 보냅니다."))
+    lead_digest = BooleanField(_l("기한 지난 점검·행정지도 요약"), description=_l(
+        "팀장: 주간 점검 마감 시각이 지나면 하루 한 번, 담당자별 지연 사업장과 기한 지난 행정지도를 보냅니다."))
