@@ -2,6 +2,7 @@
 the reader's language. Shape only (types, formats, ranges, lengths); rules that need the database stay in services.
 """
 from collections.abc import Mapping
+from datetime import timezone
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,7 +73,12 @@ class LocalDateTime(_Translated, fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         dt = super()._deserialize(_trimmed(value), attr, data, **kwargs)
-        return dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        try:
+            dt.astimezone(timezone.utc)  # what the database stores: 0001-01-01T00:00+14:00 has no UTC time
+        except OverflowError:
+            raise self.make_error("invalid", input=value) from None
+        return dt
 
 
 class Week(String):
