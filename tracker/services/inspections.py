@@ -23,8 +23,12 @@ from . import ServiceError, checklist, rollup, schedule
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
 SCAN_MAX_AGE = 24 * 3600
-PHOTO_MAX_PIXELS = 60_000_000
 PHOTO_DEFAULT_MAX_MB = 10
+PHOTO_DEFAULT_MAX_MP = 24
+PHOTOS_DEFAULT_PER_ITEM = 3
+# All of a form's photos together, in megapixels from their headers: what one request may ask the worker to decode.
+# Phones send 1,600 px (about 2 MP), so 50 photos fit; 30 photos of the largest size are refused before decoding.
+PHOTOS_DEFAULT_FORM_MP = 100
 
 
 # --- presence proof -------------------------------------------------------------------------------
@@ -144,33 +148,57 @@ def _photo_limit() -> int:
     return int(current_app.config.get("TRACKER_PHOTO_MAX_MB", PHOTO_DEFAULT_MAX_MB)) * 1024 * 1024
 
 
-def prepare_photo(raw: bytes, item_key: str) -> dict:
-    """Re-encode an uploaded image as JPEG without EXIF (GPS included), at most TRACKER_PHOTO_MAX_PX a side."""
+def _max_pixels() -> int:
+    return int(current_app.config.get("TRACKER_PHOTO_MAX_MP", PHOTO_DEFAULT_MAX_MP)) * 1_000_000
+
+
+def _not_an_image(field: str) -> ServiceError:
+    return ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
+                        errors={field: _("이미지 파일이 아닙니다")})
+
+
+def open_photo(raw: bytes, item_key: str) -> Image.Image:
+    """The uploaded image, opened but not decoded: Pillow reads only the header (format and size) at open.
+
+    A few kilobytes of PNG can claim 7,000 × 8,500 pixels and take seconds and half a gigabyte to decode, so the
+    size is refused from the header, before anything is decoded (TRACKER_PHOTO_MAX_MP; phones send 1,600 px)."""
     field = f"photos.{item_key}"
     limit = _photo_limit()
     if len(raw) > limit:
         raise ServiceError(_("사진이 너무 큽니다. %(mb)sMB 이하만 올릴 수 있습니다.", mb=limit // (1024 * 1024)),
                            errors={field: _("사진이 %(mb)sMB를 넘습니다", mb=limit // (1024 * 1024))})
+    # Pillow's own guard, at twice its limit, then stands behind this one (it warns between the two, where the
+    # check below refuses by name).
+    Image.MAX_IMAGE_PIXELS = _max_pixels()
+    mp = _max_pixels() // 1_000_000
+    too_many = ServiceError(_("사진의 화소 수가 너무 많습니다 (%(mp)s메가픽셀까지).", mp=mp),
+                            errors={field: _("사진의 화소 수가 %(mp)s메가픽셀을 넘습니다", mp=mp)})
     try:
         img = Image.open(io.BytesIO(raw))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
-                           errors={field: _("이미지 파일이 아닙니다")}) from None
-    # A few kilobytes of PNG can claim 13,000 × 13,000 pixels and take a gigabyte to decode: the header's size is
-    # checked before anything is decoded (a 50-megapixel phone camera still passes).
-    if img.width * img.height > PHOTO_MAX_PIXELS:
-        raise ServiceError(_("사진의 화소 수가 너무 많습니다 (%(w)s×%(h)s).", w=img.width, h=img.height),
-                           errors={field: _("사진의 화소 수가 너무 많습니다")})
+    except Image.DecompressionBombError:
+        raise too_many from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise _not_an_image(field) from None
+    if img.width * img.height > _max_pixels():
+        raise too_many
+    return img
+
+
+def prepare_photo(raw: bytes, item_key: str, img: Image.Image | None = None) -> dict:
+    """Re-encode an uploaded image as JPEG without EXIF (GPS included), at most TRACKER_PHOTO_MAX_PX a side."""
+    img = img or open_photo(raw, item_key)
+    side = int(current_app.config.get("TRACKER_PHOTO_MAX_PX", 1600))
+    # Decoded at reduced size where the format allows: a JPEG scales by 1/2, 1/4 or 1/8 while decoding (draft),
+    # at no less than the size kept; other formats are decoded whole (at most the pixel limit) and then reduced.
+    img.draft("RGB", (side, side))
     try:
         img.load()
     except (OSError, Image.DecompressionBombError, ValueError):
-        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
-                           errors={field: _("이미지 파일이 아닙니다")}) from None
+        raise _not_an_image(f"photos.{item_key}") from None
     img = ImageOps.exif_transpose(img)  # keep the picture upright once the orientation tag is gone
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
-    side = int(current_app.config.get("TRACKER_PHOTO_MAX_PX", 1600))
-    img.thumbnail((side, side))
+    img.thumbnail((side, side))  # reduce() by whole factors first, then resample the rest
     out = io.BytesIO()
     # A fresh image object carries no EXIF, XMP or ICC data unless asked to.
     img.save(out, format="JPEG", quality=85, optimize=True)
@@ -277,14 +305,37 @@ def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, erro
 
 
 def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dict) -> list[dict]:
-    """Each (item key, bytes) re-encoded; errors keyed photos.<item_key>."""
-    prepared = []
+    """Each (item key, bytes) re-encoded; errors keyed photos.<item_key>.
+
+    Everything that can be judged from the headers (how many photos an item has, each one's size, the form's
+    total) is judged for all of them before any is decoded, so that a refusal comes back at once."""
+    per_item = int(current_app.config.get("TRACKER_PHOTOS_PER_ITEM", PHOTOS_DEFAULT_PER_ITEM))
+    counts: dict[str, int] = {}
+    for key, _raw in photos:
+        counts[key] = counts.get(key, 0) + 1
+    opened = []
     for key, raw in photos:
+        field = f"photos.{key}"
         if key not in items_all or (mode in MODES and not items_all[key].applies_to(mode)):
-            errors[f"photos.{key}"] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
-            continue
+            errors[field] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
+        elif counts[key] > per_item:
+            errors[field] = _("한 항목에 사진은 %(n)s장까지 올릴 수 있습니다 (%(given)s장을 보냈습니다)",
+                              n=per_item, given=counts[key])
+        elif field not in errors:
+            try:
+                opened.append((key, raw, open_photo(raw, key)))
+            except ServiceError as exc:
+                errors.update(exc.errors)
+    budget = int(current_app.config.get("TRACKER_PHOTOS_FORM_MP", PHOTOS_DEFAULT_FORM_MP)) * 1_000_000
+    if sum(img.width * img.height for _k, _r, img in opened) > budget:
+        errors["photos"] = _("사진이 모두 합쳐 너무 큽니다 (%(mp)s메가픽셀까지). 사진 수를 줄이거나 작게 찍으세요.",
+                             mp=budget // 1_000_000)
+    if errors:  # the submission is refused anyway: decode nothing
+        return []
+    prepared = []
+    for key, raw, img in opened:
         try:
-            prepared.append(prepare_photo(raw, key))
+            prepared.append(prepare_photo(raw, key, img))
         except ServiceError as exc:
             errors.update(exc.errors)
     return prepared
