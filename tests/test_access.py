@@ -22,7 +22,7 @@ POLICY = {
     "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
     # the field work
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
-    "inspect.detail": ALL,
+    "inspect.detail": ALL, "inspect.scan_after_login": ALL, "inspect.form_token": ALL,
     "inspect.photo": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 
-from . import assets, config, edge
+from . import assets, config, edge, logmask
 from .extensions import babel, compress, csrf, db, login_manager, migrate
 from .jsonio import JSONProvider
 from .models import LEADS
@@ -53,6 +53,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     edge.register(app)  # first, so that its after_request hook runs after every other one
+    logmask.install()  # the request log shows /s/<code> as /s/***
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)

@@ -1,9 +1,12 @@
 """Checklist inspections: idempotent submit, answers, photos, and the compliance of one inspection."""
 import hashlib
+import hmac
 import io
+import secrets
 import uuid as uuidlib
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -16,7 +19,19 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock, schemas
 from ..extensions import db
-from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
+from ..models import (
+    CATEGORIES,
+    LEADS,
+    MODES,
+    Answer,
+    ChecklistTemplate,
+    DongAssignment,
+    Inspection,
+    Photo,
+    Site,
+    Task,
+    UsedScan,
+)
 from ..schemas import NOTE_MAX
 from . import ServiceError, checklist, rollup, schedule
 
@@ -37,29 +52,84 @@ def _scan_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SCAN_SALT)
 
 
-def scan_token(site: Site) -> str:
-    """A signed record of 'this site's QR was scanned now', carried in the form to prove presence."""
-    return _scan_serializer().dumps({"site": site.id, "at": clock.now().isoformat()})
+def scan_token(site: Site, user) -> str:
+    """A signed record of 'this user scanned this site's QR now', carried in the form to prove presence once.
+
+    Bound to the user (another inspector cannot use it) and carrying a nonce (used_scan keeps each one used)."""
+    return _scan_serializer().dumps({"site": site.id, "user": getattr(user, "id", None),
+                                     "nonce": secrets.token_hex(16), "at": clock.now().isoformat()})
 
 
-def read_scan_token(token: str, site_id: int) -> datetime | None:
-    """The server time of the scan from a signed token; None when stale; ServiceError when forged or for another
-    site."""
+def read_scan_token(token: str, site_id: int, user_id: int | None) -> tuple[datetime, str] | None:
+    """(the server time of the scan, its nonce) from a signed record; None when stale; ServiceError when forged,
+    another site's or another user's."""
     try:
         data = _scan_serializer().loads(token)
-        at = datetime.fromisoformat(data["at"])
+        at, nonce = datetime.fromisoformat(data["at"]), str(data["nonce"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise ServiceError(_("QR 스캔 기록이 올바르지 않습니다."),
                            errors={"scan_token": _("QR 스캔 기록이 올바르지 않습니다")}) from None
     if data.get("site") != site_id:
         raise ServiceError(_("QR 스캔 기록이 이 사업장의 것이 아닙니다."),
                            errors={"scan_token": _("다른 사업장의 QR 스캔 기록입니다")})
+    if data.get("user") != user_id:
+        raise ServiceError(_("QR 스캔 기록이 다른 사용자의 것입니다."),
+                           errors={"scan_token": _("다른 사용자의 QR 스캔 기록입니다")})
     # Checked against the project's clock (not the wall clock) so that tests and --at runs agree.
     # A stale proof proves nothing about this visit, but the answers were still given: an inspection queued
     # offline over a weekend is saved, without the proof of presence, rather than refused.
     if clock.now() - at > timedelta(seconds=SCAN_MAX_AGE):
         return None
-    return at
+    return at, nonce
+
+
+def _use_scan(nonce: str, user_id: int | None, site_id: int) -> bool:
+    """Mark a scan record used; False when an inspection already used it (it then proves nothing more)."""
+    try:
+        with db.session.begin_nested():  # a used nonce undoes this insert only
+            db.session.execute(insert(UsedScan), {"nonce": nonce, "user_id": user_id, "site_id": site_id,
+                                                  "used_at": clock.now()})
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- whose form it is -------------------------------------------------------------------------------
+
+FORM_SALT = "tracker-inspection-form"
+
+
+def _form_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=FORM_SALT)
+
+
+def form_token(user, client_uuid: str) -> str:
+    """A signed 'this form (client_uuid) is this inspector's', carried by the form and by its queued copy on a phone."""
+    return _form_serializer().dumps({"user": getattr(user, "id", None), "uuid": client_uuid})
+
+
+def _check_owner(data: dict, by, required: bool) -> None:
+    """Refuse a submission whose form was made for another inspector (409): a shared phone's queue must never file
+    one inspector's work under another's login. Pages require the token; the API checks it when sent."""
+    token = data.get("form_token")
+    if not token:
+        if required:
+            raise ServiceError(_("양식 확인 값이 없습니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                               errors={"form_token": _("양식 확인 값이 없습니다")})
+        return
+    try:
+        signed = _form_serializer().loads(token)
+        user_id, uuid = signed["user"], signed["uuid"]
+    except (BadSignature, KeyError, TypeError):
+        raise ServiceError(_("양식 확인 값이 올바르지 않습니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                           errors={"form_token": _("양식 확인 값이 올바르지 않습니다")}) from None
+    if uuid != data.get("client_uuid"):
+        raise ServiceError(_("양식 확인 값이 이 점검의 것이 아닙니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                           errors={"form_token": _("다른 양식의 확인 값입니다")})
+    if user_id != getattr(by, "id", None):
+        raise ServiceError(_("다른 점검원이 작성한 점검 결과라 이 계정으로는 보낼 수 없습니다. 작성한 점검원이 이 "
+                             "휴대폰에서 로그인하면 보냅니다."),
+                           errors={"form_token": _("다른 점검원이 작성한 점검 결과입니다")}, status=409)
 
 
 # --- the form -------------------------------------------------------------------------------------
@@ -237,15 +307,17 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
+           require_form_token: bool = False) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
     mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved when anything is wrong; the
-    ServiceError names each wrong field.
+    lng, note, scan_token, offline_qr_token, offline_scanned_at, form_token. photos: (item_key, bytes) pairs.
+    Nothing is saved when anything is wrong; the ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
+    if "client_uuid" not in shape_errors:
+        _check_owner(data, by, require_form_token)
     errors: dict = {}
     client_uuid = data.get("client_uuid")
     site, saved_id, tpl_id = _find_site(data, client_uuid, errors)
@@ -271,12 +343,15 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
     if called_at and called_at > now + timedelta(minutes=10):
         errors["called_at"] = _("통화 시각이 미래입니다")
+    presence = _Presence()
     if mode == "onsite" and site is not None and "site_id" not in errors:
-        scanned_at = _presence(data, site, scanned_at, now, errors)
+        presence = _presence(data, site, getattr(by, "id", None), errors)
     prepared = _prepare_photos(photos or [], items_all, mode, errors)
     errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
+    scanned_at = presence.at if presence.nonce and _use_scan(presence.nonce, getattr(by, "id", None), site.id) \
+        else None
 
     values = [a["value"] for a in answers]
     critical_no = sum(a["value"] == "no" and items_all[a["item_key"]].critical for a in answers)
@@ -285,23 +360,34 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         mode=mode, week=clock.week_of(now), submitted_at=now, device_time=device_time,
         contact_name=contact if mode == "phone" else "", called_at=(called_at or now) if mode == "phone" else None,
         qr_scanned_at=scanned_at if mode == "onsite" else None, lat=lat, lng=lng,
+        offline_scanned_at=presence.offline_at if mode == "onsite" and scanned_at is None else None,
         note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0)
     return _save(row, answers, prepared, items_all, site, by)
 
 
-def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:
-    """When this site's QR code was scanned, from the signed scan the form carries (or a printed code sent as is)."""
+class _Presence(NamedTuple):
+    at: datetime | None = None  # the server's time of a signed scan record of this user
+    nonce: str | None = None  # the record's nonce, to be marked used
+    offline_at: datetime | None = None  # the phone's time of a scan made with no signal
+
+
+def _presence(data: dict, site, user_id: int | None, errors: dict) -> _Presence:
+    """What proves presence on site: a scan record signed for this user and site, or else the site's code that the
+    phone read with no signal (the form keeps it with the phone's time); a bare qr_token proves nothing."""
     if data.get("scan_token"):
         try:
-            return read_scan_token(data["scan_token"], site.id)
+            read = read_scan_token(data["scan_token"], site.id, user_id)
         except ServiceError as exc:
             errors.update(exc.errors)
-            return None
-    if data.get("qr_token") and scanned_at is None:
-        return now  # a client that read the printed QR and sends it straight away
-    return scanned_at
+            return _Presence()
+        if read:
+            return _Presence(at=read[0], nonce=read[1])
+    code = data.get("offline_qr_token")
+    if code and hmac.compare_digest(code.encode(), site.qr_token.encode()):
+        return _Presence(offline_at=data.get("offline_scanned_at") or data.get("device_time") or clock.now())
+    return _Presence()
 
 
 def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dict) -> list[dict]:
