@@ -29,7 +29,7 @@ POLICY = {
     "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
     # the field work
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
-    "inspect.detail": ALL,
+    "inspect.detail": ALL, "inspect.scan_after_login": ALL, "inspect.form_token": ALL,
     "inspect.photo": ALL,
     # the user's own consent to location
     "consent.location_page": ALL,

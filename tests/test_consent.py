@@ -74,7 +74,8 @@ def test_an_answer_sent_with_a_submission_never_undoes_a_later_one(app_ctx, make
 def form_post(client, tpl, site, **extra):
     html = client.get(f"/inspect/sites/{site.id}?mode=onsite").get_data(as_text=True)
     uuid_ = re.search(r'name="client_uuid" value="([^"]*)"', html).group(1)
-    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": uuid_,
+    owner = re.search(r'name="form_token" value="([^"]*)"', html).group(1)  # the form's signed owner
+    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": uuid_, "form_token": owner,
             **{f"a-{i.key}": "yes" for i in tpl.items if i.applies_to("onsite")}, **extra}
     resp = client.post(f"/inspect/sites/{site.id}", data=data)
     assert resp.status_code == 303, resp.get_data(as_text=True)

@@ -68,7 +68,7 @@ def test_qr_token_and_phone(client, tpl, site_factory, bearer):
     del b["site_id"]
     b["qr_token"] = site.qr_token
     r = client.post("/api/v1/inspections", json=b, headers=h)
-    assert r.status_code == 201 and r.get_json()["qr_scanned_at"]
+    assert r.status_code == 201 and r.get_json()["qr_scanned_at"] is None  # naming the site proves no presence
     r = client.post("/api/v1/inspections", json=body(site, tpl, "phone"), headers=h)
     assert r.status_code == 201
     rec = r.get_json()
@@ -125,7 +125,7 @@ def test_not_json_and_no_credentials(app, client, tpl, site_factory, bearer):
     site = site_factory()
     _, h = bearer()
     r = client.post("/api/v1/inspections", data="answers=yes", headers=h)
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.get_json()["errors"] == {"body": "JSON으로 읽을 수 없습니다"}
     r = client.post("/api/v1/inspections", json=body(site, tpl))
     assert r.status_code in (400, 401)  # no session: CSRF or authentication refuses it
     assert n_rows(app) == (0, 0)

@@ -40,7 +40,8 @@ def form_post(tpl, html, photos):
     """The inspection form as the phone's script posts it: every answer yes, photos attached."""
     data = {"csrf_token": csrf_from(html), "mode": "onsite",
             "client_uuid": re.search(r'name="client_uuid" value="([^"]*)"', html).group(1),
-            "scan_token": re.search(r'name="scan_token" value="([^"]*)"', html).group(1)}
+            "scan_token": re.search(r'name="scan_token" value="([^"]*)"', html).group(1),
+            "form_token": re.search(r'name="form_token" value="([^"]*)"', html).group(1)}
     data.update({f"a-{i.key}": "yes" for i in tpl.items if i.applies_to("onsite")})
     for key, raw in photos.items():
         data[f"p-{key}"] = (io.BytesIO(raw), f"{key}.jpg")

@@ -43,18 +43,18 @@ def load_user(user_id: str):
     return user
 
 
-def forget_login() -> None:
-    """Empty the cookie session, keeping only the language: the old CSRF token goes with it, so a page or a copy
-    from before no longer posts."""
-    lang = session.get("lang")
+def forget_login(keep: tuple[str, ...] = ("lang",)) -> None:
+    """Empty the cookie session, keeping only the language (and what `keep` names): the old CSRF token goes with
+    it, so a page or a copy from before no longer posts."""
+    kept = {k: session[k] for k in keep if k in session}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
 
 
 def start_login(user: User, user_agent: str | None, ip: str | None) -> None:
-    """Log the user in on this browser with a new server-side session and a fresh cookie session."""
-    forget_login()
+    """Log the user in on this browser with a new server-side session and a fresh cookie session. A site code
+    scanned on the way to the login (web/inspect.py keeps it as "scan_code", out of the URL) waits for this user."""
+    forget_login(keep=("lang", "scan_code"))
     key, row = sessions.start(user, user_agent, ip)
     login_user(user)
     session[SESSION_KEY] = key

@@ -121,6 +121,11 @@ def load(instance_path):
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "40")) * 1024 * 1024,
         "TRACKER_PHOTO_MAX_MB": int(_env("PHOTO_MAX_MB", "10")),
         "TRACKER_PHOTO_MAX_PX": int(_env("PHOTO_MAX_PX", "1600")),
+        # Refused from the header, before decoding: a small file can claim a huge picture (issue 14).
+        "TRACKER_PHOTO_MAX_MP": int(_env("PHOTO_MAX_MP", "24")),
+        "TRACKER_PHOTOS_PER_ITEM": int(_env("PHOTOS_PER_ITEM", "3")),
+        # All of one form's photos together, so that one request's decoding stays within a few seconds.
+        "TRACKER_PHOTOS_FORM_MP": int(_env("PHOTOS_FORM_MP", "100")),
         # Weekly monitoring is due by this ISO weekday (1=Mon) and time.
         "TRACKER_DUE_WEEKDAY": int(_env("DUE_WEEKDAY", "5")),
         "TRACKER_DUE_TIME": _env("DUE_TIME", "18:00"),

@@ -244,7 +244,10 @@ class Inspection(db.Model):
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Proof of presence: the server's time of a scan record bound to this inspector and site, used once.
     qr_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A weaker proof: the site's code scanned with no signal, at the phone's time (which the server cannot check).
+    offline_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -268,6 +271,16 @@ class Inspection(db.Model):
         # Covers "distinct sites inspected on site in a period" (dashboard, council report) without heap reads.
         Index("ix_inspection_mode_week_site", "mode", "week", "site_id"),
     )
+
+
+class UsedScan(db.Model):
+    """A scan record that has proved presence for an inspection: each proves it for one only."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class Answer(db.Model):

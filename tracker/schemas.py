@@ -2,6 +2,7 @@
 the reader's language. Shape only (types, formats, ranges, lengths); rules that need the database stay in services.
 """
 from collections.abc import Mapping
+from datetime import timezone
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,7 +73,12 @@ class LocalDateTime(_Translated, fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         dt = super()._deserialize(_trimmed(value), attr, data, **kwargs)
-        return dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        try:
+            dt.astimezone(timezone.utc)  # what the database stores: 0001-01-01T00:00+14:00 has no UTC time
+        except OverflowError:
+            raise self.make_error("invalid", input=value) from None
+        return dt
 
 
 class Week(String):
@@ -205,7 +211,8 @@ class Submission(Input):
     """An inspection as a phone sends it: the API's JSON body, or the inspection page's form."""
 
     site_id = Integer(validate=between(1, 2**31 - 1), metadata={"description": "the site, or qr_token"})
-    qr_token = String(metadata={"description": "the code printed on the site's QR (proves presence on site)"})
+    qr_token = String(metadata={"description": "the code printed on the site's QR, naming the site (it proves no "
+                                               "presence: scan /s/<code> for a scan_token)"})
     mode = String(required=True, validate=one_of(MODES, _MODE), error_messages={"required": _MODE})
     client_uuid = UUID(required=True, error_messages={"invalid_uuid": _l("client_uuid가 UUID 형식이 아닙니다")},
                        metadata={"description": "made by the phone when it opens the form; a "
@@ -221,7 +228,13 @@ class Submission(Input):
         "description": "the user's answer to recording their position, when given on a phone offline; it counts "
                        "only if the server holds no answer of theirs yet. lat/lng are dropped without a consent"})
     note = String(load_default="", validate=at_most(NOTE_MAX, _l("전체 메모는 {max}자를 넘을 수 없습니다")))
-    scan_token = String(metadata={"description": "the signed scan record the QR page put into the form"})
+    scan_token = String(metadata={"description": "the signed scan record that /s/<code> made for this user: proof "
+                                                 "of presence for one inspection"})
+    form_token = String(metadata={"description": "the signed owner of the form (inspector and client_uuid) that the "
+                                                 "page put into it; a submission in another user's name is a 409"})
+    offline_qr_token = String(validate=at_most(100), metadata={
+        "description": "the site's code as the phone read it with no signal (a weaker, offline proof)"})
+    offline_scanned_at = LocalDateTime(metadata={"description": "the phone's time of that offline scan"})
 
 
 SUBMISSION = Submission()

@@ -10,7 +10,10 @@
   var csrfUrl = host.getAttribute("data-csrf-url");
   var loginPath = host.getAttribute("data-login-url");
   var me = host.getAttribute("data-user");  // a queued inspection is sent only under the login that made it
-  function mine(e) { return !e.owner || e.owner === me; }
+  var tokenUrl = host.getAttribute("data-form-token-url");
+  // Another inspector's inspection stays on the phone, sealed: this login never sends it (nor one the server
+  // already refused as another inspector's), and it goes out when its own inspector logs in again.
+  function mine(e) { return (!e.owner || e.owner === me) && e.refusedFor !== me; }
 
   // --- small helpers ------------------------------------------------------------------------------
   function uuid4() {
@@ -78,8 +81,10 @@
   //   login   - the login expired: keep it, and send it once the user has logged in again;
   //   later   - the server or a proxy on the way failed (5xx, 502/504 on a weak signal, no answer): keep it, retry;
   //   refused - the server said no (422, 409, 413, ...): keep it, show the reason, do not retry as it is.
+  //   sealed  - the server says another inspector wrote it (409 on form_token): keep it for them, unsent.
   function verdict(r, body) {
     if (r.status === 401 || isLogin(r)) return "login";
+    if (r.status === 409 && body && body.errors && body.errors.form_token) return "sealed";
     if (body && body.url && (r.status === 200 || r.status === 201)) return "ok";
     if (r.status >= 500 || r.status === 408 || r.status === 429 || r.status < 400) return "later";
     return "refused";
@@ -92,9 +97,23 @@
     return why || res.body.message || "HTTP " + res.status;
   }
 
+  // The form's signed owner: an entry made on a kept form under a key of the phone's own has none yet; the server
+  // signs one for this login (only this login's entries are ever sent, see mine()).
+  function ownerToken(entry) {
+    var f = entry.fields.filter(function (x) { return x[0] === "form_token"; })[0];
+    if (f && f[1]) return Promise.resolve();
+    return fetch(tokenUrl + "?client_uuid=" + encodeURIComponent(entry.uuid),
+                 { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 401 || isLogin(r)) { var e = new Error("login"); e.login = true; throw e; }
+        if (!r.ok) throw new Error("form-token " + r.status);
+        return r.json();
+      }).then(function (j) { if (f) f[1] = j.form_token; else entry.fields.push(["form_token", j.form_token]); });
+  }
+
   // Send one stored submission; always resolves {kind, status, body} (see verdict), never rejects.
   function send(entry, retried) {
-    return freshToken().then(function (token) {
+    return ownerToken(entry).then(freshToken).then(function (token) {
       var fd = new FormData();
       entry.fields.forEach(function (f) { fd.append(f[0], f[0] === "csrf_token" ? token : f[1]); });
       entry.files.forEach(function (f) { fd.append(f[0], f[1], f[2]); });
@@ -135,6 +154,7 @@
             }
             if (res.kind === "login") { login = true; return; }
             if (res.kind === "later") { later = true; return; }
+            if (res.kind === "sealed") { e.refusedFor = me; return queue.put(e); }
             e.error = reason(res);
             e.errorFields = Object.keys(res.body.errors || {});
             return queue.put(e);
@@ -159,7 +179,7 @@
     if (!queueNote || !window.indexedDB) return;
     queue.all().then(function (entries) {
       // Refused entries are never retried; say so, with the server's reason, instead of promising to send them.
-      var others = entries.filter(function (e) { return !mine(e); }).length;
+      var others = entries.filter(function (e) { return !mine(e); }).length;  // sealed: another inspector's
       entries = entries.filter(mine);
       var refused = entries.filter(function (e) { return e.error; });
       var waiting = entries.length - refused.length;
@@ -250,7 +270,10 @@
   var pointer = "tracker:cur:" + site + ":" + mode;
   var photos = {};  // input name -> shrunk Blob
   var busy = false;
-  var DRAFT_FIELD = /^(a-|n-|contact_name$|called_at$|note$)/;
+  // The hidden fields kept too: the form's owner for this key, and a code scanned with no signal (and when).
+  var KEPT_HIDDEN = /^(form_token|offline_qr_token|offline_scanned_at)$/;
+  var DRAFT_FIELD = /^(a-|n-|contact_name$|called_at$|note$|form_token$|offline_qr_token$|offline_scanned_at$)/;
+  var tokenField = form.elements.form_token;
 
   function draftKey() { return "tracker:draft:" + site + ":" + uuidField.value; }
 
@@ -282,7 +305,10 @@
     }
     lsSet(pointer, uuidField.value);
     var draft = lsGet(draftKey(), null);
+    // The page's token signs the page's own key: under another key, only the draft's token (if any) fits.
+    if (tokenField && uuidField.value !== uuidField.defaultValue) tokenField.value = (draft && draft.form_token) || "";
     if (draft && fill(draft)) say(msg("restored"), "info");
+    fetchOwnerToken();
     if (!window.indexedDB) return Promise.resolve(!!draft);
     return store(DRAFTS, "readonly", function (s) { return s.get(uuidField.value); }).then(function (d) {
       Object.keys((d && d.photos) || {}).forEach(function (name) { showPhoto(name, d.photos[name], true); });
@@ -302,20 +328,35 @@
       unmarkSent(uuidField.value);
       var draft = {};
       e.fields.forEach(function (f) { if (DRAFT_FIELD.test(f[0]) && f[1]) draft[f[0]] = f[1]; });
+      if (tokenField) tokenField.value = stale ? "" : (draft.form_token || "");
+      if (stale) delete draft.form_token;
       if (mode === "phone" && e.calledAtSet) delete draft.called_at;  // filled in at submit, not by the user
       fill(draft);
       save();
       e.files.forEach(function (f) { if (f[1] instanceof Blob) { showPhoto(f[0], f[1], true); keepPhoto(f[0], f[1]); } });
       updateProgress();
       say(msg("reopened").replace("{why}", e.error), "error");
+      fetchOwnerToken();
       if (stale) return queue.del(e.uuid);
     });
+  }
+
+  // A key the phone made itself gets its signed owner from the server when there is a signal (else at send).
+  function fetchOwnerToken() {
+    if (!tokenField || tokenField.value || !navigator.onLine || !tokenUrl) return;
+    var id = uuidField.value;
+    fetch(tokenUrl + "?client_uuid=" + encodeURIComponent(id), { credentials: "same-origin",
+                                                                  headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok || isLogin(r)) throw new Error("form-token " + r.status); return r.json(); })
+      .then(function (j) { if (uuidField.value === id && !tokenField.value) { tokenField.value = j.form_token; save(); } })
+      .catch(function () { /* sent with the entry instead */ });
   }
 
   function save() {
     var data = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.type === "file" || el.type === "hidden" || el.name === "csrf_token") return;
+      if (!el.name || el.type === "file" || el.name === "csrf_token") return;
+      if (el.type === "hidden" && !KEPT_HIDDEN.test(el.name)) return;
       if (el.type === "radio") { if (el.checked) data[el.name] = el.value; return; }
       if (el.value) data[el.name] = el.value;
     });
@@ -453,6 +494,18 @@
     form.elements.scan_token.value = scan;
     document.getElementById("scan-ok").hidden = false;
   }
+  // A code scanned with no signal: the service worker opened this kept form with the code and the phone's time
+  // after "#". Both go into the draft; the server checks the code at submit and keeps it as a weaker proof.
+  var offline = new URLSearchParams(location.hash.slice(1));
+  if (offline.get("offline-scan") && form.elements.offline_qr_token) {
+    form.elements.offline_qr_token.value = offline.get("offline-scan");
+    form.elements.offline_scanned_at.value = offline.get("at") || new Date().toISOString();
+    history.replaceState(null, "", location.pathname + location.search);  // not in the history, nor shared
+  }
+  function showOfflineScan() {
+    var code = form.elements.offline_qr_token;
+    if (code && code.value && !form.elements.scan_token.value) document.getElementById("scan-offline").hidden = false;
+  }
 
   function entryFromForm() {
     var now = new Date();
@@ -524,6 +577,12 @@
         if (res.kind === "ok") {
           markSent(entry.uuid); forget();
           return queue.del(entry.uuid).then(function () { location.assign(res.body.url); });
+        }
+        if (res.kind === "sealed") {  // this page was another login's: kept for that inspector, never sent as ours
+          entry.refusedFor = me;
+          again();
+          say(res.body.message || "409", "error");
+          return queue.put(entry);
         }
         if (res.kind !== "refused") { queued(res.kind); return; }
         // Refused: the answers stay in the form and in the draft; the kept copy carries the reason, so that
@@ -609,6 +668,11 @@
   var ready = restore().then(function (hadDraft) { return hadDraft || !window.indexedDB ? null : reopenRefused(); })
     .catch(function () {});
   updateProgress();
-  ready.then(function () { updateProgress(); flush(); });
+  ready.then(function () {
+    updateProgress();
+    showOfflineScan();
+    if (offline.get("offline-scan")) save();  // the scanned code is in the draft from the start
+    flush();
+  });
   if (window.performance && performance.mark) performance.mark("insp-ready");  // bench/form_ttu.py reads it
 })();

@@ -25,7 +25,12 @@ def create_inspection():
     The body is read by the same schema as the inspection page's form (tracker.schemas.Submission), inside the
     service, so that its errors and the checklist's are reported together; 409 when the client_uuid is another
     inspector's."""
-    insp, created = inspections.submit(request.get_json(silent=True), by=current_user)
+    body = request.get_json(silent=True)
+    if body is None and request.get_data(cache=True).strip():
+        # Not JSON at all, or nested deeper than any parser follows: say so, rather than "not an object".
+        raise ServiceError(_("요청 본문을 JSON으로 읽을 수 없습니다 (형식이 틀렸거나 너무 깊이 중첩되었습니다)."),
+                           errors={"body": _("JSON으로 읽을 수 없습니다")}, status=400)
+    insp, created = inspections.submit(body, by=current_user)
     return insp, 201 if created else 200
 
 

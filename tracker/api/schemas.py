@@ -178,7 +178,11 @@ class InspectionSchema(Schema):
     week = fields.String()
     submitted_at = UtcTime()
     device_time = UtcTime(allow_none=True)
-    qr_scanned_at = UtcTime(allow_none=True, metadata={"description": "the QR scan that proves presence on site"})
+    qr_scanned_at = UtcTime(allow_none=True, metadata={
+        "description": "the server's time of a scan record of this inspector at this site, used once: the proof of "
+                       "presence"})
+    offline_scanned_at = UtcTime(allow_none=True, metadata={
+        "description": "a weaker proof: the site's code scanned with no signal, at the phone's (unchecked) time"})
     contact_name = fields.String()
     called_at = UtcTime(allow_none=True)
     lat = fields.Float(allow_none=True)
