@@ -248,8 +248,8 @@ def test_every_answer_is_named_with_its_item(browser, server, placeholders, a11y
 
 FOCUS = """() => {
   const el = document.activeElement;
-  // A hidden radio shows its focus on its label (the button a thumb sees).
-  const shown = el.matches('.yn input') ? document.querySelector(`label[for="${el.id}"]`) : el;
+  // A hidden radio or file input shows its focus on its label (the button a thumb sees).
+  const shown = el.matches('.yn input') ? document.querySelector(`label[for="${el.id}"]`) : el.closest('.photo-btn') || el;
   const st = getComputedStyle(shown);
   const fs = el.closest('fieldset.q');
   return {tag: el.tagName, type: el.type || '', id: el.id, text: (el.innerText || '').trim().slice(0, 40),
