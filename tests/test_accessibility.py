@@ -226,6 +226,13 @@ def collect(tab, where) -> list[str]:
     return [describe(where, found)] if found else []
 
 
+def assert_axe_passes(page, where):
+    """axe-core on the page as it is now (a state reached by using it, such as its errors shown)."""
+    page.evaluate(START_AXE)
+    failures = collect(page, where)
+    assert not failures, "\n".join(failures)
+
+
 ANSWERS = {"ko": ("예", "아니오", "해당없음"), "en": ("Yes", "No", "N/A")}
 
 
@@ -249,7 +256,8 @@ def test_every_answer_is_named_with_its_item(browser, server, placeholders, a11y
 FOCUS = """() => {
   const el = document.activeElement;
   // A hidden radio or file input shows its focus on its label (the button a thumb sees).
-  const shown = el.matches('.yn input') ? document.querySelector(`label[for="${el.id}"]`) : el.closest('.photo-btn') || el;
+  const shown = el.matches('.yn input') ? document.querySelector(`label[for="${el.id}"]`)
+    : el.closest('.photo-btn') || el;
   const st = getComputedStyle(shown);
   const fs = el.closest('fieldset.q');
   return {tag: el.tagName, type: el.type || '', id: el.id, text: (el.innerText || '').trim().slice(0, 40),
@@ -299,6 +307,7 @@ def test_the_form_is_filled_and_sent_with_a_keyboard_alone(browser, server, plac
         expect(focused).to_have_attribute("id", f"a-{last}-yes")
         expect(focused).to_have_attribute("aria-invalid", "true")
         expect(focused).to_have_accessible_description("답하지 않은 항목이 있습니다: 1개")
+        assert_axe_passes(page, "the form with an item left unanswered")
         page.keyboard.press("Space")
         expect(focused).not_to_have_attribute("aria-invalid", "true")
         tab_to(page, lambda f: f["id"] == "insp-submit", seen)
@@ -323,6 +332,7 @@ def test_errors_are_announced_and_tied_to_their_field(browser, server):
         error = page.locator(f"#{email.get_attribute('aria-describedby')}")
         expect(error).to_have_attribute("role", "alert")
         expect(email).to_have_accessible_description(error.inner_text())
+        assert_axe_passes(page, "the login with its errors")
         page.fill("input[name=email]", LOGINS["lead"][0])
         page.fill("input[name=password]", "not-the-password")
         page.locator("button[type=submit]").click()
@@ -340,6 +350,7 @@ def test_errors_are_announced_and_tied_to_their_field(browser, server):
             expect(field).to_have_attribute("aria-invalid", "true")
             expect(field).to_have_accessible_description(re.compile(r"\S"))
         expect(page.get_by_label("Email", exact=True)).not_to_have_attribute("aria-invalid", "true")
+        assert_axe_passes(page, "the user form with its errors")
     finally:
         ctx.close()
 
