@@ -24,7 +24,6 @@ NAV_LINKS = [
     ("mail.preview", _l("주간 메일"), LEADS),
     ("admin.users", _l("관리"), ("admin",)),
     ("admin.checklist_view", _l("점검표"), ("admin",)),
-    ("admin.access_log_view", _l("접속기록"), ("admin",)),
     ("outbox.index", _l("메일"), ("admin",)),
 ]
 

@@ -440,7 +440,7 @@
     }
     if (t.type === "radio") {
       var fs = t.closest("fieldset");
-      fs.classList.remove("has-error");
+      markItem(fs, null);
       if (t.value === "no") { var d = fs.querySelector("details"); if (d) d.open = true; }
     }
     save(); updateProgress();
@@ -527,19 +527,35 @@
              siteName: form.getAttribute("data-site-name"), fields: fields, files: files, at: now.toISOString() };
   }
 
+  // An item in error is marked for the eye (has-error) and for a screen reader: its answers are invalid and
+  // described by the error (its own, or the status line's count of unanswered items).
+  function markItem(fs, errorId) {
+    fs.classList.toggle("has-error", !!errorId);
+    fs.querySelectorAll("input[type=radio]").forEach(function (r) {
+      if (errorId) { r.setAttribute("aria-invalid", "true"); r.setAttribute("aria-describedby", errorId); }
+      else { r.removeAttribute("aria-invalid"); r.removeAttribute("aria-describedby"); }
+    });
+  }
+  // Focus goes to the first item in error, so that the keyboard and a screen reader start there.
+  function focusItem(fs) {
+    fs.scrollIntoView({ block: "center" });
+    var r = fs.querySelector("input[type=radio]");
+    if (r) r.focus({ preventScroll: true });
+  }
+
   function showErrors(body) {
     var errs = body.errors || {}, first = null;
     form.querySelectorAll("fieldset.q p.error").forEach(function (p) { p.remove(); });
     Object.keys(errs).forEach(function (k) {
-      var fs = document.getElementById("q-" + k.replace(/^(answers|photos)\./, ""));
+      var key = k.replace(/^(answers|photos)\./, ""), fs = document.getElementById("q-" + key);
       if (!fs) return;
-      fs.classList.add("has-error");
       var p = document.createElement("p");
-      p.className = "error"; p.textContent = errs[k];
+      p.className = "error"; p.id = "e-" + key; p.textContent = errs[k];
       fs.querySelector(".yn").after(p);
+      markItem(fs, p.id);
       first = first || fs;
     });
-    (first || statusEl).scrollIntoView({ block: "center" });
+    if (first) focusItem(first); else statusEl.scrollIntoView({ block: "center" });
   }
 
   // Kept on the phone, to be sent by itself: the form is done with, and a new one gets a new key.
@@ -556,9 +572,9 @@
     if (busy) return;  // a double tap sends once (and the server would return the same record anyway)
     var left = unanswered();
     if (left.length) {
-      left.forEach(function (fs) { fs.classList.add("has-error"); });
       say(msg("missing").replace("{n}", left.length), "error");
-      left[0].scrollIntoView({ block: "center" });
+      left.forEach(function (fs) { markItem(fs, statusEl.id); });
+      focusItem(left[0]);
       return;
     }
     busy = true;
