@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tracker import jobs, storage
 from tracker.extensions import db as _db
-from tracker.models import Audit, Inspection, Outbox, Photo, Site
-from tracker.services import inspections, location, sites
+from tracker.models import Audit, Inspection, Outbox, Photo, RoleChange, Site, UserSession
+from tracker.services import inspections, location, sessions, sites
 
 T0 = datetime(2020, 3, 16, 10, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -115,6 +115,23 @@ def test_sent_mail_bodies_are_blanked_after_their_period(app_ctx, clock_at):
     assert purge()["mail_bodies"] == 1
     assert (sent.body_text, sent.body_html, sent.subject, sent.recipient) == ("", "", "요약", "a@example.test")
     assert failed.body_text == "본문"
+
+
+def test_old_logins_and_role_history_go_after_their_periods(app_ctx, make_user, clock_at):
+    clock_at(T0)
+    user = make_user("inspector")
+    sessions.start(user, "phone", "10.0.0.1")
+    _db.session.add(RoleChange(user_id=user.id, role="inspector", change="remove"))
+    _db.session.commit()
+    history = _db.session.scalar(select(func.count()).select_from(RoleChange))  # the grant at creation, the removal
+    clock_at(T0 + 364 * DAY)
+    assert purge()["logins"] == 0
+    clock_at(T0 + 366 * DAY)
+    assert purge()["logins"] == 1 and _db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+    assert purge()["role_history"] == 0  # kept three years
+    clock_at(T0 + 1096 * DAY)
+    assert purge()["role_history"] == history >= 2
+    assert _db.session.scalar(select(func.count()).select_from(RoleChange)) == 0
 
 
 def test_a_period_of_zero_keeps_that_kind_for_good(app, inspect_at, clock_at):

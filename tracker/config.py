@@ -150,12 +150,13 @@ def load(instance_path):
         "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
-        # Retention (services/retention.py), in days; 0 keeps that kind for good. TRACKER_ACCESS_LOG_DAYS (730) is
-        # read there too.
+        # Retention (services/retention.py), in days; 0 keeps that kind for good (TRACKER_ACCESS_LOG_DAYS below).
         "TRACKER_LOCATION_RETENTION_DAYS": int(_env("LOCATION_RETENTION_DAYS", "90")),
         "TRACKER_CLOSED_SITE_CONTACT_DAYS": int(_env("CLOSED_SITE_CONTACT_DAYS", "365")),
         "TRACKER_PHOTO_RETENTION_DAYS": int(_env("PHOTO_RETENTION_DAYS", "365")),
         "TRACKER_MAIL_BODY_RETENTION_DAYS": int(_env("MAIL_BODY_RETENTION_DAYS", "90")),
+        "TRACKER_LOGIN_RETENTION_DAYS": int(_env("LOGIN_RETENTION_DAYS", "365")),
+        "TRACKER_ROLE_HISTORY_DAYS": int(_env("ROLE_HISTORY_DAYS", "1095")),
         # Whom the privacy page names for questions about personal data (the district's own officer and contact).
         "TRACKER_PRIVACY_OFFICER": _env("PRIVACY_OFFICER", ""),
         "TRACKER_PRIVACY_CONTACT": _env("PRIVACY_CONTACT", ""),

@@ -33,7 +33,11 @@ CLOSED_SITE_CONTACTS = Kind("closed_site_contacts", "TRACKER_CLOSED_SITE_CONTACT
 PHOTOS = Kind("photos", "TRACKER_PHOTO_RETENTION_DAYS", 365)
 MAIL_BODIES = Kind("mail_bodies", "TRACKER_MAIL_BODY_RETENTION_DAYS", 90)
 ACCESS_LOG = Kind("access_log", "TRACKER_ACCESS_LOG_DAYS", 730)
-KINDS = (POSITIONS, CLOSED_SITE_CONTACTS, PHOTOS, MAIL_BODIES, ACCESS_LOG)
+# A login's record (browser, address, times) once it has not been used for this long: it has long ended.
+LOGINS = Kind("logins", "TRACKER_LOGIN_RETENTION_DAYS", 365)
+# Grants and removals of a role: the 안전성 확보조치 기준 asks for 3 years.
+ROLE_HISTORY = Kind("role_history", "TRACKER_ROLE_HISTORY_DAYS", 1095)
+KINDS = (POSITIONS, CLOSED_SITE_CONTACTS, PHOTOS, MAIL_BODIES, ACCESS_LOG, LOGINS, ROLE_HISTORY)
 
 
 def days(kind: Kind) -> int:
@@ -157,7 +161,7 @@ def purge_signatures(cutoff: datetime, dry_run: bool) -> int | None:
 # Each step with the kind whose period it follows, in the order they run.
 STEPS = {"positions": POSITIONS, "closed_site_contacts": CLOSED_SITE_CONTACTS,
          "closed_site_history": CLOSED_SITE_CONTACTS, "photos": PHOTOS, "mail_bodies": MAIL_BODIES,
-         "access_log": ACCESS_LOG}
+         "access_log": ACCESS_LOG, "logins": LOGINS, "role_history": ROLE_HISTORY}
 
 
 def purge(dry_run: bool = False) -> Report:
@@ -167,7 +171,9 @@ def purge(dry_run: bool = False) -> Report:
     run = {"positions": purge_positions, "closed_site_contacts": purge_closed_site_contacts,
            "closed_site_history": purge_closed_site_history,
            "photos": lambda cutoff, dry: purge_photos(cutoff, dry, report), "mail_bodies": purge_mail_bodies,
-           "access_log": lambda cutoff, dry: purge_by_age("access_log", "at", cutoff, dry)}
+           "access_log": lambda cutoff, dry: purge_by_age("access_log", "at", cutoff, dry),
+           "logins": lambda cutoff, dry: purge_by_age("user_session", "last_seen_at", cutoff, dry),
+           "role_history": lambda cutoff, dry: purge_by_age("role_change", "at", cutoff, dry)}
     for name, kind in STEPS.items():
         cutoff = _cutoff(kind)
         report.counts[name] = run[name](cutoff, dry_run) if cutoff else 0
