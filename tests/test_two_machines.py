@@ -145,6 +145,85 @@ def _until_saved(phone, server, site, form, answers, photo, refused: threading.E
     assert answer[0] == 201, (phone.results, answer)
 
 
+def _photos_cross_machines(app, phones, reader, servers, sites, answers):
+    """Step 1: each phone submits to its own machine; its photo is read back from the other one, by the phone and by
+    a lead, and not by the other inspector."""
+    first = {}
+    for n, (phone, server) in enumerate(zip(phones, servers)):
+        form = phone.open_form(server, sites[n])
+        status, body = phone.submit(server, sites[n], form, answers, jpeg(n))
+        assert status == 201 and body["created"], body
+        first[form["client_uuid"]] = (phone, servers[1 - n])
+    saved = _saved(app, first)
+    assert sorted(saved) == sorted(first)
+    for uuid, (rows, shas) in saved.items():
+        phone, other = first[uuid]
+        assert rows == 1 and len(shas) == 1
+        for who in (phone, reader):
+            status, raw = who.photo(other, shas[0])
+            assert status == 200 and sha256(raw).hexdigest() == shas[0]
+        assert phones[1 - phones.index(phone)].photo(other, shas[0])[0] == 404  # not the other inspector's
+
+
+def _leader_killed(schedulers, env, deadline, n_sites, site_factory):
+    """Step 2: one scheduler leads and made the week's round; SIGKILL it: another leads within 30 s (as
+    scheduler-status says) and catches up the sites added meanwhile. Returns those sites."""
+    leader = sched._leading(schedulers, deadline)
+    leader.wait_for("caught up", deadline)
+    assert sched._made(leader.log) == n_sites
+    later = [site_factory() for _ in range(2)]
+    leader.stop(signal.SIGKILL)
+    killed_at = time.monotonic()
+    successor = sched._leading(schedulers, killed_at + 30, exclude=(leader,))
+    assert successor.seen("scheduler: leading") - killed_at < 30
+    successor.wait_for("caught up", time.monotonic() + 60)
+    assert sched._made(successor.log) == len(later)
+    status = json.loads(subprocess.run([sched.FLASK, "--app", "wsgi", "scheduler-status"], cwd=sched.ROOT,
+                                       env=env, capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert status["leader"]["pid"] == successor.pid
+    alive = [p.pid for p in schedulers if p not in (leader, successor)]
+    assert set(alive) <= {f["pid"] for f in status["followers"]}
+    return later
+
+
+def _submit_through_an_outage(app, s3_server, batch, forms, answers):
+    """Step 3: the phones submit their batch; after two each the store goes away, and comes back once each phone has
+    been refused. While it is down, a refused submission has no row. Returns the refused client_uuids."""
+    phones = list(dict.fromkeys(b[0] for b in batch))
+    refused = {p: threading.Event() for p in phones}
+    submitted = {p: threading.Event() for p in phones}
+    store_down = threading.Event()
+
+    def run(phone):
+        mine = [(b, f) for b, f in zip(batch, forms) if b[0] is phone]
+        for n, ((_phone, server, site, photo), form) in enumerate(mine):
+            if n == 2:  # two saved: the store goes away before the third
+                submitted[phone].set()
+                store_down.wait(30)
+            _until_saved(phone, server, site, form, answers, photo, refused[phone])
+
+    threads = [threading.Thread(target=run, args=(p,), daemon=True) for p in phones]
+    for t in threads:
+        t.start()
+    for p in phones:
+        assert submitted[p].wait(30)
+    with s3_server.down():
+        store_down.set()
+        for p in phones:
+            assert refused[p].wait(30), p.results
+        turned_away = {u for p in phones for u, s in p.results if s == 503}
+        # No inspection (hence no answer and no photo row) of a refused submission.
+        assert _saved(app, turned_away) == {}
+        with app.app_context():
+            assert _db.session.scalar(select(func.count()).select_from(Answer).join(Inspection).where(
+                Inspection.client_uuid.in_(turned_away))) == 0
+        time.sleep(1)  # a few more of the phones' retries meet the closed store
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    return turned_away
+
+
 def test_two_machines_share_photos_and_a_scheduler_survives_the_leader_and_the_store_going_away(
         app, db_url, tmp_path, s3_server, default_checklist, make_user, site_factory):
     answers = [i.key for i in default_checklist.items if i.applies_to("onsite")]
@@ -165,87 +244,24 @@ def test_two_machines_share_photos_and_a_scheduler_survives_the_leader_and_the_s
             phone.log_in(server)
         reader = Phone(lead)
         reader.log_in(servers[1])
+        _photos_cross_machines(app, phones, reader, servers, sites, answers)
+        later = _leader_killed(schedulers, env["a"], deadline, len(sites), site_factory)
 
-        # 1. Each phone submits to its own machine; its photo is read back from the other one, by it and by a lead.
-        first = {}
-        for n, (phone, server) in enumerate(zip(phones, servers)):
-            form = phone.open_form(server, sites[n])
-            status, body = phone.submit(server, sites[n], form, answers, jpeg(n))
-            assert status == 201 and body["created"], body
-            first[form["client_uuid"]] = (phone, servers[1 - n])
-        for uuid, (rows, shas) in _saved(app, first).items():
-            phone, other = first[uuid]
-            assert rows == 1 and len(shas) == 1
-            for who in (phone, reader):
-                status, raw = who.photo(other, shas[0])
-                assert status == 200 and sha256(raw).hexdigest() == shas[0]
-            assert phones[1 - phones.index(phone)].photo(other, shas[0])[0] == 404  # not the other inspector's
-
-        # 2. One scheduler leads and made the week's round; SIGKILL it: another leads within 30 s and catches up.
-        leader = sched._leading(schedulers, deadline)
-        leader.wait_for("caught up", deadline)
-        assert sched._made(leader.log) == len(sites)
-        later = [site_factory() for _ in range(2)]
-        leader.stop(signal.SIGKILL)
-        killed_at = time.monotonic()
-        successor = sched._leading(schedulers, killed_at + 30, exclude=(leader,))
-        assert successor.seen("scheduler: leading") - killed_at < 30
-        successor.wait_for("caught up", time.monotonic() + 60)
-        assert sched._made(successor.log) == len(later)
-        status = json.loads(subprocess.run([sched.FLASK, "--app", "wsgi", "scheduler-status"], cwd=sched.ROOT,
-                                           env=env["a"], capture_output=True, text=True, check=True,
-                                           timeout=60).stdout)
-        assert status["leader"]["pid"] == successor.pid
-        alive = [p.pid for p in schedulers if p not in (leader, successor)]
-        assert set(alive) <= {f["pid"] for f in status["followers"]}
-
-        # 3. Phones on both machines submit; the store goes away in the middle and comes back. A refused submission
-        # leaves no row; the phone keeps it and sends it again (the same client_uuid) until it is saved, once.
         batch = [(phones[n % 2], servers[n % 2], sites[2 + n], jpeg(2 + n)) for n in range(12)]
         forms = [phone.open_form(server, site) for phone, server, site, _photo in batch]
-        refused = {p: threading.Event() for p in phones}
-        submitted = {p: threading.Event() for p in phones}
-        store_down = threading.Event()
-
-        def run(phone):
-            mine = [(b, f) for b, f in zip(batch, forms) if b[0] is phone]
-            for n, ((_phone, server, site, photo), form) in enumerate(mine):
-                if n == 2:  # two saved: the store goes away before the third
-                    submitted[phone].set()
-                    store_down.wait(30)
-                _until_saved(phone, server, site, form, answers, photo, refused[phone])
-
-        threads = [threading.Thread(target=run, args=(p,), daemon=True) for p in phones]
-        for t in threads:
-            t.start()
-        for p in phones:
-            assert submitted[p].wait(30)
-        with s3_server.down():
-            store_down.set()
-            for p in phones:
-                assert refused[p].wait(30), p.results
-            turned_away = {u for p in phones for u, s in p.results if s == 503}
-            # While it is down: no inspection (hence no answer and no photo row) of a refused submission.
-            assert _saved(app, turned_away) == {}
-            with app.app_context():
-                assert _db.session.scalar(select(func.count()).select_from(Answer).join(Inspection).where(
-                    Inspection.client_uuid.in_(turned_away))) == 0
-            time.sleep(1)  # a few more of the phones' retries meet the closed store
-        for t in threads:
-            t.join(60)
-            assert not t.is_alive()
+        turned_away = _submit_through_an_outage(app, s3_server, batch, forms, answers)
+        # Nothing lost, nothing twice: every submission ended with one 201, after any number of 503s and nothing else.
         uuids = [f["client_uuid"] for f in forms]
         saved = _saved(app, uuids)
         assert sorted(saved) == sorted(uuids) and all(rows == 1 and len(shas) == 1 for rows, shas in saved.values())
         for phone in phones:
-            # Every submission ended with one 201, after any number of 503s and nothing else.
             outcome = {}
             for uuid, status in phone.results:
                 outcome.setdefault(uuid, []).append(status)
             assert all(set(s[:-1]) <= {503} and s[-1] == 201 for s in outcome.values()), phone.results
         # A retry that arrives once more (the answer was lost, say) gets the saved inspection back.
-        (phone, server, site, photo), form = next((b, f) for b, f in zip(batch, forms) if f["client_uuid"] in
-                                                  turned_away)
+        (phone, server, site, photo), form = next((b, f) for b, f in zip(batch, forms)
+                                                  if f["client_uuid"] in turned_away)
         status, body = phone.submit(server, site, form, answers, photo)
         assert status == 200 and body["created"] is False
         assert _saved(app, [form["client_uuid"]])[form["client_uuid"]][0] == 1
@@ -256,8 +272,7 @@ def test_two_machines_share_photos_and_a_scheduler_survives_the_leader_and_the_s
         for (phone, server, _site, _photo), form in zip(batch, forms):
             (sha,) = saved[form["client_uuid"]][1]
             assert f"{prefix}/{sha}.jpg" in in_bucket
-            other = servers[1 - servers.index(server)]
-            status, raw = phone.photo(other, sha)
+            status, raw = phone.photo(servers[1 - servers.index(server)], sha)
             assert status == 200 and sha256(raw).hexdigest() == sha
     finally:
         for proc in schedulers + [s.proc for s in servers]:
