@@ -1,6 +1,7 @@
 """gunicorn for production: `make serve`, or `gunicorn -c gunicorn.conf.py wsgi:app`.
 
-The scheduler is NOT started here: run `flask --app wsgi scheduler` as one separate process.
+The scheduler is NOT started here: run `flask --app wsgi scheduler` as a process of its own, one on each machine
+(they elect a leader; see the README, Deploying).
 """
 import multiprocessing
 import os
