@@ -2,7 +2,7 @@
 import hashlib
 from functools import wraps
 
-from flask import abort, flash, g, jsonify, session
+from flask import abort, flash, g, jsonify, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import bindparam, select
@@ -17,6 +17,8 @@ login_manager.login_message = None
 # The cookie's key of the server-side session (services/sessions.py). Flask-Login's own "_user_id" alone opens
 # nothing: a remember-me cookie (never set by this app) or an old cookie without this key is anonymous.
 SESSION_KEY = "sid"
+# Requests that read a login without counting as its use (see load_user).
+UNTOUCHED_ENDPOINTS = frozenset({"account.idle"})
 
 
 @login_manager.user_loader
@@ -37,9 +39,12 @@ def load_user(user_id: str):
         flash(_("오래 사용하지 않아 로그인이 끝났습니다. 다시 로그인하세요. 작성 중인 점검은 이 기기에 남아 "
                 "있습니다."), "warn")
         return None
-    if sessions.needs_touch(sess, now):
+    # The idle warning's question "how long is left?" (account.idle) must not itself count as use.
+    touched = sessions.needs_touch(sess, now) and request.endpoint not in UNTOUCHED_ENDPOINTS
+    if touched:
         edge.keep(sessions.touch, sess.id)
     g.user_session_id = sess.id
+    g.idle_ends_at = (now if touched else sess.last_seen_at) + sessions.idle_timeout(user.role)
     return user
 
 

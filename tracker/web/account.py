@@ -7,7 +7,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import edge
+from .. import clock, edge
 from ..auth import roles_required, start_login, uses_bearer
 from ..extensions import db
 from ..services import ServiceError, accounts, sessions, totp
@@ -155,9 +155,49 @@ def totp_off():
     return redirect(url_for("account.me"))
 
 
+# --- the idle warning (KWCAG 2.2 / WCAG 2.2.1 Timing Adjustable): static/js/idle.js asks and extends ---------
+
+def _idle_left() -> int | None:
+    """Seconds until this browser's login ends unless used, or None when it is not a cookie login."""
+    ends = g.get("idle_ends_at") if current_user.is_authenticated else None
+    return None if ends is None else max(0, int((ends - clock.now()).total_seconds()))
+
+
+@bp.app_context_processor
+def idle_limit():
+    """Every signed-in page tells idle.js its role's limit and what is left of it (base.html's #idle-dialog)."""
+    left = _idle_left()
+    if left is None:
+        return {}
+    return {"idle_limit": int(sessions.idle_timeout(current_user.role).total_seconds()), "idle_left": left}
+
+
+def _ended():
+    return jsonify(error="authentication required", message=_("로그인이 끝났습니다. 다시 로그인하세요.")), 401
+
+
+@bp.route("/idle")
+def idle():
+    """How long this login has left, without counting as its use (auth.UNTOUCHED_ENDPOINTS); 401 once ended. The
+    warning asks before it shows, so that another tab's or a script's requests are taken into account."""
+    left = _idle_left()
+    return _ended() if left is None else jsonify(left=left)
+
+
+@bp.route("/keepalive", methods=["POST"])
+def keepalive():
+    """계속 사용: the login counts as used now, even if a request touched it less than a minute ago; 204, or 401
+    once it has ended (JSON, not the login page's redirect: the caller is a script)."""
+    if not current_user.is_authenticated or g.get("user_session_id") is None:  # the first loads the login
+        return _ended()
+    sessions.touch(g.user_session_id)
+    return "", 204
+
+
 # Where a user who must first change their password or enrol TOTP may still go.
-OPEN_ENDPOINTS = {"account.password", "account.totp_enrol", "auth.logout", "auth.login", "auth.login_code", "static",
-                  "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest", "pwa.offline"}
+OPEN_ENDPOINTS = {"account.password", "account.totp_enrol", "account.idle", "account.keepalive", "auth.logout",
+                  "auth.login", "auth.login_code", "static", "health.healthz", "api_docs.openapi",
+                  "pwa.service_worker", "pwa.manifest", "pwa.offline"}
 
 
 def pending_step(user) -> str | None:
