@@ -303,7 +303,7 @@ def test_create_user_refuses_a_weak_password_in_the_cli_and_the_admin_page(app, 
                                              "name": "W", "role": "lead", "password": "abcdefgh"})
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
-    assert re.search(r'id="password"[^>]*>\s*<p class="error" role="alert">비밀번호는 영문자', html)
+    assert re.search(r'id="password"[^>]*>\s*<p class="error" role="alert"[^>]*>비밀번호는 영문자', html)
     with app.app_context():
         assert accounts.find_user("w@example.test") is None
 
