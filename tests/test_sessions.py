@@ -456,3 +456,26 @@ def test_grants_and_removals_of_roles_are_kept_and_listed(app, client, db, login
     html = client.get(f"/admin/users/{uid}").get_data(as_text=True)
     assert "역할 부여·해제 기록" in html and html.count("<td>부여</td>") == 3 and html.count("<td>해제</td>") == 2
     assert f'href="/admin/users/{uid}"' in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_a_code_scanned_on_the_way_survives_the_two_step_login(app, client, login, site_factory, default_checklist,
+                                                                 clock_at):
+    """An inspector who must give a TOTP code still gets the scan record of the QR code that sent them to log in:
+    the password step's fresh cookie keeps the scanned code aside, as the final login does."""
+    clock_at(START)
+    user = login("inspector")
+    secret, _codes = enrol(client, START)
+    log_out(client)
+    site = site_factory()
+    first = client.get(f"/s/{site.qr_token}")
+    page = client.get(first.headers["Location"])
+    client.post(first.headers["Location"], data={"email": user.email, "password": PASSWORD,
+                                                  "csrf_token": csrf_from(page.get_data(as_text=True))})
+    later = START + timedelta(seconds=60)
+    clock_at(later)
+    code_url = "/login/code?next=%2Fs%2F"
+    token = csrf_from(client.get(code_url).get_data(as_text=True))
+    after = client.post(code_url, data={"csrf_token": token, "code": pyotp.TOTP(secret).at(later)})
+    assert after.status_code == 302 and after.headers["Location"] == "/s/"
+    form = client.get(after.headers["Location"])
+    assert form.status_code == 303 and f"/inspect/sites/{site.id}?mode=onsite&scan=" in form.headers["Location"]
