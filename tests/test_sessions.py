@@ -303,7 +303,7 @@ def test_create_user_refuses_a_weak_password_in_the_cli_and_the_admin_page(app, 
                                              "name": "W", "role": "lead", "password": "abcdefgh"})
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
-    assert re.search(r'id="password"[^>]*>\s*<p class="error" role="alert">비밀번호는 영문자', html)
+    assert re.search(r'id="password"[^>]*>\s*<p class="error" role="alert"[^>]*>비밀번호는 영문자', html)
     with app.app_context():
         assert accounts.find_user("w@example.test") is None
 
@@ -479,3 +479,22 @@ def test_a_code_scanned_on_the_way_survives_the_two_step_login(app, client, logi
     assert after.status_code == 302 and after.headers["Location"] == "/s/"
     form = client.get(after.headers["Location"])
     assert form.status_code == 303 and f"/inspect/sites/{site.id}?mode=onsite&scan=" in form.headers["Location"]
+
+
+def test_a_form_posted_after_the_login_ended_leads_back_to_a_page_not_a_405(app, client, login, form_token):
+    """Logging out (or any form) from a page whose login has ended goes to the login, and from there to a page:
+    `next` never names a URL that only takes POST, which the browser would then GET (405)."""
+    user = login("inspector")
+    token = form_token("/me")
+    stale = copy_of_cookie(app, client)
+    log_out(client)
+    resp = stale.post("/logout", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+    after = log_in_at(stale, user, resp.headers["Location"])
+    assert after.status_code == 302
+    assert stale.get(after.headers["Location"]).status_code in (200, 302)
+
+
+def log_in_at(client, user, url):
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    return client.post(url, data={"email": user.email, "password": PASSWORD, "csrf_token": token})
