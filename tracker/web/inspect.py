@@ -178,6 +178,9 @@ def form(site_id):
 def contact(site_id):
     """The site's prevention officer, fetched live by the phone form: kept forms hold no one's name or number."""
     site = db.get_or_404(Site, site_id)
+    if site.status != "active":  # no form calls a closed site: its officer stays masked until retention blanks it
+        message = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다.", name=site.name)
+        return jsonify(error="closed", message=message), 410
     if site.manager_name or site.manager_phone:
         log_access("view", {"site": site.id, "page": "phone"})
     resp = jsonify(name=site.manager_name or "", phone=site.manager_phone or "")
