@@ -14,6 +14,7 @@ from tracker.extensions import db as store
 from tracker.masking import mask_email, mask_name, mask_phone
 from tracker.models import AccessLog, AccessReview, Site
 from tracker.services import access_log, checklist, inspections, location, retention, site_import
+from tracker.services import sites as site_service
 
 OFFICER = {"manager_name": "김민용", "manager_phone": "010-1234-5678"}
 
@@ -329,3 +330,16 @@ def test_records_are_never_edited_and_only_the_purge_removes_old_ones(app, db, c
         assert retention.purge().counts["access_log"] == 1
         db.session.commit()
         assert db.session.scalars(select(AccessLog.user_email)).all() == ["new@gu.test"]
+
+
+def test_a_closed_sites_officer_is_not_given_to_an_inspector_in_full(app, client, login, site_factory):
+    """A closed site has no phone-monitoring form (410), so the number the form fetches is not given either: until
+    retention blanks it, it stays masked for inspectors, as everywhere else."""
+    site = site_factory(**OFFICER)
+    with app.app_context():
+        site_service.set_status(store.session.get(Site, site.id), "closed")
+        store.session.commit()
+    login("inspector")
+    resp = client.get(f"/inspect/sites/{site.id}/contact")
+    assert resp.status_code == 410 and "1234" not in resp.get_data(as_text=True)
+    assert records(app) == []

@@ -211,3 +211,23 @@ def test_the_api_refuses_another_users_form_token_and_takes_none(app, client, ma
     resp = client.post("/api/v1/inspections", json={**body, "form_token": as_a}, headers=headers)
     assert resp.status_code == 409 and resp.json["errors"]["form_token"]
     assert client.post("/api/v1/inspections", json=body, headers=headers).status_code == 201
+
+
+def test_a_plain_form_refused_as_another_users_stays_theirs_when_given_back(app, client, make_user, site_factory,
+                                                                           default_checklist):
+    """Without the script (a plain form post), the 409 page gives the form back as it came: signed for its own
+    inspector still, so that posting it again is refused again, and never files it under this login."""
+    a, b = make_user("inspector"), make_user("inspector")
+    site = site_factory()
+    _log_in(client, a)
+    html = client.get(f"/inspect/sites/{site.id}?mode=onsite").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_from(html)})
+    _log_in(client, b)
+    token = csrf_from(client.get("/inspect").get_data(as_text=True))
+    data = {**_hidden(html), "csrf_token": token}
+    data.update({f"a-{k}": "yes" for k in set(re.findall(r'name="a-([a-z_]+)"', html))})
+    page = client.post(f"/inspect/sites/{site.id}", data=data)
+    assert page.status_code == 409
+    again = client.post(f"/inspect/sites/{site.id}", data={**data, **_hidden(page.get_data(as_text=True)),
+                                                           "csrf_token": token})
+    assert again.status_code == 409 and _inspections(app) == []

@@ -168,3 +168,19 @@ def test_the_daily_job_has_a_fixed_id(app):
     jobs.add_jobs(sched, app)
     job = sched.get_job("purge_expired")
     assert job is not None and job.func is jobs.purge_expired and "hour='3'" in str(job.trigger)
+
+
+def test_a_file_used_again_between_the_purge_and_its_file_removal_stays(app, photo_store, inspect_at, clock_at):
+    """The purge commits its rows, then removes the files they left unused. A submission of the same picture in
+    between (keys are content hashes, so it names the same file) must not lose its photo."""
+    from tracker.services import retention
+    old = inspect_at(T0, photo=jpeg((0, 0, 200)))
+    sha = old.photos[0].sha256
+    clock_at(T0 + 366 * DAY)
+    report = retention.purge()
+    _db.session.commit()
+    assert report.files == {sha}
+    again = inspect_at(T0 + 366 * DAY, photo=jpeg((0, 0, 200)))  # lands before the files are removed
+    assert again.photos[0].sha256 == sha
+    assert retention.remove_files(report) == 0
+    assert stored(sha)

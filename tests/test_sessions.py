@@ -456,3 +456,45 @@ def test_grants_and_removals_of_roles_are_kept_and_listed(app, client, db, login
     html = client.get(f"/admin/users/{uid}").get_data(as_text=True)
     assert "역할 부여·해제 기록" in html and html.count("<td>부여</td>") == 3 and html.count("<td>해제</td>") == 2
     assert f'href="/admin/users/{uid}"' in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_a_code_scanned_on_the_way_survives_the_two_step_login(app, client, login, site_factory, default_checklist,
+                                                                 clock_at):
+    """An inspector who must give a TOTP code still gets the scan record of the QR code that sent them to log in:
+    the password step's fresh cookie keeps the scanned code aside, as the final login does."""
+    clock_at(START)
+    user = login("inspector")
+    secret, _codes = enrol(client, START)
+    log_out(client)
+    site = site_factory()
+    first = client.get(f"/s/{site.qr_token}")
+    page = client.get(first.headers["Location"])
+    client.post(first.headers["Location"], data={"email": user.email, "password": PASSWORD,
+                                                  "csrf_token": csrf_from(page.get_data(as_text=True))})
+    later = START + timedelta(seconds=60)
+    clock_at(later)
+    code_url = "/login/code?next=%2Fs%2F"
+    token = csrf_from(client.get(code_url).get_data(as_text=True))
+    after = client.post(code_url, data={"csrf_token": token, "code": pyotp.TOTP(secret).at(later)})
+    assert after.status_code == 302 and after.headers["Location"] == "/s/"
+    form = client.get(after.headers["Location"])
+    assert form.status_code == 303 and f"/inspect/sites/{site.id}?mode=onsite&scan=" in form.headers["Location"]
+
+
+def test_a_form_posted_after_the_login_ended_leads_back_to_a_page_not_a_405(app, client, login, form_token):
+    """Logging out (or any form) from a page whose login has ended goes to the login, and from there to a page:
+    `next` never names a URL that only takes POST, which the browser would then GET (405)."""
+    user = login("inspector")
+    token = form_token("/me")
+    stale = copy_of_cookie(app, client)
+    log_out(client)
+    resp = stale.post("/logout", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+    after = log_in_at(stale, user, resp.headers["Location"])
+    assert after.status_code == 302
+    assert stale.get(after.headers["Location"]).status_code in (200, 302)
+
+
+def log_in_at(client, user, url):
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    return client.post(url, data={"email": user.email, "password": PASSWORD, "csrf_token": token})

@@ -2,7 +2,7 @@
 import hashlib
 from functools import wraps
 
-from flask import abort, flash, g, jsonify, request, session
+from flask import abort, flash, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import bindparam, select
@@ -92,6 +92,10 @@ def roles_required(*roles: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
+                if "GET" not in request.url_rule.methods:
+                    # A form posted from a login that has ended (logout included): `next` would send the browser,
+                    # once logged in, to GET a URL that only takes POST (405). The login page alone, then.
+                    return redirect(url_for(login_manager.login_view))
                 return login_manager.unauthorized()
             if roles and current_user.role not in roles:
                 abort(403)

@@ -107,6 +107,15 @@ def form_token(user, client_uuid: str) -> str:
     return _form_serializer().dumps({"user": getattr(user, "id", None), "uuid": client_uuid})
 
 
+def signed_for_another(token: str | None, user) -> bool:
+    """Whether a form token is genuinely signed, for a user other than this one: such a form, given back to this
+    user (an error page), keeps its own token, so that it can never be sent under this login."""
+    try:
+        return _form_serializer().loads(token or "")["user"] != getattr(user, "id", None)
+    except (BadSignature, KeyError, TypeError):
+        return False
+
+
 def _check_owner(data: dict, by, required: bool) -> None:
     """Refuse a submission whose form was made for another inspector (409): a shared phone's queue must never file
     one inspector's work under another's login. Pages require the token; the API checks it when sent."""

@@ -42,8 +42,9 @@ def login():
             status = exc.status
         else:
             if user.totp_secret:
-                # Not logged in yet: the cookie only says whose code is awaited, and since when.
-                forget_login()
+                # Not logged in yet: the cookie only says whose code is awaited, and since when (and keeps a site
+                # code scanned on the way, which the login after the code hands to its user, as start_login does).
+                forget_login(keep=("lang", "scan_code"))
                 session[PENDING] = {"uid": user.id, "at": clock.now().timestamp()}
                 return redirect(url_for("auth.login_code", next=_safe_next(request.args.get("next"))))
             return _logged_in(user)

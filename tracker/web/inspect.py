@@ -35,7 +35,7 @@ def _no_checklist():
 
 def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: str | None = None,
                  answers: dict | None = None, fields: dict | None = None, errors: dict | None = None,
-                 message: str | None = None, status: int = 200):
+                 message: str | None = None, status: int = 200, posted_token: str | None = None):
     tpl = checklist.current()
     if tpl is None:
         return _no_checklist()
@@ -45,12 +45,14 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
     items = inspections.items_for(tpl, mode)
     g.csp_blob_images = True  # the photo previews (see security_headers)
     consent = state_json(location.state(current_user)) if mode == "onsite" else None
+    # A posted form given back keeps its owner: another inspector's (409) is never re-signed for this login.
+    keep_owner = client_uuid and inspections.signed_for_another(posted_token, current_user)
     client_uuid = client_uuid or inspections.new_client_uuid()
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
         consent=consent, days=retention.days(retention.POSITIONS),
         other_mode=next((m for m in modes if m != mode), None), client_uuid=client_uuid, scan_token=scan_token,
-        form_token=inspections.form_token(current_user, client_uuid),
+        form_token=posted_token if keep_owner else inspections.form_token(current_user, client_uuid),
         answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
 
 
@@ -176,6 +178,9 @@ def form(site_id):
 def contact(site_id):
     """The site's prevention officer, fetched live by the phone form: kept forms hold no one's name or number."""
     site = db.get_or_404(Site, site_id)
+    if site.status != "active":  # no form calls a closed site: its officer stays masked until retention blanks it
+        message = _("%(name)s은(는) 폐업 처리되어 점검할 수 없습니다.", name=site.name)
+        return jsonify(error="closed", message=message), 410
     if site.manager_name or site.manager_phone:
         log_access("view", {"site": site.id, "page": "phone"})
     resp = jsonify(name=site.manager_name or "", phone=site.manager_phone or "")
@@ -198,7 +203,8 @@ def submit(site_id):
         mode = data["mode"] if data["mode"] in MODES else "onsite"
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
-                            fields=data, errors=exc.errors, message=exc.message, status=exc.status)
+                            fields=data, errors=exc.errors, message=exc.message, status=exc.status,
+                            posted_token=data["form_token"])
     url = url_for("inspect.detail", inspection_id=insp.id, saved=1)  # the result page then says it was saved
     if _wants_json():
         return jsonify(id=insp.id, created=created, url=url), 201 if created else 200
@@ -252,6 +258,6 @@ def rescue_expired_form():
     data, _photos, answers = _posted()
     mode = data["mode"] if data["mode"] in MODES else "onsite"
     return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=data["client_uuid"],
-                        answers=answers, fields=data, status=400, message=_(
+                        answers=answers, fields=data, status=400, posted_token=data["form_token"], message=_(
                             "보안 토큰이 만료되어 아직 저장하지 않았습니다. 입력한 답은 그대로 두었습니다. "
                             "사진을 첨부했다면 다시 첨부한 뒤 제출을 누르세요."))
