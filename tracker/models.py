@@ -108,6 +108,8 @@ class Site(db.Model):
     size_band: Mapped[str] = mapped_column(String(20), index=True)
     manager_name: Mapped[str] = mapped_column(String(100), default="")
     manager_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The prevention officer's address, for the result notice (issue 16); checked by addresses.clean_address.
+    manager_email: Mapped[str] = mapped_column(String(254), default="")
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)
     qr_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -119,7 +121,7 @@ class Site(db.Model):
     )
 
     AUDITED = ("name", "business_no", "dong", "address", "headcount", "size_band", "manager_name",
-               "manager_phone", "status")
+               "manager_phone", "manager_email", "status")
 
     def snapshot(self) -> dict:
         """The audited fields, for the audit trail."""

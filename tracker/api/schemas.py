@@ -7,7 +7,7 @@ from marshmallow.utils import get_value, missing
 
 from .. import schemas as shape
 from ..models import ANSWER_VALUES, MODES
-from ..services import inspections
+from ..services import inspections, sites
 
 SITE_STATUSES = ("active", "closed")
 TASK_STATUSES = ("open", "done", "missed", "cancelled")
@@ -94,6 +94,9 @@ class SiteSchema(Schema):
     size_band = fields.String()
     status = fields.String(metadata=_enum(SITE_STATUSES))
     address = fields.String()
+    manager_email = fields.Function(lambda s: sites.masked_email(s.manager_email), metadata={
+        "description": "the prevention officer's e-mail, masked as in every list (k***@example.com); empty when "
+                       "none is on file"})
 
 
 class TaskSchema(Schema):

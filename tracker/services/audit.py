@@ -12,7 +12,8 @@ ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("�
                  "reassign": _l("담당 변경")}
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
-                "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"), "status": _l("상태"),
+                "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"),
+                "manager_email": _l("방역담당자 이메일"), "status": _l("상태"),
                 "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자")}
 
 

@@ -20,7 +20,7 @@ from . import sites
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
 FORMULA_START = ("=", "+", "-", "@")
 REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
-                    "상태"]
+                    "방역담당자 이메일", "상태"]
 CHUNK = 64 * 1024
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
 BATCH = 1000  # rows fetched at a time for the long exports
@@ -97,7 +97,7 @@ def register_rows(**filters):
     status_ko = {"active": "운영", "closed": "폐업"}
     for s in db.session.scalars(sites.list_stmt(**filters)):
         yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, s.manager_name,
-               s.manager_phone, status_ko.get(s.status, s.status)]
+               s.manager_phone, s.manager_email, status_ko.get(s.status, s.status)]
 
 
 def table_out(fmt: str, title: str, headers: list, rows):

@@ -11,11 +11,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from .. import clock, district
+from ..addresses import clean_address
 from ..extensions import db
 from ..models import Site, Task
 from . import ServiceError, audit, rollup, shown
 
-FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone")
+FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone", "manager_email")
 # Column widths of the site table; longer text is refused with a message instead of failing in the database.
 MAX_LEN = {"name": 200, "address": 300, "manager_name": 100, "manager_phone": 40}
 # Far above any call centre, and far below PostgreSQL's integer limit.
@@ -82,6 +83,12 @@ def validate(data: dict) -> tuple[dict, dict]:
     clean["headcount"] = hc
     for f in ("address", "manager_name", "manager_phone"):
         clean[f] = str(data.get(f) or "").strip()
+    raw_email = str(data.get("manager_email") or "").strip()
+    clean["manager_email"] = clean_address(raw_email) if raw_email else ""
+    if clean["manager_email"] is None:
+        errors["manager_email"] = _(
+            "방역담당자 이메일 '%(v)s'은(는) 올바른 이메일 주소가 아닙니다 (예: name@example.com)", v=shown(raw_email))
+        clean["manager_email"] = ""
     labels = {"name": _("사업장명"), "address": _("소재지"), "manager_name": _("방역담당자"),
               "manager_phone": _("연락처")}
     for f, limit in MAX_LEN.items():
@@ -190,6 +197,16 @@ def rotate_token(site: Site, by=None) -> None:
     # The trail is on the site page for inspectors too, and the code is their proof of presence: it keeps only
     # the last two characters, enough for a lead to match a printed sheet.
     audit.record(by, "site", site.id, "rotate_qr", before, {"qr_code": masked_code(short_code(site))})
+
+
+def masked_email(addr: str) -> str:
+    """An address with most of its local part hidden, for lists: k***@example.com.
+
+    A stand-in until the shared masking helper (tracker/masking.py, mask_email) lands; swap callers over then."""
+    local, at, domain = str(addr or "").partition("@")
+    if not at:
+        return ""
+    return f"{local[:1]}***@{domain}"
 
 
 def masked_code(code: str) -> str:

@@ -31,6 +31,8 @@ class SiteForm(FlaskForm):
     headcount = IntegerField(_l("종사자수"), validators=[InputRequired(), NumberRange(min=0)])
     manager_name = StringField(_l("방역담당자"), validators=[Optional(), Length(max=100)])
     manager_phone = StringField(_l("연락처"), validators=[Optional(), Length(max=40)])
+    # Checked by the service (addresses.clean_address), which names the bad address in its message.
+    manager_email = StringField(_l("방역담당자 이메일"), validators=[Optional(), Length(max=254)])
 
 
 class ImportForm(FlaskForm):
