@@ -196,6 +196,8 @@ class Inspection(db.Model):
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The officer's optional 확인 서명 on the phone's screen (issue 16): re-encoded and stored as photos are, by hash.
+    signature_sha256: Mapped[str | None] = mapped_column(String(64))
     # Counts kept at submit time so that summaries never have to re-read every answer.
     yes_count: Mapped[int] = mapped_column(Integer, default=0)
     no_count: Mapped[int] = mapped_column(Integer, default=0)

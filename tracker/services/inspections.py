@@ -1,4 +1,6 @@
 """Checklist inspections: idempotent submit, answers, photos, and the compliance of one inspection."""
+import base64
+import binascii
 import hashlib
 import io
 import uuid as uuidlib
@@ -179,6 +181,41 @@ def prepare_photo(raw: bytes, item_key: str) -> dict:
             "width": img.width, "height": img.height, "size_bytes": len(data)}
 
 
+# A signature pad of a phone's width gives a PNG of 10 to 40 KB; anything far larger is not a signature.
+SIGNATURE_MAX_BYTES = 512 * 1024
+SIGNATURE_PREFIX = "data:image/png;base64,"
+
+
+def prepare_signature(data_url: str) -> dict:
+    """The officer's signature, sent as a PNG data URL by the canvas, checked and re-encoded as photos are (on white:
+    the canvas's transparent background would turn black in a JPEG)."""
+    error = ServiceError(_("확인 서명을 읽을 수 없습니다. 서명을 지우고 다시 하세요."),
+                         errors={"signature": _("확인 서명이 PNG 이미지가 아닙니다")})
+    text = str(data_url or "").strip()
+    if not text.startswith(SIGNATURE_PREFIX):
+        raise error
+    if len(text) > SIGNATURE_MAX_BYTES * 4 // 3 + len(SIGNATURE_PREFIX) + 4:
+        raise ServiceError(_("확인 서명이 너무 큽니다."), errors={"signature": _("확인 서명이 너무 큽니다")})
+    try:
+        raw = base64.b64decode(text[len(SIGNATURE_PREFIX):], validate=True)
+        img = Image.open(io.BytesIO(raw))
+        if img.format != "PNG" or img.width * img.height > 4_000_000:
+            raise error
+        img.load()
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise error from None
+    flat = Image.new("RGB", img.size, "white")
+    flat.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
+    buf = io.BytesIO()
+    flat.save(buf, format="PNG")
+    return prepare_photo(buf.getvalue(), "signature")
+
+
+def photo_bytes(sha256: str) -> bytes:
+    """A stored photo's (or signature's) bytes: the one reader besides the photo route, for the PDF."""
+    return photo_path(sha256).read_bytes()
+
+
 def photo_path(sha256: str) -> Path:
     """Where a stored photo lives."""
     return Path(current_app.config["TRACKER_UPLOAD_DIR"]) / f"{sha256}.jpg"
@@ -209,12 +246,13 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None) -> tuple[Inspection, bool]:
+           scanned_at: datetime | None = None, signature: str | None = None) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
     mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. Nothing is saved when anything is wrong; the
+    lng, note, scan_token. photos: (item_key, bytes) pairs. signature: the officer's 확인 서명 as a PNG data URL
+    (on site only). Nothing is saved when anything is wrong; the
     ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
@@ -246,6 +284,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if mode == "onsite" and site is not None and "site_id" not in errors:
         scanned_at = _presence(data, site, scanned_at, now, errors)
     prepared = _prepare_photos(photos or [], items_all, mode, errors)
+    signed = _prepare_signature(signature, mode, errors)
     errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
@@ -259,8 +298,8 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         qr_scanned_at=scanned_at if mode == "onsite" else None, lat=lat, lng=lng,
         note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
-        compliant=critical_no == 0)
-    return _save(row, answers, prepared, items_all, site, by)
+        compliant=critical_no == 0, signature_sha256=signed["sha256"] if signed else None)
+    return _save(row, answers, prepared, items_all, site, by, signed)
 
 
 def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:
@@ -290,15 +329,31 @@ def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dic
     return prepared
 
 
-def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by) -> tuple[Inspection, bool]:
-    """Write a checked inspection, store its photos, open its follow-up and count it in the rollup."""
+def _prepare_signature(signature: str | None, mode: str | None, errors: dict) -> dict | None:
+    """The re-encoded signature, or None when none was drawn; only an on-site check has one."""
+    if not signature:
+        return None
+    if mode != "onsite":
+        errors["signature"] = _("확인 서명은 현장점검에서만 받습니다")
+        return None
+    try:
+        return prepare_signature(signature)
+    except ServiceError as exc:
+        errors.update(exc.errors)
+        return None
+
+
+def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by,
+          signed: dict | None = None) -> tuple[Inspection, bool]:
+    """Write a checked inspection, store its photos (and signature), open its follow-up and count it in the
+    rollup."""
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
     insp = _write(row, answers, photo_rows)
     if insp is None:
         # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
         return _replayed(find(row["client_uuid"]), by), False
-    for p in prepared:
-        _store(p)
+    for p in prepared + ([signed] if signed else []):
+        _store(p)  # the signature through the photos' own store: no row of its own, the inspection names it
     schedule.after_inspection(insp, items_all, answers, site.dong)
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
     rollup.add(insp, site.dong, site.size_band)
@@ -387,9 +442,12 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
 def photo_visible(user, sha256: str) -> bool:
     """Whether the user may see a photo: any inspection they may view holds it."""
     if user.role in LEADS:
-        return db.session.scalar(select(exists().where(Photo.sha256 == sha256)))
-    return db.session.scalar(select(exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
-                                                   Inspection.inspector_id == user.id)))
+        return db.session.scalar(select(or_(exists().where(Photo.sha256 == sha256),
+                                            exists().where(Inspection.signature_sha256 == sha256))))
+    return db.session.scalar(select(or_(
+        exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
+                       Inspection.inspector_id == user.id),
+        exists().where(Inspection.signature_sha256 == sha256, Inspection.inspector_id == user.id))))
 
 
 def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bool]]:

@@ -1,5 +1,7 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -7,7 +9,7 @@ from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, followups, inspections, sites
+from ..services import ServiceError, checklist, documents, followups, inspections, sites
 
 bp = Blueprint("inspect", __name__)
 
@@ -47,11 +49,12 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
 
 
 def _posted() -> tuple[dict, list, dict]:
-    """The multipart form as the service's input: (data, photos, answers for re-display)."""
+    """The multipart form as the service's input: (data, photos, answers for re-display); data["signature"] is the
+    officer's drawn 확인 서명, if any."""
     form = request.form
     answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
     data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
-                                     "called_at", "lat", "lng", "note")}
+                                     "called_at", "lat", "lng", "note", "signature")}
     data.update(site_id=request.view_args["site_id"], answers=answers)
     photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
     return data, [p for p in photos if p[1]], answers
@@ -148,7 +151,7 @@ def submit(site_id):
     site = db.get_or_404(Site, site_id)
     data, photos, answers = _posted()
     try:
-        insp, created = inspections.submit(data, by=current_user, photos=photos)
+        insp, created = inspections.submit(data, by=current_user, photos=photos, signature=data.pop("signature"))
     except ServiceError as exc:
         if _wants_json():
             return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
@@ -166,12 +169,29 @@ def submit(site_id):
 @roles_required()
 def detail(inspection_id):
     """One inspection: failed items (critical first), passed ones, photos. Inspectors see their own."""
+    insp = _viewable_inspection(inspection_id)
+    doc = documents.inspection_html(insp, lambda sha: url_for("inspect.photo", sha=sha))
+    return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
+                           follow=followups.of(insp), saved=request.args.get("saved") == "1",
+                           mode_label=inspections.mode_label(insp.mode), doc=doc)
+
+
+def _viewable_inspection(inspection_id: int):
     insp = inspections.get(inspection_id) or abort(404)
     if not inspections.can_view(current_user, insp):
         abort(403)
-    return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
-                           follow=followups.of(insp), saved=request.args.get("saved") == "1",
-                           mode_label=inspections.mode_label(insp.mode))
+    return insp
+
+
+@bp.route("/inspections/<int:inspection_id>/report.pdf")
+@roles_required()
+def report_pdf(inspection_id):
+    """The 점검 결과서 as an A4 PDF, for whoever may open the inspection."""
+    insp = _viewable_inspection(inspection_id)
+    name = documents.pdf_filename(insp)
+    resp = Response(documents.inspection_pdf(insp), mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f"inline; filename=\"report-{insp.id}.pdf\"; filename*=UTF-8''{quote(name)}"
+    return resp
 
 
 @bp.route("/photos/<sha>.jpg")

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 bp = Blueprint("pwa", __name__)
 
 # What the service worker fetches at install: the shell that every kept page needs (its own files come by name).
-SHELL = ("css/app.css", "js/app.js", "js/inspect.js", "js/qr.js", "favicon.svg", "img/camera.svg",
+SHELL = ("css/app.css", "js/app.js", "js/inspect.js", "js/signature.js", "js/qr.js", "favicon.svg", "img/camera.svg",
          "img/icon-192.png")
 
 
