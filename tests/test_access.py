@@ -24,14 +24,17 @@ POLICY = {
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
     "inspect.detail": ALL,
     "inspect.photo": ALL,
+    # the 점검 결과서 and the result notice (issue 16): whoever may open the inspection (the view checks which)
+    "inspect.report_pdf": ALL, "inspect.notice": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,
-    "dashboard.council_xlsx": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,
+    "dashboard.council_xlsx": LEADS, "dashboard.council_pdf": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,
     "schedule.assignments": LEADS, "schedule.reassign": LEADS, "schedule.record_incident": LEADS,
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
     "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
+    "admin.settings_view": ADMIN,
     # the API
     "api.create_inspection": ALL, "api.list_inspections": ALL, "api.current_checklist": ALL, "api.csrf_token": ALL,
     "api.list_sites": ALL, "api.site_stats": ALL, "api.list_tasks": ALL, "api.list_actions": LEADS,

@@ -45,7 +45,8 @@ def test_bearer_token_lists_sites_with_their_fields(client, register, bearer):
     assert len(items) == 4
     a = next(i for i in items if i["business_no"] == "107-81-11111")
     assert a == {"id": register[0].id, "name": "한빛고객센터", "business_no": "107-81-11111", "dong": "여의동",
-                 "headcount": 50, "size_band": "50 이하", "status": "active", "address": ""}
+                 "headcount": 50, "size_band": "50 이하", "status": "active", "address": "",
+                 "manager_email": ""}
     assert "Set-Cookie" not in resp.headers or "session=" not in resp.headers["Set-Cookie"]
 
 

@@ -24,6 +24,7 @@ NAV_LINKS = [
     ("admin.users", _l("관리"), ("admin",)),
     ("admin.checklist_view", _l("점검표"), ("admin",)),
     ("outbox.index", _l("메일"), ("admin",)),
+    ("admin.settings_view", _l("설정"), ("admin",)),
 ]
 
 

@@ -110,6 +110,8 @@ def load(instance_path):
         "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
+        # A site's result notice waits this long before it is sent, so that a mistaken answer can be held back.
+        "TRACKER_NOTICE_HOLD_MINUTES": int(_env("NOTICE_HOLD_MINUTES", "60")),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # Failures from one address, whatever the e-mails tried, before it is slowed down too.
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),

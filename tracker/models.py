@@ -315,9 +315,16 @@ class Outbox(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed
+    # pending, sending, sent, failed; a site's result notice may also be held (by its inspector or a lead) or
+    # replaced (by a later inspection of the site) before it leaves (issue 16).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # Never sent before this: the notice waits TRACKER_NOTICE_HOLD_MINUTES for a mistaken answer to be caught.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The inspection a notice is about, and what to attach, made at send time from it ("report": its PDF).
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
+    attachment: Mapped[str] = mapped_column(String(20), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -328,6 +335,14 @@ class Outbox(db.Model):
         UniqueConstraint("kind", "period", "recipient"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
     )
+
+
+class Setting(db.Model):
+    """A switch an admin sets on the admin pages (issue 16: the 적합 notice); absent means its default."""
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 
 
 class SummaryWeek(db.Model):

@@ -20,7 +20,7 @@ from .. import clock, schemas
 from ..extensions import db
 from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, rollup, schedule
+from . import ServiceError, checklist, notices, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -355,6 +355,7 @@ def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict,
     for p in prepared + ([signed] if signed else []):
         _store(p)  # the signature through the photos' own store: no row of its own, the inspection names it
     schedule.after_inspection(insp, items_all, answers, site.dong)
+    notices.after_inspection(insp, site)  # after the actions it names are opened
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
     rollup.add(insp, site.dong, site.size_band)
     return insp, True

@@ -261,9 +261,12 @@ def qr_png(site: Site) -> bytes:
     return buf.getvalue()
 
 
-def list_stmt(dong=None, band=None, status=None, q=None):
-    """Sites filtered by dong, band, status and a name or business-number search, ordered for the register."""
+def list_stmt(dong=None, band=None, status=None, q=None, no_email=None):
+    """Sites filtered by dong, band, status, a name or business-number search and (no_email) the lack of an
+    officer's e-mail, ordered for the register."""
     stmt = select(Site)
+    if no_email:
+        stmt = stmt.where(Site.manager_email == "")
     if dong:
         stmt = stmt.where(Site.dong == dong)
     if band:
@@ -278,6 +281,12 @@ def list_stmt(dong=None, band=None, status=None, q=None):
             conds.append(func.replace(Site.business_no, "-", "").like(f"%{digits}%"))
         stmt = stmt.where(or_(*conds))
     return stmt.order_by(Site.dong, Site.name, Site.id)
+
+
+def count_without_email() -> int:
+    """Active sites with no officer's e-mail on file: they get no result notice."""
+    return db.session.scalar(select(func.count()).select_from(Site).where(
+        Site.status == "active", Site.manager_email == ""))
 
 
 def counts(status: str | None = "active") -> dict:

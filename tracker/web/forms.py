@@ -61,6 +61,10 @@ class UserEditForm(FlaskForm):
     active = BooleanField(_l("활성"))
 
 
+class SettingsForm(FlaskForm):
+    notice_compliant = BooleanField(_l("부적합 사항이 없는 점검에도 짧은 '적합' 결과 통보를 보냅니다"))
+
+
 class TemplateImportForm(FlaskForm):
     file = FileField(_l("점검표 JSON"),
                      validators=[FileRequired(), FileAllowed(["json"], _l("JSON 파일만 올릴 수 있습니다."))])

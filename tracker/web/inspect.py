@@ -1,7 +1,19 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,7 +21,8 @@ from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, documents, followups, inspections, sites
+from ..services import ServiceError, checklist, documents, followups, inspections, notices, sites
+from .forms import ConfirmForm
 
 bp = Blueprint("inspect", __name__)
 
@@ -173,7 +186,24 @@ def detail(inspection_id):
     doc = documents.inspection_html(insp, lambda sha: url_for("inspect.photo", sha=sha))
     return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
                            follow=followups.of(insp), saved=request.args.get("saved") == "1",
-                           mode_label=inspections.mode_label(insp.mode), doc=doc)
+                           mode_label=inspections.mode_label(insp.mode), doc=doc, notice=notices.of(insp.id),
+                           masked_email=sites.masked_email, form=ConfirmForm())
+
+
+@bp.route("/inspections/<int:inspection_id>/notice/<verb>", methods=["POST"])
+@roles_required()
+def notice(inspection_id, verb):
+    """Hold the inspection's result notice before it leaves, or let a held one go (its inspector or a lead)."""
+    insp = _viewable_inspection(inspection_id)
+    if verb not in ("hold", "release"):
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        if getattr(notices, verb)(insp.id, by=current_user):
+            flash(_("결과 통보를 보류했습니다. 보내지 않습니다.") if verb == "hold" else
+                  _("보류를 풀었습니다. 결과 통보를 곧 보냅니다."), "info")
+        else:
+            flash(_("이미 보냈거나 보내는 중인 통보는 바꿀 수 없습니다."), "error")
+    return redirect(url_for("inspect.detail", inspection_id=insp.id) + "#notice", 303)
 
 
 def _viewable_inspection(inspection_id: int):

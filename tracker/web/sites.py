@@ -21,7 +21,7 @@ HISTORY_SHORT, HISTORY_ALL = 10, 500
 
 def _filters() -> dict:
     args = request.args
-    return {k: (args.get(k) or None) for k in ("dong", "band", "status", "q")}
+    return {k: (args.get(k) or None) for k in ("dong", "band", "status", "q", "no_email")}
 
 
 @bp.route("/")
@@ -33,7 +33,8 @@ def index():
                        per_page=PER_PAGE, error_out=False)
     return render_template("sites/index.html", page=page, filters=filters, counts=sites.counts(),
                            args={k: v for k, v in filters.items() if v},
-                           district=district.current(), can_edit=current_user.role in LEADS)
+                           district=district.current(), can_edit=current_user.role in LEADS,
+                           without_email=sites.count_without_email() if current_user.role in LEADS else 0)
 
 
 def _get(site_id: int) -> Site:
