@@ -9,7 +9,9 @@ from tests.conftest import csrf_from
 # needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
 # and the pages the service worker keeps still need a login.
 PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
-          "pwa.offline"}
+          "pwa.offline",
+          # the site's reply page (issue 16): no account, its signed link is the key (tests/test_site_reply.py)
+          "reply.page", "reply.report"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
@@ -25,7 +27,7 @@ POLICY = {
     "inspect.detail": ALL,
     "inspect.photo": ALL,
     # the 점검 결과서 and the result notice (issue 16): whoever may open the inspection (the view checks which)
-    "inspect.report_pdf": ALL, "inspect.notice": ALL,
+    "inspect.report_pdf": ALL, "inspect.notice": ALL, "reply.waiting": ALL, "reply.review": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,
     "dashboard.council_xlsx": LEADS, "dashboard.council_pdf": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,

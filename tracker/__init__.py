@@ -20,6 +20,7 @@ NAV_LINKS = [
     ("inspect.home", _l("이번 주 점검"), ALL),
     ("sites.index", _l("사업장"), ALL),
     ("schedule.actions", _l("행정지도"), LEADS),
+    ("reply.waiting", _l("조치 보고"), ALL),
     ("mail.preview", _l("주간 메일"), LEADS),
     ("admin.users", _l("관리"), ("admin",)),
     ("admin.checklist_view", _l("점검표"), ("admin",)),
@@ -146,11 +147,11 @@ def register_static(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api
-    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, schedule, sites
+    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, replies, schedule, sites
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp):
+               mail_preview.bp, pwa.bp, replies.bp):
         app.register_blueprint(bp)
     api.register(app)
 

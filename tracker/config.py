@@ -112,6 +112,11 @@ def load(instance_path):
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
         # A site's result notice waits this long before it is sent, so that a mistaken answer can be held back.
         "TRACKER_NOTICE_HOLD_MINUTES": int(_env("NOTICE_HOLD_MINUTES", "60")),
+        # The site's reply link (조치 보고): how long it works, and how many replies a site may send an hour.
+        "TRACKER_SITE_LINK_DAYS": int(_env("SITE_LINK_DAYS", "30")),
+        "TRACKER_SITE_REPLIES_PER_HOUR": int(_env("SITE_REPLIES_PER_HOUR", "10")),
+        # Whom a site's officer calls when a link no longer works (printed on that page and in the notice).
+        "TRACKER_OFFICE_PHONE": _env("OFFICE_PHONE", ""),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # Failures from one address, whatever the e-mails tried, before it is slowed down too.
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),

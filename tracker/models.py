@@ -281,7 +281,9 @@ class Action(db.Model):
     item_key: Mapped[str] = mapped_column(String(60))
     opened_inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
     cleared_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open, escalated, cleared
+    # open, escalated, cleared; reported: the site replied (issue 16) and it waits for an inspector or a lead to
+    # accept the reply (cleared) or ask again (open); it does not escalate meanwhile.
+    status: Mapped[str] = mapped_column(String(10), default="open")
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -291,6 +293,32 @@ class Action(db.Model):
     site: Mapped[Site] = relationship()
 
     __table_args__ = (Index("ix_action_status_site_item", "status", "site_id", "item_key"),)
+
+
+class ActionReply(db.Model):
+    """What a site says it did about an action, through its signed reply link (조치 보고, issue 16)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    note: Mapped[str] = mapped_column(Text)
+    # Re-encoded and stored as inspectors' photos are (content-addressed); at most two.
+    photo1_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo2_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(10))  # None (waiting), accepted, again
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    action: Mapped[Action] = relationship()
+    site: Mapped[Site] = relationship()
+    reviewed_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_action_reply_site_created", "site_id", "created_at"),)
+
+    @property
+    def photos(self) -> list[str]:
+        return [s for s in (self.photo1_sha256, self.photo2_sha256) if s]
 
 
 class Incident(db.Model):

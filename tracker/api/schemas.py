@@ -11,7 +11,7 @@ from ..services import inspections, sites
 
 SITE_STATUSES = ("active", "closed")
 TASK_STATUSES = ("open", "done", "missed", "cancelled")
-ACTION_STATUSES = ("open", "escalated", "cleared")
+ACTION_STATUSES = ("open", "escalated", "reported", "cleared")
 
 
 class Envelope(Schema):

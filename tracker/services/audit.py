@@ -10,7 +10,8 @@ from ..models import Audit
 ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("가져오기"), "close": _l("폐업 처리"),
                  "reopen": _l("운영 재개"), "rotate_qr": _l("QR 코드 새로 발급"), "publish": _l("게시"),
                  "reassign": _l("담당 변경"), "hold_notice": _l("결과 통보 보류"),
-                 "release_notice": _l("결과 통보 보류 해제")}
+                 "release_notice": _l("결과 통보 보류 해제"), "accept_reply": _l("조치 보고 확인"),
+                 "reply_again": _l("조치 다시 요청")}
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
                 "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"),

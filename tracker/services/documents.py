@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from .. import clock
 from ..models import Inspection
-from . import followups, inspections
+from . import followups, inspections, replies
 
 REPORT_CSS = "css/report.css"
 COUNCIL_CSS = ("css/app.css", "css/dashboard.css")
@@ -44,9 +44,24 @@ def inspection_context(insp: Inspection, photo_src) -> dict:
     by_item: dict = {}
     for p in insp.photos:
         by_item.setdefault(p.item_key, []).append(p)
-    return {"insp": insp, "rows": _rows(insp), "photos": by_item, "follow": followups.of(insp),
+    follow = followups.of(insp)
+    pending = any(act.status != "cleared" for act, _new in follow["actions"])
+    return {"insp": insp, "rows": _rows(insp), "photos": by_item, "follow": follow,
+            "reply_qr": _reply_qr(insp) if pending else None,
+            "link_days": current_app.config["TRACKER_SITE_LINK_DAYS"],
             "photo_src": photo_src, "doc_mode": inspections.mode_label(insp.mode),
             "district": current_app.config["TRACKER_DISTRICT_NAME"], "printed_on": clock.today()}
+
+
+def _reply_qr(insp: Inspection) -> str:
+    """The site's reply link (조치 보고) as a QR code, a PNG data: URI: for a site with no e-mail, on paper."""
+    import io
+
+    import qrcode
+    img = qrcode.make(replies.link(insp.site), box_size=4, border=1)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def inspection_html(insp: Inspection, photo_src) -> Markup:

@@ -221,6 +221,11 @@ def photo_path(sha256: str) -> Path:
     return Path(current_app.config["TRACKER_UPLOAD_DIR"]) / f"{sha256}.jpg"
 
 
+def store_photo(photo: dict) -> None:
+    """Store a prepared photo (from prepare_photo) under its hash: the one writer for every picture."""
+    _store(photo)
+
+
 def _store(photo: dict) -> None:
     path = photo_path(photo["sha256"])
     if not path.exists():  # content-addressed: the same picture is stored once
@@ -441,7 +446,12 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
 
 
 def photo_visible(user, sha256: str) -> bool:
-    """Whether the user may see a photo: any inspection they may view holds it."""
+    """Whether the user may see a photo: any inspection they may view holds it, or a site's reply (조치 보고) that
+    every inspector and lead reviews."""
+    from ..models import ActionReply
+    if db.session.scalar(select(exists().where(or_(ActionReply.photo1_sha256 == sha256,
+                                                   ActionReply.photo2_sha256 == sha256)))):
+        return True
     if user.role in LEADS:
         return db.session.scalar(select(or_(exists().where(Photo.sha256 == sha256),
                                             exists().where(Inspection.signature_sha256 == sha256))))

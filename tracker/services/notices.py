@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from .. import clock
 from ..extensions import db
 from ..models import Action, Inspection, Outbox, Site
-from . import audit, mail, settings
+from . import audit, mail, replies, settings
 
 KIND = "notice"
 WAITING = ("pending", "held")
@@ -66,7 +66,10 @@ def render(insp: Inspection, site: Site, actions: list[Action]) -> dict:
               for a in insp.answers if a.value == "no"]
     ctx = {"insp": insp, "site": site, "failed": failed, "district": current_app.config["TRACKER_DISTRICT_NAME"],
            "actions": [(checklist.item_label(a.item_key), a) for a in actions],
-           "mode": inspections.mode_label(insp.mode), "when": clock.local(insp.submitted_at)}
+           "mode": inspections.mode_label(insp.mode), "when": clock.local(insp.submitted_at),
+           # A new notice gives a new link (조치 보고); it works for TRACKER_SITE_LINK_DAYS.
+           "reply_url": replies.link(site) if actions else "",
+           "link_days": current_app.config["TRACKER_SITE_LINK_DAYS"]}
     with force_locale("ko"):
         verdict = "조치 요청" if actions else "적합"
         subject = f"[{ctx['district']}] 점검 결과 통보({verdict}): {site.name} ({ctx['when']:%Y-%m-%d})"

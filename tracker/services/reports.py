@@ -116,7 +116,7 @@ def register_export(fmt: str, **filters):
 
 VALUE_KO = {"yes": "예", "no": "아니오", "na": "해당없음"}
 MODE_KO = {"onsite": "현장점검", "phone": "전화 모니터링"}
-ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "cleared": "조치 완료"}
+ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "reported": "조치 보고됨", "cleared": "조치 완료"}
 INSPECTION_HEADERS = ["주", "점검일시", "사업장명", "사업자등록번호", "행정동", "규모", "점검 방식", "점검원",
                       "적합 여부",
                       "예", "아니오", "해당없음", "중요 항목 아니오"]
