@@ -229,3 +229,16 @@ def test_the_notice_and_the_pdf_carry_the_link(app, client, tpl, site_factory, m
     pdf = next(p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf").get_content()
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert "조치 보고" in text and "QR 코드" in text
+
+
+def test_guessing_links_is_slowed_down(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    app.config["TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS"] = 3
+    _site, _i, path, _ids = _setup(app, tpl, site_factory, make_user)
+    for n in range(3):
+        assert client.get(f"{path}x{n}").status_code == 404
+    resp = client.get(path)  # even the good link waits now, from this address
+    assert resp.status_code == 429
+    assert "시도가 너무 많습니다" in resp.get_data(as_text=True)
+    clock_at(T0 + timedelta(minutes=20))
+    assert client.get(path).status_code == 200

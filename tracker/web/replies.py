@@ -3,8 +3,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import edge
 from ..auth import roles_required
-from ..services import ServiceError, replies
+from ..services import ServiceError, accounts, replies
 from . import refused
 from .forms import ConfirmForm
 
@@ -38,23 +39,39 @@ def _page(token: str, site, status: int = 200, errors: dict | None = None, faile
         errors=errors or {}, failed_action=failed_action, max_photos=replies.MAX_PHOTOS), status)))
 
 
+def _site(token: str):
+    """(site, None) for a good link, or (None, the page that says why not).
+
+    A forged or mangled link counts as a failed try of the client's address, as a wrong password does (the login
+    throttle's table, kept even though the request is refused): guessing links soon has to wait, and so do that
+    address's logins."""
+    key = accounts.address_key(request.remote_addr)
+    wait = accounts.login_wait_seconds(key)
+    if wait:
+        message = _("시도가 너무 많습니다. %(n)s초 후에 다시 여세요.", n=wait)
+        return None, _no_store(current_app.make_response(
+            (render_template("reply/dead.html", title=message, message=message), 429)))
+    try:
+        return replies.read_token(token), None
+    except replies.LinkError as exc:
+        if exc.kind == "invalid":
+            edge.keep(accounts.record_failed_login, key)
+        return None, _dead_link(exc.kind)
+
+
 @bp.route("/r/<token>")
 def page(token):
     """The site's open actions, each with a form to say what was done."""
-    try:
-        site = replies.read_token(token)
-    except replies.LinkError as exc:
-        return _dead_link(exc.kind)
-    return _page(token, site)
+    site, refusal = _site(token)
+    return refusal or _page(token, site)
 
 
 @bp.route("/r/<token>/actions/<int:action_id>", methods=["POST"])
 def report(token, action_id):
     """Record one reply: the action becomes reported (조치 보고됨), waiting for the office's review."""
-    try:
-        site = replies.read_token(token)
-    except replies.LinkError as exc:
-        return _dead_link(exc.kind)
+    site, refusal = _site(token)
+    if refusal:
+        return refusal
     if not ConfirmForm().validate_on_submit():
         return _page(token, site, 400, {"form": _("보안 토큰이 만료되었습니다. 다시 보내세요.")}, action_id)
     photos = [f.read() for f in request.files.getlist("photo") if f and f.filename]
