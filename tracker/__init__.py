@@ -20,12 +20,10 @@ NAV_LINKS = [
     ("inspect.home", _l("이번 주 점검"), ALL),
     ("sites.index", _l("사업장"), ALL),
     ("schedule.actions", _l("행정지도"), LEADS),
-    ("reply.waiting", _l("조치 보고"), ALL),
     ("mail.preview", _l("주간 메일"), LEADS),
     ("admin.users", _l("관리"), ("admin",)),
     ("admin.checklist_view", _l("점검표"), ("admin",)),
     ("outbox.index", _l("메일"), ("admin",)),
-    ("admin.settings_view", _l("설정"), ("admin",)),
 ]
 
 

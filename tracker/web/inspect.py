@@ -21,7 +21,7 @@ from .. import clock
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, documents, followups, inspections, notices, sites
+from ..services import ServiceError, checklist, documents, followups, inspections, notices, replies, sites
 from .forms import ConfirmForm
 
 bp = Blueprint("inspect", __name__)
@@ -83,7 +83,7 @@ def home():
     todo = request.args.get("todo") == "1"
     return render_template("inspect/home.html", rows=[r for r in rows if not r[1]] if todo else rows, week=week,
                            done=done, total=len(rows), todo=todo, mine=_viewable(rows, week),
-                           modes=_modes(checklist.current()))
+                           modes=_modes(checklist.current()), replies_waiting=replies.waiting_count())
 
 
 def _viewable(rows: list, week: str) -> dict:

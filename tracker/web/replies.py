@@ -59,29 +59,29 @@ def _site(token: str):
         return None, _dead_link(exc.kind)
 
 
-@bp.route("/r/<token>")
-def page(token):
+@bp.route("/r/<link>")
+def page(link):
     """The site's open actions, each with a form to say what was done."""
-    site, refusal = _site(token)
-    return refusal or _page(token, site)
+    site, refusal = _site(link)
+    return refusal or _page(link, site)
 
 
-@bp.route("/r/<token>/actions/<int:action_id>", methods=["POST"])
-def report(token, action_id):
+@bp.route("/r/<link>/actions/<int:action_id>", methods=["POST"])
+def report(link, action_id):
     """Record one reply: the action becomes reported (조치 보고됨), waiting for the office's review."""
-    site, refusal = _site(token)
+    site, refusal = _site(link)
     if refusal:
         return refusal
     if not ConfirmForm().validate_on_submit():
-        return _page(token, site, 400, {"form": _("보안 토큰이 만료되었습니다. 다시 보내세요.")}, action_id)
+        return _page(link, site, 400, {"form": _("보안 토큰이 만료되었습니다. 다시 보내세요.")}, action_id)
     photos = [f.read() for f in request.files.getlist("photo") if f and f.filename]
     try:
         replies.reply(site, action_id, request.form.get("note", ""), [p for p in photos if p])
     except ServiceError as exc:
-        return _page(token, site, exc.status,
+        return _page(link, site, exc.status,
                      exc.errors or {"form": exc.message}, action_id)
     flash(_("조치 보고를 보냈습니다. 구청에서 확인하면 조치 완료로 바뀝니다."), "info")
-    return _no_store(redirect(url_for("reply.page", token=token), 303))
+    return _no_store(redirect(url_for("reply.page", link=link), 303))
 
 
 @bp.route("/replies")
