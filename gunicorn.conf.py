@@ -21,4 +21,5 @@ max_requests_jitter = 200
 accesslog = os.environ.get("TRACKER_ACCESS_LOG", "-")
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+logger_class = "tracker.logmask.GunicornLogger"  # /s/<code> paths logged as /s/*** (a QR code opens a site's form)
 forwarded_allow_ips = os.environ.get("TRACKER_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -330,6 +330,39 @@ def live_server(app):
     thread.join(10)
 
 
+# --- a real S3-protocol server (issue 17): moto's standalone server, reached only through boto3 ---
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto_server in a subprocess on a free port, for the whole run (started only when a test asks for it).
+
+    It yields a tests.s3server.S3Server: .endpoint_url, .env (endpoint, region and credentials for a subprocess),
+    .new_bucket(), .client(), and .down() / .up() to make the store unreachable and bring it back (objects kept)."""
+    from tests.s3server import S3Server
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_store(app, s3_server, monkeypatch):
+    """The app's photos in a new bucket of s3_server, under a prefix as a deployment may use; its s3:// URL."""
+    from tests.s3server import CREDENTIALS
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    url = f"s3://{s3_server.new_bucket()}/photos"
+    app.config.update(TRACKER_STORAGE_URL=url, TRACKER_S3_ENDPOINT_URL=s3_server.endpoint_url)
+    yield url
+    s3_server.up()  # a test that left the store down leaves it up for the next
+
+
+@pytest.fixture(params=["folder", "s3"])
+def photo_store(request, app):
+    """Run a photo test with each store: the default folder, and S3 (s3_store)."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_store")
+    return request.param
+
+
 # --- Debian's Chromium, driven by Playwright (never `playwright install`) ---
 
 CHROMIUM = "/usr/bin/chromium"

@@ -5,11 +5,11 @@ import pytest
 
 from tests.conftest import csrf_from
 
-# Meant to be public: the login page, static files, the health check, the API's description, and what a phone
-# needs to keep the app (the service worker script, the web app manifest and the offline page): none carries data,
-# and the pages the service worker keeps still need a login.
-PUBLIC = {"static", "auth.login", "health.healthz", "api_docs.openapi", "pwa.service_worker", "pwa.manifest",
-          "pwa.offline",
+# Meant to be public: the login page (and its code step), static files, the health check, the API's description,
+# what a phone needs to keep the app (the service worker script, the web app manifest and the offline page), and
+# the privacy page: none carries data, and the pages the service worker keeps still need a login.
+PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker",
+          "pwa.manifest", "pwa.offline", "privacy.page",
           # the site's reply page (issue 16): no account, its signed link is the key (tests/test_site_reply.py)
           "reply.page", "reply.report"}
 ROLES = ("inspector", "lead", "admin")
@@ -18,25 +18,37 @@ ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # below holds the app to this table, so a guard that is missing, or wider than it should be, fails a test.
 POLICY = {
     "auth.logout": ALL, "dashboard.home": ALL,
+    # 내 정보: one's own password, logins, tokens and two-factor login
+    "account.me": ALL, "account.password": ALL, "account.end_session": ALL, "account.end_token": ALL,
+    "account.totp_enrol": ALL, "account.totp_off": ALL,
+
+
+    # 내 정보 › 알림: each person their own reminders
+    "reminders.edit": ALL,
     # the register: everyone reads it; leads change it, and only they see the QR codes (proof of presence)
     "sites.index": ALL, "sites.detail": ALL, "sites.export": ALL, "sites.by_code": ALL,
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,
     "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
     # the field work
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
-    "inspect.detail": ALL,
+    "inspect.detail": ALL, "inspect.scan_after_login": ALL, "inspect.form_token": ALL,
     "inspect.photo": ALL,
     # the 점검 결과서 and the result notice (issue 16): whoever may open the inspection (the view checks which)
     "inspect.report_pdf": ALL, "inspect.notice": ALL, "reply.waiting": ALL, "reply.review": ALL,
+    # the user's own consent to location
+    "consent.location_page": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,
     "dashboard.council_xlsx": LEADS, "dashboard.council_pdf": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,
     "schedule.assignments": LEADS, "schedule.reassign": LEADS, "schedule.record_incident": LEADS,
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
-    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
+    "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
+    "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
     "admin.settings_view": ADMIN,
+    # the access log of personal data (issue 13)
+    "admin.access_log_view": ADMIN, "admin.review_access_month": ADMIN, "api.list_access_log": ADMIN,
     # the API
     "api.create_inspection": ALL, "api.list_inspections": ALL, "api.current_checklist": ALL, "api.csrf_token": ALL,
     "api.list_sites": ALL, "api.site_stats": ALL, "api.list_tasks": ALL, "api.list_actions": LEADS,

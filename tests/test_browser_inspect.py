@@ -374,13 +374,14 @@ def test_a_reload_keeps_the_shrunk_photos(app, phone, site_factory):
     assert page.locator("#q-disinfection .photo-info").inner_text() == ""
 
 
-# --- GPS: asked for, never required ----------------------------------------------------------------------------
+# --- GPS: asked for after the inspector's consent (test_browser_consent.py), never required ---------------------
 
 def test_gps_granted_is_saved(new_phone, site_factory):
     page, _ctx, base, _u = new_phone(geolocation={"latitude": 37.521912, "longitude": 126.924561},
                                      permissions=["geolocation"])
     site = site_factory()
     page.goto(f"{base}/s/{site.qr_token}")
+    page.locator("#consent button[data-answer=given]").tap()
     page.wait_for_function("() => document.getElementById('gps-line').textContent === '위치 확인됨'")
     answer_all(page)
     page.locator("#insp-submit").tap()
@@ -395,6 +396,7 @@ def test_gps_denied_still_saves(new_phone, site_factory):
     ctx.clear_permissions()  # not granted: the browser refuses the position
     site = site_factory()
     page.goto(f"{base}/s/{site.qr_token}")
+    page.locator("#consent button[data-answer=given]").tap()  # consented, but the browser refuses
     page.wait_for_function("() => document.getElementById('gps-line').textContent.includes('위치 없이')")
     answer_all(page)
     page.locator("#insp-submit").tap()

@@ -167,9 +167,12 @@ def test_logout_clears_kept_pages_and_drafts_but_keeps_a_queued_inspection(phone
     page.goto(f"{base}/sites/")  # a page that does not send the queue (inspect.js would, being online)
     assert queue_count(page) == 1
     assert page.evaluate("Object.keys(localStorage).some(k => k.startsWith('tracker:draft:'))")
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))  # the unsent one is named first
     page.locator("details.menu summary").tap()   # on a phone, 로그아웃 is under 메뉴
     page.locator("details.menu form[data-logout] button").tap()
     page.wait_for_url("**/login")
+    assert len(asked) == 1 and "대기센터" in asked[0] and "초안센터" not in asked[0]
     assert kept_forms(page) == [] and page.evaluate("caches.keys()") == []
     assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)") == 0
     assert not page.evaluate("Object.keys(localStorage).some(k => /^tracker:(draft|cur):/.test(k))")

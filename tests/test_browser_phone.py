@@ -104,11 +104,11 @@ def test_the_header_folds_its_links_under_a_menu_the_keyboard_opens(browser, liv
         menu = page.locator("details.menu")
         links = menu.locator("nav a")
         assert page.locator("nav.bar-nav").is_hidden() and menu.locator("summary").is_visible()
-        assert links.count() == 9 and not links.first.is_visible()
+        assert links.count() == 10 and not links.first.is_visible()  # the admin's nine, then 내 정보
         # The keyboard opens it like a button, and the links follow it in the tab order.
         page.focus("details.menu summary")
         page.keyboard.press("Enter")
-        assert menu.get_attribute("open") is not None and links.nth(8).is_visible()
+        assert menu.get_attribute("open") is not None and links.nth(9).is_visible()
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == links.first.inner_text()
         for i in range(links.count()):
@@ -134,6 +134,7 @@ def test_the_header_folds_its_links_under_a_menu_the_keyboard_opens(browser, liv
         page.goto(f"{live_server}/admin/users")
         assert page.locator("nav.bar-nav a").count() == 9 and page.locator("nav.bar-nav a").nth(8).is_visible()
         assert page.locator("details.menu").is_hidden()
+        assert page.locator(".bar-logout a[href='/me']").is_visible()  # 내 정보 beside 로그아웃
         assert page.locator("header.top").bounding_box()["height"] <= 64
         assert not page.evaluate(SIDEWAYS)
     finally:

@@ -18,7 +18,8 @@ def published(default_checklist):
 
 @pytest.mark.parametrize("role,url", [("inspector", "/inspect"), ("lead", "/dashboard"), ("lead", "/sites/"),
                                       ("lead", "/api/v1/sites"), ("lead", "/api/v1/checklist"),
-                                      ("lead", "/sites/export.csv"), ("lead", "/sites/export.xlsx")])
+                                      ("lead", "/sites/export.csv?reason=보고"),
+                                      ("lead", "/sites/export.xlsx?reason=보고")])
 def test_signed_in_pages_and_api_answers_are_not_stored(client, login, published, role, url):
     login(role)
     resp = client.get(url)
@@ -34,7 +35,7 @@ def test_a_form_is_not_stored_and_the_static_files_it_names_are_immutable(client
     assert "immutable" in client.get(css).headers["Cache-Control"]
 
 
-def test_photos_are_private_and_not_stored(app, client, db, login, published, site_factory):
+def test_photos_are_private_and_not_stored(app, client, db, login, published, site_factory, photo_store):
     site = site_factory()
     user = login("inspector")
     buf = io.BytesIO()

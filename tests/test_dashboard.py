@@ -99,7 +99,7 @@ def test_dashboard_shows_definitions_and_the_svg_trend(history, client, login): 
 
 def test_exports_apply_the_filters(history, client, login):  # noqa: F811
     login("lead")
-    resp = client.get("/dashboard/export/inspections.csv?from=2020-W11&to=2020-W14")
+    resp = client.get("/dashboard/export/inspections.csv?from=2020-W11&to=2020-W14&reason=보고")
     assert resp.status_code == 200 and resp.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["주", "점검일시", "사업장명"] and len(rows) == 1 + 6
@@ -109,7 +109,7 @@ def test_exports_apply_the_filters(history, client, login):  # noqa: F811
     assert first["근무 중 마스크 착용 의무화"] == "예" and first["위생용품(손소독제 등) 비치"] == "해당없음"
     # the dong filter: 당산1동 has i3 and i5 only
     wb = load_workbook(io.BytesIO(client.get(
-        "/dashboard/export/inspections.xlsx?from=2020-W11&to=2020-W14&dong=당산1동").data))
+        "/dashboard/export/inspections.xlsx?from=2020-W11&to=2020-W14&dong=당산1동&reason=보고").data))
     ws = wb.worksheets[0]
     assert ws.max_row == 1 + 2
     # actions opened in W11–W14: all three
@@ -309,7 +309,7 @@ def test_export_keeps_answers_to_items_a_later_checklist_dropped(clock_at, app, 
     v2_labels = [i["label_ko"] for i in items]
     retired = "외부인 출입 관리(출입자 명부) (이전 점검표 항목)"
     for fmt in ("csv", "xlsx"):
-        body = client.get(f"/dashboard/export/inspections.{fmt}?from=2020-W11&to=2020-W12").data
+        body = client.get(f"/dashboard/export/inspections.{fmt}?from=2020-W11&to=2020-W12&reason=보고").data
         rows = (xlsx_rows(body) if fmt == "xlsx" else
                 list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")))))
         head = list(rows[0])

@@ -28,7 +28,7 @@ def test_a_formula_in_a_checklist_label_is_text_in_both_exports(app, db, client,
         add_inspection(db, tpl, site, "2020-W11", "onsite", {tpl.items[0].key: "no"})
         db.session.commit()
     login("lead")
-    url = "/dashboard/export/inspections.{}?from=2020-W11&to=2020-W11"
+    url = "/dashboard/export/inspections.{}?from=2020-W11&to=2020-W11&reason=보고"
     head, row = _csv_rows(client.get(url.format("csv")).data)
     assert "'" + HOSTILE in head and HOSTILE not in head   # the header, quoted away from Excel's formula parser
     assert row[head.index("사업장명")] == "'+SUM(1,2)"
@@ -41,10 +41,10 @@ def test_a_formula_in_a_checklist_label_is_text_in_both_exports(app, db, client,
 def test_register_export_escapes_names_and_keeps_korean(db, client, login, site_factory):
     site_factory(name="=1+1", dong="여의동", manager_name="@김방역")
     login("lead")
-    head, row = _csv_rows(client.get("/sites/export.csv").data)
+    head, row = _csv_rows(client.get("/sites/export.csv?full=1&reason=보고").data)
     assert head == reports.REGISTER_HEADERS
     assert row[0] == "'=1+1" and row[6] == "'@김방역"
-    ws = load_workbook(io.BytesIO(client.get("/sites/export.xlsx").data)).active
+    ws = load_workbook(io.BytesIO(client.get("/sites/export.xlsx?reason=보고").data)).active
     assert [c.value for c in ws[1]] == reports.REGISTER_HEADERS
     cell = ws["A2"]
     assert cell.value == "=1+1" and cell.data_type == "s"
@@ -58,10 +58,10 @@ def test_long_exports_stream_as_they_are_written(app, db, client, login, site_fa
             add_inspection(db, tpl, site_factory(name=f"센터{n}"), "2020-W11", "phone", {"masks_mandatory": "yes"})
         db.session.commit()
     login("lead")
-    resp = client.get("/dashboard/export/inspections.csv?from=2020-W11&to=2020-W11")
+    resp = client.get("/dashboard/export/inspections.csv?from=2020-W11&to=2020-W11&reason=보고")
     assert resp.is_streamed and "attachment" in resp.headers["Content-Disposition"]
     assert len(_csv_rows(resp.data)) == 4
-    xlsx = client.get("/dashboard/export/inspections.xlsx?from=2020-W11&to=2020-W11")
+    xlsx = client.get("/dashboard/export/inspections.xlsx?from=2020-W11&to=2020-W11&reason=보고")
     assert xlsx.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "inspections_2020-W11_2020-W11.xlsx" in xlsx.headers["Content-Disposition"]
     assert load_workbook(io.BytesIO(xlsx.data)).active.max_row == 4

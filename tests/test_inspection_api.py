@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from conftest import loaded
 from tracker.extensions import db as _db
-from tracker.models import Answer, Inspection, Site
-from tracker.services import accounts, checklist, sites
+from tracker.models import Answer, Inspection, Site, User
+from tracker.services import accounts, checklist, location, sites
 
 
 @pytest.fixture
@@ -44,6 +44,9 @@ def n_rows(app):
 def test_create_then_replay(app, client, tpl, site_factory, bearer):
     site = site_factory()
     user, h = bearer()
+    with app.app_context():
+        location.decide(_db.session.get(User, user.id), True)  # the position is kept only with consent
+        _db.session.commit()
     b = body(site, tpl, device_time="2020-03-11T10:00:00+09:00", lat=37.52, lng=126.92)
     b["answers"]["masks_mandatory"] = {"value": "no", "note": "미착용"}
     r = client.post("/api/v1/inspections", json=b, headers=h)
@@ -65,7 +68,7 @@ def test_qr_token_and_phone(client, tpl, site_factory, bearer):
     del b["site_id"]
     b["qr_token"] = site.qr_token
     r = client.post("/api/v1/inspections", json=b, headers=h)
-    assert r.status_code == 201 and r.get_json()["qr_scanned_at"]
+    assert r.status_code == 201 and r.get_json()["qr_scanned_at"] is None  # naming the site proves no presence
     r = client.post("/api/v1/inspections", json=body(site, tpl, "phone"), headers=h)
     assert r.status_code == 201
     rec = r.get_json()
@@ -122,7 +125,7 @@ def test_not_json_and_no_credentials(app, client, tpl, site_factory, bearer):
     site = site_factory()
     _, h = bearer()
     r = client.post("/api/v1/inspections", data="answers=yes", headers=h)
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.get_json()["errors"] == {"body": "JSON으로 읽을 수 없습니다"}
     r = client.post("/api/v1/inspections", json=body(site, tpl))
     assert r.status_code in (400, 401)  # no session: CSRF or authentication refuses it
     assert n_rows(app) == (0, 0)

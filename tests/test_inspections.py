@@ -246,7 +246,7 @@ def test_rotated_qr_token_and_closed_site(app_ctx, tpl, site_factory):
         inspections.submit(dict(data, qr_token=old))
     assert "qr_token" in exc.value.errors
     ok, _ = inspections.submit(dict(data, qr_token=site.qr_token))
-    assert ok.qr_scanned_at is not None  # the printed code read and sent at once
+    assert ok.qr_scanned_at is None  # the printed code names the site; it proves no presence (issue 14)
     _db.session.commit()
     sites.set_status(site, "closed")
     _db.session.commit()
@@ -257,19 +257,21 @@ def test_rotated_qr_token_and_closed_site(app_ctx, tpl, site_factory):
     assert counts() == (1, 17, 0)
 
 
-def test_scan_token_proves_presence(clock_at, app_ctx, tpl, site_factory):
+def test_scan_token_proves_presence(clock_at, app_ctx, tpl, site_factory, make_user):
     site, other = site_factory(), site_factory()
+    me = make_user("inspector")
     clock_at(datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc))
-    token = inspections.scan_token(site)
+    token = inspections.scan_token(site, me)
+    late_token = inspections.scan_token(site, me)
     clock_at(datetime(2020, 3, 11, 2, 0, tzinfo=timezone.utc))
-    insp, _ = inspections.submit(payload(site, tpl, scan_token=token))
+    insp, _ = inspections.submit(payload(site, tpl, scan_token=token), by=me)
     assert insp.qr_scanned_at == datetime(2020, 3, 11, 1, 0, tzinfo=timezone.utc)
     with pytest.raises(ServiceError) as exc:
-        inspections.submit(payload(other, tpl, scan_token=token))
+        inspections.submit(payload(other, tpl, scan_token=token), by=me)
     assert "scan_token" in exc.value.errors
     # Sent two days later (kept offline on the phone): saved, but the stale scan proves nothing.
     clock_at(datetime(2020, 3, 13, 2, 0, tzinfo=timezone.utc))
-    late, created = inspections.submit(payload(site, tpl, scan_token=token))
+    late, created = inspections.submit(payload(site, tpl, scan_token=late_token), by=me)
     assert created and late.qr_scanned_at is None
 
 
@@ -317,16 +319,15 @@ def test_submit_query_count_is_bounded(app_ctx, tpl, site_factory, make_user):
 
 # --- photos -----------------------------------------------------------------------------------------
 
-def test_photo_is_reencoded_without_exif(app_ctx, app, tpl, site_factory):
+def test_photo_is_reencoded_without_exif(app_ctx, app, tpl, site_factory, photo_store):
     site = site_factory()
     raw = jpeg_with_gps()
     assert b"PhoneMaker" in raw
     insp, _ = inspections.submit(payload(site, tpl), photos=[("masks_mandatory", raw)])
     _db.session.commit()
     (p,) = insp.photos
-    path = inspections.photo_path(p.sha256)
-    data = path.read_bytes()
-    assert path.name == f"{p.sha256}.jpg" and str(path).startswith(app.config["TRACKER_UPLOAD_DIR"])
+    with inspections.open_photo(p.sha256).body as body:  # as the photo page reads it, from either store
+        data = body.read()
     assert hashlib.sha256(data).hexdigest() == p.sha256
     img = Image.open(io.BytesIO(data))
     assert img.format == "JPEG" and max(img.size) == 1600 and (p.width, p.height) == img.size
@@ -354,10 +355,11 @@ def test_non_image_and_oversized_photos_are_refused(app_ctx, app, tpl, site_fact
 # --- pages ------------------------------------------------------------------------------------------
 
 def form_fields(html: str) -> dict:
-    return {k: re.search(rf'name="{k}" value="([^"]*)"', html).group(1) for k in ("client_uuid", "scan_token")}
+    return {k: re.search(rf'name="{k}" value="([^"]*)"', html).group(1)
+            for k in ("client_uuid", "scan_token", "form_token")}
 
 
-def test_qr_form_without_javascript(app, client, login, tpl, site_factory):
+def test_qr_form_without_javascript(app, client, login, tpl, site_factory, photo_store):
     site = site_factory()
     login("inspector")
     page = client.get(f"/s/{site.qr_token}", follow_redirects=True)  # to the form, the scan signed in its URL
@@ -397,6 +399,7 @@ def test_form_error_keeps_answers(app, client, login, tpl, site_factory):
     html = client.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
     assert "density_minimized" not in html and 'name="contact_name"' in html
     data = {"csrf_token": csrf_from(html), "mode": "phone", "client_uuid": form_fields(html)["client_uuid"],
+            "form_token": form_fields(html)["form_token"],
             "contact_name": "박과장", "a-masks_mandatory": "no", "n-masks_mandatory": "확인 필요"}
     resp = client.post(f"/inspect/sites/{site.id}", data=data)
     body = resp.get_data(as_text=True)
@@ -414,6 +417,7 @@ def test_the_form_is_read_by_the_apis_schema_and_every_wrong_field_is_named(app,
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
     data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"],
+            "form_token": form_fields(html)["form_token"],
             "lat": "91.5", "lng": "", "note": "가" * 2001}
     data.update({f"a-{i.key}": "yes" for i in tpl.items if i.key != "ventilation"})
     resp = client.post(f"/inspect/sites/{site.id}", data=data)
@@ -431,7 +435,8 @@ def test_bad_photo_on_the_form_says_so_in_korean(app, client, login, tpl, site_f
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
-    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"]}
+    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"],
+            "form_token": form_fields(html)["form_token"]}
     data.update({f"a-{i.key}": "yes" for i in tpl.items})
     data["p-office_clean"] = (io.BytesIO(b"MZ\x90\x00 an exe"), "virus.jpg")
     resp = client.post(f"/inspect/sites/{site.id}", data=data, content_type="multipart/form-data")
@@ -448,7 +453,8 @@ def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_fa
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
     app.config["WTF_CSRF_TIME_LIMIT"] = 1
     clock_at(start + timedelta(seconds=2))
-    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"]}
+    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"],
+            "form_token": form_fields(html)["form_token"]}
     data.update({f"a-{i.key}": "yes" for i in tpl.items})
     data["a-visitor_log"] = "na"
     data["n-visitor_log"] = "출입자 명부 대신 QR 체크인"
@@ -473,7 +479,7 @@ def _client_as(app, user):
     return c
 
 
-def test_who_sees_what(app, tpl, site_factory, make_user):
+def test_who_sees_what(app, tpl, site_factory, make_user, photo_store):
     site = site_factory()
     me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
     with app.app_context():
@@ -565,7 +571,8 @@ def test_an_oversized_photo_on_the_plain_form_is_named_and_the_answers_stay(app,
     site = site_factory()
     login("inspector")
     html = client.get(f"/inspect/sites/{site.id}").get_data(as_text=True)
-    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"]}
+    data = {"csrf_token": csrf_from(html), "mode": "onsite", "client_uuid": form_fields(html)["client_uuid"],
+            "form_token": form_fields(html)["form_token"]}
     data.update({f"a-{i.key}": "yes" for i in tpl.items})
     data["a-ventilation"] = "no"
     data["n-ventilation"] = "창문 없음"

@@ -101,7 +101,7 @@ def test_inspector_holds_it_from_the_result_page_and_releases_it(app, tpl, site_
     iid = inspect(app, tpl, site, inspector, no=_no_keys(tpl))
     mine = _client_as(app, inspector)
     page = mine.get(f"/inspections/{iid}").get_data(as_text=True)
-    assert "o***@hanbit.example" in page and "통보 보류" in page
+    assert "of***@hanbit.example" in page and "통보 보류" in page
     token = csrf_from(page)
     stranger = _client_as(app, other)
     theirs = csrf_from(stranger.get("/inspect").get_data(as_text=True))

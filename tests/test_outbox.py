@@ -3,6 +3,7 @@ and resendable, headers and bodies encoded for any relay, STARTTLS with a verifi
 import email
 import re
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -557,3 +558,40 @@ def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(clock_at,
         if shots:
             page.screenshot(path=f"{shots}/outbox-{name}.png", full_page=True)
         ctx.close()
+
+
+# --- a bad row never stalls the batch (issue 14 item 7) --------------------------------------------------------
+
+@pytest.mark.parametrize("bad", ["lead@x.test\r\nBcc: all@x.test", "lead@x.test\nX-Evil: 1",
+                                 "lead@x.test\rBcc: x@y.test"])
+def test_an_address_stored_with_cr_lf_fails_by_name_and_the_rest_of_the_batch_is_sent(clock_at, app_ctx, db,
+                                                                                      smtp_server, bad):
+    """Addresses are checked where they enter now, but a row written before that (or straight into the database)
+    must not leave its row 'sending' and the rows after it unsent."""
+    clock_at(T0)
+    _queue(db, "a@x.test", "placeholder@x.test", "c@x.test")
+    db.session.execute(Outbox.__table__.update().where(Outbox.recipient == "placeholder@x.test")
+                       .values(recipient=bad))
+    db.session.commit()
+    assert jobs.send_due_mail() == {"sent": 2, "retry": 0, "failed": 1}
+    assert sorted(m["To"] for m in smtp_server.messages) == ["a@x.test", "c@x.test"]
+    row = _row(db, bad)
+    assert row.status == "failed" and row.last_error and "Bcc" not in str(smtp_server.handler.raw)
+    assert jobs.send_due_mail() == {"sent": 0, "retry": 0, "failed": 0}  # nothing left claimed or stuck
+
+
+def test_an_unexpected_error_while_sending_is_recorded_and_retried_by_the_usual_rules(clock_at, app_ctx, db,
+                                                                                       smtp_server, monkeypatch):
+    clock_at(T0)
+    _queue(db, "a@x.test", "b@x.test")
+    real = smtplib.SMTP.send_message
+
+    def flaky(self, msg, *args, **kwargs):
+        if msg["To"] == "a@x.test":
+            raise RuntimeError("a bug somewhere below us")
+        return real(self, msg, *args, **kwargs)
+    monkeypatch.setattr(smtplib.SMTP, "send_message", flaky)
+    assert jobs.send_due_mail() == {"sent": 1, "retry": 1, "failed": 0}
+    row = _row(db, "a@x.test")
+    assert row.status == "pending" and "RuntimeError" in row.last_error and row.attempts == 1
+    assert row.next_attempt_at == T0 + mail.backoff(1)

@@ -93,7 +93,9 @@ def test_site_page_shows_details_and_qr(client, login, site_factory):
     client.post("/logout", data={"csrf_token": csrf_from(html)})
     login("inspector")
     html = client.get(f"/sites/{s.id}").get_data(as_text=True)
-    assert "한빛고객센터" in html and 'href="tel:02-2670-0001"' in html
+    # the officer masked (issue 13): inspectors get the number in full on the phone-monitoring form, logged there
+    assert "한빛고객센터" in html and "김*역" in html and "02-****-0001" in html
+    assert "김방역" not in html and "02-2670-0001" not in html
     # inspectors see no edit controls, and never the code: it is what proves they stood at the site
     assert f"/sites/{s.id}/edit" not in html and "rotate-qr" not in html
     assert s.qr_token not in html and sites.short_code(s) not in html

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from conftest import app_context, csrf_from
-from tests.test_inspections import PASSWORD
+from tests.test_inspections import PASSWORD, form_fields
 from tracker import clock
 from tracker.extensions import db as _db
 from tracker.models import Inspection
@@ -188,8 +188,7 @@ def test_the_form_posts_the_signature(app, client, login, tpl, site_factory):
     site = site_factory()
     page = client.get(f"/inspect/sites/{site.id}?mode=onsite").get_data(as_text=True)
     assert 'name="signature"' in page and "/js/signature" in page
-    form = {"csrf_token": csrf_from(page), "client_uuid": str(uuid.uuid4()), "mode": "onsite",
-            "signature": signature_url()}
+    form = {**form_fields(page), "csrf_token": csrf_from(page), "mode": "onsite", "signature": signature_url()}
     form.update({f"a-{i.key}": "yes" for i in tpl.items if i.applies_to("onsite")})
     resp = client.post(f"/inspect/sites/{site.id}", data=form)
     assert resp.status_code == 303

@@ -366,7 +366,7 @@ def test_page_api_and_xlsx_agree(app, history, client, login, dong):
                 assert fig[(group, key, name)] == row[name], (group, key, name)
 
     # the inspections export: one row per inspection; grouped by hand it gives the summary's figures
-    rows = xlsx_rows(client.get(f"/dashboard/export/inspections.xlsx?{q}").data)
+    rows = xlsx_rows(client.get(f"/dashboard/export/inspections.xlsx?{q}&reason=보고").data)
     assert len(rows) == api["inspections"]
     total = tally(rows, None)[""]
     for name in ("inspections", "compliant", "yes", "no", "na", "compliance_rate"):

@@ -7,8 +7,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 
-from . import assets, config, edge
+from . import assets, config, edge, logmask
 from .extensions import babel, compress, csrf, db, login_manager, migrate
+from .jsonio import JSONProvider
 from .models import LEADS
 from .models import ROLES as ALL
 
@@ -30,7 +31,8 @@ NAV_LINKS = [
 def _same_page(**changes) -> str:
     """This page's URL with some query arguments changed (the language link keeps filters, mode and page)."""
     from flask import request, url_for
-    args = request.args.to_dict(flat=False)
+    # A query argument named like one of the path's (?site_id= on /sites/<site_id>) is not the page's: drop it.
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in (request.view_args or {})}
     args.update({k: [v] for k, v in changes.items()})
     if request.endpoint is None:
         from urllib.parse import urlencode
@@ -38,16 +40,20 @@ def _same_page(**changes) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+class _Flask(Flask):
+    json_provider_class = JSONProvider
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints and CLI."""
     instance = os.environ.get("TRACKER_INSTANCE_PATH", str(ROOT / "instance"))
-    app = Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
-                static_folder=str(assets.BUILD / "static"))
+    app = _Flask(__name__, instance_path=instance, template_folder=str(ROOT / "templates"),
+                 static_folder=str(assets.BUILD / "static"))
     app.config.update(config.load(app.instance_path))
     app.config.update(overrides or {})
-    app.json.sort_keys = False  # JSON keeps the report's order (bands, dongs), not alphabetical order
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     edge.register(app)  # first, so that its after_request hook runs after every other one
+    logmask.install()  # the request log shows /s/<code> as /s/***
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)
@@ -145,11 +151,27 @@ def register_static(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api
-    from .web import admin, dashboard, health, inspect, mail_preview, outbox, pwa, replies, schedule, sites
+    from .web import (
+        account,
+        admin,
+        consent,
+        dashboard,
+        health,
+        inspect,
+        mail_preview,
+        outbox,
+        privacy,
+        pwa,
+        reminders,
+        replies,
+        schedule,
+        sites,
+    )
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp, replies.bp):
+               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp, reminders.bp,
+               replies.bp):
         app.register_blueprint(bp)
     api.register(app)
 
@@ -159,6 +181,8 @@ def register_hooks(app: Flask) -> None:
     errors.register(app)
 
     app.before_request(_remember_language)
+    from .web.account import gate
+    app.before_request(gate)  # a reset password or a required TOTP comes before any other page
 
     @app.after_request
     def security_headers(resp):

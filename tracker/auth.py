@@ -2,21 +2,63 @@
 import hashlib
 from functools import wraps
 
-from flask import abort, g, jsonify
-from flask_login import current_user
+from flask import abort, flash, g, jsonify, session
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
 from sqlalchemy import bindparam, select
 
+from . import clock, edge
 from .extensions import db, login_manager
 from .models import ROLES, ApiToken, User
+from .services import sessions
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = None
+# The cookie's key of the server-side session (services/sessions.py). Flask-Login's own "_user_id" alone opens
+# nothing: a remember-me cookie (never set by this app) or an old cookie without this key is anonymous.
+SESSION_KEY = "sid"
 
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    user = db.session.get(User, int(user_id))
-    return user if user and user.active else None
+    """The user of a live server-side session; an unknown, ended or idle one is anonymous."""
+    try:
+        found = sessions.find(session.get(SESSION_KEY), int(user_id))
+    except (TypeError, ValueError):
+        return None
+    if found is None:
+        return None
+    sess, user = found
+    now = clock.now()
+    if sessions.is_idle(sess, user.role, now):
+        # Written through the edge (this may be a GET); the next page, the login page, says why.
+        edge.keep(sessions.end, sess.id, "idle")
+        forget_login()
+        flash(_("오래 사용하지 않아 로그인이 끝났습니다. 다시 로그인하세요. 작성 중인 점검은 이 기기에 남아 "
+                "있습니다."), "warn")
+        return None
+    if sessions.needs_touch(sess, now):
+        edge.keep(sessions.touch, sess.id)
+    g.user_session_id = sess.id
+    return user
+
+
+def forget_login(keep: tuple[str, ...] = ("lang",)) -> None:
+    """Empty the cookie session, keeping only the language (and what `keep` names): the old CSRF token goes with
+    it, so a page or a copy from before no longer posts."""
+    kept = {k: session[k] for k in keep if k in session}
+    session.clear()
+    session.update(kept)
+
+
+def start_login(user: User, user_agent: str | None, ip: str | None) -> None:
+    """Log the user in on this browser with a new server-side session and a fresh cookie session. A site code
+    scanned on the way to the login (web/inspect.py keeps it as "scan_code", out of the URL) waits for this user."""
+    forget_login(keep=("lang", "scan_code"))
+    key, row = sessions.start(user, user_agent, ip)
+    login_user(user)
+    session[SESSION_KEY] = key
+    g.user_session_id = row.id
 
 
 def token_hash(token: str) -> str:

@@ -133,19 +133,29 @@ def dev(host, port):
         run_simple(host, port, app, use_reloader=False, threaded=True)
     finally:
         if scheduler:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler():
-    """Run the scheduled jobs in the foreground (its own process in production)."""
+    """Run the scheduler in the foreground: it leads and runs the jobs, or follows until the leader stops."""
     import logging
 
     from . import console, jobs
     app = current_app._get_current_object()
     console.configure_logging(app, logging.INFO)
     jobs.run_forever(app)
+
+
+@click.command("scheduler-status")
+@with_appcontext
+def scheduler_status():
+    """Print, as JSON, which scheduler process leads, each job's last and next run, and the followers seen."""
+    import json
+
+    from .services import scheduler_status as status
+    click.echo(json.dumps(status.status(), indent=2, ensure_ascii=False))
 
 
 def _week_or_fail(week: str, example: str) -> str:
@@ -271,8 +281,55 @@ def rebuild_summary():
     click.echo(f"summary rebuilt: {rows} rows")
 
 
-COMMANDS = (create_user, create_token, import_sites, seed_demo, dev, scheduler, schedule_week, mark_overdue,
-            record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary)
+@click.command("storage-check")
+@with_appcontext
+def storage_check():
+    """Write, read back and delete a probe object in the photo store, and say whether it worked."""
+    import time
+
+    from . import storage
+    try:
+        store = storage.current()
+        started = time.monotonic()
+        storage.check(store)
+    except (storage.StorageUnavailable, ValueError) as exc:
+        _fail(f"storage check FAILED: {exc}")
+    click.echo(f"storage check OK: {store.url} (write, read, delete in {(time.monotonic() - started) * 1000:.0f} ms)")
+
+
+@click.command("storage-copy")
+@click.option("--to", "to", required=True, help="the store to fill, e.g. s3://bucket/prefix")
+@click.option("--from", "source", help="the store to copy (default: the configured one, TRACKER_STORAGE_URL or "
+                                       "TRACKER_UPLOAD_DIR)")
+@with_appcontext
+def storage_copy(to, source):
+    """Copy every photo to another store, skipping those already there at the same size (so it can be resumed)."""
+    from . import storage
+    endpoint = current_app.config.get("TRACKER_S3_ENDPOINT_URL")
+    try:
+        src = storage.from_url(source, endpoint) if source else storage.current()
+        dest = storage.from_url(to, endpoint)
+        counts = storage.copy(src, dest)
+    except (storage.StorageUnavailable, ValueError) as exc:
+        _fail(f"storage copy stopped: {exc}; run it again to resume")
+    click.echo(f"{src.url} -> {dest.url}: {counts['copied']} copied, {counts['skipped']} already there")
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@with_appcontext
+def purge(dry_run):
+    """Remove the personal data past its retention period, and report how much of each kind."""
+    from . import jobs
+    from .services import retention
+    report = jobs.purge_expired_data(dry_run=dry_run)  # commits, then deletes the photo files
+    for line in retention.describe(report):
+        click.echo(line)
+
+
+COMMANDS = (create_user, create_token, import_sites, seed_demo, dev, scheduler, scheduler_status, schedule_week,
+            mark_overdue, record_incident, backup, send_weekly_summary, refresh_bands, rebuild_summary, storage_check,
+            storage_copy, purge)
 
 
 def register(app: Flask) -> None:

@@ -51,6 +51,32 @@ def _recipients() -> list[str]:
     return out
 
 
+def _hhmm(name: str, default: str) -> str:
+    """A local time of day, HH:MM, from TRACKER_<name>; a clear error at start instead of a job failing hourly."""
+    raw = _env(name, default).strip()
+    h, sep, m = raw.partition(":")
+    if not (sep and h.isdigit() and m.isdigit() and len(m) == 2 and int(h) < 24 and int(m) < 60):
+        raise ValueError(f"TRACKER_{name} must be a time of day as HH:MM, for example {default}; got {raw!r}")
+    return f"{int(h):02d}:{m}"
+
+
+def _storage_url() -> str | None:
+    """TRACKER_STORAGE_URL, checked at start: a typo stops the app with its name, not the first photo's submit."""
+    url = (_env("STORAGE_URL") or "").strip()
+    if url and not (url.startswith("file:///") or (url.startswith("s3://") and len(url) > len("s3://"))):
+        raise ValueError(f"TRACKER_STORAGE_URL must be file:///absolute/folder or s3://bucket/prefix; got {url!r}")
+    return url or None
+
+
+def _totp_roles() -> list[str]:
+    """TRACKER_TOTP_REQUIRED: the roles that must log in with a TOTP code too, comma-separated (none by default)."""
+    roles = [r.strip().lower() for r in (_env("TOTP_REQUIRED") or "").split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ("admin", "lead", "inspector")]
+    if unknown:
+        raise ValueError(f"TRACKER_TOTP_REQUIRED names admin, lead or inspector, comma-separated; got {unknown}")
+    return roles
+
+
 def _secret_key(instance_path):
     """Use TRACKER_SECRET_KEY; otherwise keep a random key in instance/ so sessions survive restarts."""
     key = _env("SECRET_KEY")
@@ -87,20 +113,34 @@ def load(instance_path):
         "TRACKER_BASE_URL": base_url,
         "TRACKER_PROXIES": int(_env("PROXIES", "0")),
         "TRACKER_UPLOAD_DIR": _env("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Where photos are kept (tracker/storage.py): unset, the folder TRACKER_UPLOAD_DIR.
+        "TRACKER_STORAGE_URL": _storage_url(),
+        "TRACKER_S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL") or None,
         # The whole request may be larger than one photo may be, so that an oversized photo reaches the photo
         # check and is refused by name, with the form's answers kept, instead of failing the whole post.
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "40")) * 1024 * 1024,
         "TRACKER_PHOTO_MAX_MB": int(_env("PHOTO_MAX_MB", "10")),
         "TRACKER_PHOTO_MAX_PX": int(_env("PHOTO_MAX_PX", "1600")),
+        # Refused from the header, before decoding: a small file can claim a huge picture (issue 14).
+        "TRACKER_PHOTO_MAX_MP": int(_env("PHOTO_MAX_MP", "24")),
+        "TRACKER_PHOTOS_PER_ITEM": int(_env("PHOTOS_PER_ITEM", "3")),
+        # All of one form's photos together, so that one request's decoding stays within a few seconds.
+        "TRACKER_PHOTOS_FORM_MP": int(_env("PHOTOS_FORM_MP", "100")),
         # Weekly monitoring is due by this ISO weekday (1=Mon) and time.
         "TRACKER_DUE_WEEKDAY": int(_env("DUE_WEEKDAY", "5")),
         "TRACKER_DUE_TIME": _env("DUE_TIME", "18:00"),
+        # The inspectors' reminder goes at this local time on the day before the due weekday.
+        "TRACKER_REMINDER_TIME": _hhmm("REMINDER_TIME", "09:00"),
         "TRACKER_ACTION_DAYS": int(_env("ACTION_DAYS", "7")),
         "TRACKER_ACTION_DAYS_CRITICAL": int(_env("ACTION_DAYS_CRITICAL", "3")),
         "TRACKER_INCIDENT_DAYS": int(_env("INCIDENT_DAYS", "14")),
         # Head counts above which a site earns risk points as medium or large (the 2020 report's 100 and 300).
         "TRACKER_RISK_MEDIUM_HEADCOUNT": int(_env("RISK_MEDIUM_HEADCOUNT", "100")),
         "TRACKER_RISK_LARGE_HEADCOUNT": int(_env("RISK_LARGE_HEADCOUNT", "300")),
+        # Seconds between a scheduler's rounds: a follower tries for the lock, the leader checks its connection and
+        # writes its heartbeat. A dead leader's place is taken within about this long (plus 25 s if its machine
+        # vanished without closing its connection: see leadership.py).
+        "TRACKER_SCHEDULER_INTERVAL": float(_env("SCHEDULER_INTERVAL", "5")),
         "TRACKER_SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "TRACKER_SMTP_PORT": int(_env("SMTP_PORT", "25")),
         "TRACKER_SMTP_USER": _env("SMTP_USER"),
@@ -117,11 +157,27 @@ def load(instance_path):
         "TRACKER_SITE_REPLIES_PER_HOUR": int(_env("SITE_REPLIES_PER_HOUR", "10")),
         # Whom a site's officer calls when a link no longer works (printed on that page and in the notice).
         "TRACKER_OFFICE_PHONE": _env("OFFICE_PHONE", ""),
+        # Retention (services/retention.py), in days; 0 keeps that kind for good. TRACKER_ACCESS_LOG_DAYS (730) is
+        # read there too.
+        "TRACKER_LOCATION_RETENTION_DAYS": int(_env("LOCATION_RETENTION_DAYS", "90")),
+        "TRACKER_CLOSED_SITE_CONTACT_DAYS": int(_env("CLOSED_SITE_CONTACT_DAYS", "365")),
+        "TRACKER_PHOTO_RETENTION_DAYS": int(_env("PHOTO_RETENTION_DAYS", "365")),
+        "TRACKER_MAIL_BODY_RETENTION_DAYS": int(_env("MAIL_BODY_RETENTION_DAYS", "90")),
+        # Whom the privacy page names for questions about personal data (the district's own officer and contact).
+        "TRACKER_PRIVACY_OFFICER": _env("PRIVACY_OFFICER", ""),
+        "TRACKER_PRIVACY_CONTACT": _env("PRIVACY_CONTACT", ""),
         "TRACKER_LOGIN_FREE_FAILURES": int(_env("LOGIN_FREE_FAILURES", "5")),
         # Failures from one address, whatever the e-mails tried, before it is slowed down too.
         "TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS": int(_env("LOGIN_FREE_FAILURES_PER_ADDRESS", "20")),
+        # A login ends after this many minutes without a request: leads and admins at a desk, inspectors on the road.
+        "TRACKER_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
+        "TRACKER_IDLE_TIMEOUT_MINUTES_INSPECTOR": int(_env("IDLE_TIMEOUT_MINUTES_INSPECTOR", "240")),
+        "TRACKER_TOTP_REQUIRED": _totp_roles(),
         # werkzeug's method string; only the test suite changes it, for a cheap hash (a login costs 0.2 s of scrypt).
         "TRACKER_PASSWORD_HASH": "scrypt",
+        # Access records of personal data are kept at least this long (the 안전성 확보조치 기준 asks for 2 years);
+        # the retention purge removes older ones.
+        "TRACKER_ACCESS_LOG_DAYS": int(_env("ACCESS_LOG_DAYS", "730")),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -43,7 +43,10 @@ def _mail_line(app: Flask) -> str:
                 "until TRACKER_SMTP_HOST and TRACKER_SMTP_PORT name a server.")
 
 
-def _scheduler_line(done: dict) -> str:
+def _scheduler_line(done: dict | None) -> str:
+    if done is None:
+        return ("Scheduler: waiting; another scheduler process holds the lock and runs the jobs. This one takes over "
+                "if it stops.")
     if not done:
         return "Scheduler: off (TRACKER_NO_SCHEDULER)."
     failed = [name for name, result in done.items() if result is None]

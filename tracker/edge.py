@@ -4,7 +4,8 @@ As in Indico's RH.process, views, API handlers and the services they call only f
 decides. A request is committed when it may change data (not GET, HEAD or OPTIONS), its handler finished and
 answered below 400, and it was not undone. Anything else, an exception included, is rolled back. Bookkeeping that
 must outlive a refusal (a failed login's throttle counter) goes through keep(): the edge writes it after the outcome
-and commits it on its own.
+and commits it on its own. An append-only record of what a request showed (the access log of personal data) goes
+through record(): the edge writes it unless the request failed (500 and up), and commits it even on a GET.
 """
 from flask import Flask, Response, g, request
 
@@ -30,8 +31,18 @@ def keep(write, *args) -> None:
     g.setdefault("edge_kept", []).append((write, args))
 
 
+def record(write, *args) -> None:
+    """Have the edge call write(*args) once the request has answered, and commit it, a GET included: the record of
+    what the answer showed (a form given back with 422 still shows it). A failed request (500 and up) showed nothing
+    and writes nothing. The arguments should be plain values (ids, strings): a GET's own work is rolled back first."""
+    g.setdefault("edge_records", []).append((write, args))
+
+
 def _finish(response: Response) -> Response:
     kept = g.pop("edge_kept", [])
+    records = g.pop("edge_records", [])
+    if response.status_code < 500:
+        kept += records
     undone = g.pop("edge_undone", False)
     commit = request.method not in SAFE_METHODS and response.status_code < 400 and not undone
     try:
@@ -51,6 +62,7 @@ def _finish(response: Response) -> Response:
 def _discard(exc: BaseException | None) -> None:
     # An exception that reached no after_request hook (TESTING re-raises it) must still leave nothing behind.
     g.pop("edge_kept", None)
+    g.pop("edge_records", None)
     g.pop("edge_undone", None)
     if exc is not None:
         db.session.rollback()

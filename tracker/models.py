@@ -15,7 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    false,
     select,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -65,6 +68,18 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # Set when an admin resets the password: every page sends the user to choose their own first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # TOTP (two-factor login): the shared secret once enrolment is confirmed, and the last time step used, so that a
+    # code seen over a shoulder cannot be used a second time.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+    # Reminders to the office (services/reminders.py), each switched off on 내 정보: the inspector's message the
+    # day before the weekly due day, and the lead's digest after the due time. On unless the person says no.
+    mail_task_reminder: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    mail_lead_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (CheckConstraint("role in ('admin','lead','inspector')", name="role"),)
 
@@ -80,6 +95,45 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A login on one browser. The cookie holds a random key; only its SHA-256 is kept, so a copy of this table
+    opens no session. Logging out, idling too long, a password change or deactivation set ended_at."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, password, deactivated, ended
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for a TOTP code when the phone is lost; only its SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RoleChange(db.Model):
+    """A grant or removal of a role (a deactivation removes it too), kept 3 years as the 안전성 확보조치 기준 asks."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    change: Mapped[str] = mapped_column(String(10))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    by: Mapped[User | None] = relationship(foreign_keys=[by_id])
+
+    __table_args__ = (CheckConstraint("change in ('grant','remove')", name="change"),)
 
 
 class LoginThrottle(db.Model):
@@ -192,7 +246,10 @@ class Inspection(db.Model):
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Proof of presence: the server's time of a scan record bound to this inspector and site, used once.
     qr_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A weaker proof: the site's code scanned with no signal, at the phone's time (which the server cannot check).
+    offline_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -218,6 +275,16 @@ class Inspection(db.Model):
         # Covers "distinct sites inspected on site in a period" (dashboard, council report) without heap reads.
         Index("ix_inspection_mode_week_site", "mode", "week", "site_id"),
     )
+
+
+class UsedScan(db.Model):
+    """A scan record that has proved presence for an inspection: each proves it for one only."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
 
 
 class Answer(db.Model):
@@ -392,3 +459,86 @@ class SummaryWeek(db.Model):
     yes: Mapped[int] = mapped_column(Integer, default=0)
     no: Mapped[int] = mapped_column(Integer, default=0)
     na: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ACCESS_ACTIONS = ("view", "export", "download")
+
+
+class AccessLog(db.Model):
+    """One look at personal data (개인정보 접속기록): who, from where, what was done, and whose data. Append-only:
+    the app never updates or deletes a row, except the retention purge (services/retention.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, index=True)
+    # The e-mail is copied: the record must still say who it was if the account changes or goes.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    user_email: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[dict] = mapped_column(JSON)  # {"site": 3} or {"export": "register", "filters": {…}, "rows": 12}
+    reason: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (
+        CheckConstraint("action in ('view','export','download')", name="action"),
+        Index("ix_access_log_user_at", "user_id", "at"),
+    )
+
+
+class AccessReview(db.Model):
+    """A month of access records marked as reviewed (점검 완료): who reviewed it, and when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # "2020-03", in the district's zone
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    reviewed_by: Mapped[User | None] = relationship()
+
+
+@event.listens_for(AccessLog, "before_update")
+@event.listens_for(AccessLog, "before_delete")
+def _access_log_is_append_only(_mapper, _conn, _target):
+    # A record that could be changed proves nothing; the purge deletes with one statement, past this hook.
+    raise PermissionError("access records are never edited or deleted one by one")
+
+
+class LocationConsent(db.Model):
+    """One answer of a user to "may this app record your position at on-site checks?" (위치정보법).
+
+    A row per answer, kept as history: `given` True is a consent, False a refusal (또는 "나중에"). Withdrawing a
+    consent stamps its row's `withdrawn_at`; giving it again adds a new row. The user's state is their latest row.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_location_consent_user", "user_id", "id"),)
+
+
+class SchedulerProcess(db.Model):
+    """A `flask scheduler` process as it last reported itself: the leader, or a follower waiting for the lock.
+
+    Each process writes its own row; the leader also clears `leading` on every other row, so that one row leads.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    leading: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)  # leading or following since
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)  # the leader's heartbeat
+
+    __table_args__ = (UniqueConstraint("host", "pid"),)
+
+
+class SchedulerJob(db.Model):
+    """Each scheduled job's last run and result, and its next run, as the leading scheduler last saw them."""
+
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_result: Mapped[str] = mapped_column(Text, default="")
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,13 +2,14 @@
 the reader's language. Shape only (types, formats, ranges, lengths); rules that need the database stay in services.
 """
 from collections.abc import Mapping
+from datetime import timezone
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from . import clock, district
-from .models import ANSWER_VALUES, MODES
+from .models import ACCESS_ACTIONS, ANSWER_VALUES, MODES
 
 NOTE_MAX = 2000
 CONTACT_MAX = 100
@@ -72,7 +73,12 @@ class LocalDateTime(_Translated, fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         dt = super()._deserialize(_trimmed(value), attr, data, **kwargs)
-        return dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=clock.zone())
+        try:
+            dt.astimezone(timezone.utc)  # what the database stores: 0001-01-01T00:00+14:00 has no UTC time
+        except OverflowError:
+            raise self.make_error("invalid", input=value) from None
+        return dt
 
 
 class Week(String):
@@ -205,7 +211,8 @@ class Submission(Input):
     """An inspection as a phone sends it: the API's JSON body, or the inspection page's form."""
 
     site_id = Integer(validate=between(1, 2**31 - 1), metadata={"description": "the site, or qr_token"})
-    qr_token = String(metadata={"description": "the code printed on the site's QR (proves presence on site)"})
+    qr_token = String(metadata={"description": "the code printed on the site's QR, naming the site (it proves no "
+                                               "presence: scan /s/<code> for a scan_token)"})
     mode = String(required=True, validate=one_of(MODES, _MODE), error_messages={"required": _MODE})
     client_uuid = UUID(required=True, error_messages={"invalid_uuid": _l("client_uuid가 UUID 형식이 아닙니다")},
                        metadata={"description": "made by the phone when it opens the form; a "
@@ -217,8 +224,17 @@ class Submission(Input):
     called_at = LocalDateTime()
     lat = Float(validate=between(-90, 90, _PLACE_RANGE), error_messages=_PLACE)
     lng = Float(validate=between(-180, 180, _PLACE_RANGE), error_messages=_PLACE)
+    location_consent = String(validate=one_of(("given", "refused")), metadata={
+        "description": "the user's answer to recording their position, when given on a phone offline; it counts "
+                       "only if the server holds no answer of theirs yet. lat/lng are dropped without a consent"})
     note = String(load_default="", validate=at_most(NOTE_MAX, _l("전체 메모는 {max}자를 넘을 수 없습니다")))
-    scan_token = String(metadata={"description": "the signed scan record the QR page put into the form"})
+    scan_token = String(metadata={"description": "the signed scan record that /s/<code> made for this user: proof "
+                                                 "of presence for one inspection"})
+    form_token = String(metadata={"description": "the signed owner of the form (inspector and client_uuid) that the "
+                                                 "page put into it; a submission in another user's name is a 409"})
+    offline_qr_token = String(validate=at_most(100), metadata={
+        "description": "the site's code as the phone read it with no signal (a weaker, offline proof)"})
+    offline_scanned_at = LocalDateTime(metadata={"description": "the phone's time of that offline scan"})
 
 
 SUBMISSION = Submission()
@@ -246,3 +262,26 @@ def load(schema: Schema, raw) -> tuple[dict, dict[str, str]]:
     except ValidationError as exc:
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         return valid, flat(exc.messages)
+
+
+# --- the access log of personal data (issue 13) --------------------------------------------------------------
+
+class Day(_Translated, fields.Date):
+    """A calendar day in the district, YYYY-MM-DD."""
+
+    default_error_messages = {"invalid": _l("날짜 '{input}'을(를) 읽을 수 없습니다 (예: 2020-03-12)")}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(_trimmed(value), attr, data, **kwargs)
+        if day.year not in clock.INPUT_YEARS:  # a day after it must stay on the calendar
+            raise self.make_error("invalid", input=value)
+        return day
+
+
+class AccessLogFilter(Input):
+    """The access log's filters, on the admin page and in the API: an account, a period of days, an action."""
+
+    user = String(validate=at_most(200), metadata={"description": "an account's id or e-mail"})
+    first = Day(data_key="from", metadata={"description": "first day (district time), inclusive"})
+    last = Day(data_key="to", metadata={"description": "last day (district time), inclusive"})
+    action = String(validate=one_of(ACCESS_ACTIONS))

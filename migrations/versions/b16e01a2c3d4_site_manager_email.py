@@ -1,7 +1,7 @@
 """the site's prevention officer's e-mail (issue 16)
 
 Revision ID: b16e01a2c3d4
-Revises: 0a84b74c6ab1
+Revises: b5e2c9a41d07
 Create Date: 2026-12-06 07:15:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b16e01a2c3d4'
-down_revision = '0a84b74c6ab1'
+down_revision = 'b5e2c9a41d07'
 branch_labels = None
 depends_on = None
 

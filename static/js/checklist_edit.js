@@ -19,6 +19,12 @@
         if (v) el.setAttribute(a, v.replace(/^items-\d+-/, "items-" + n + "-"));
       });
       if (el.type === "text" || el.type === "hidden") el.value = "";
+      // The copied row's errors stay behind (their paragraphs are gone): so does the copy's link to them.
+      if (el.hasAttribute("aria-invalid")) {
+        el.removeAttribute("aria-invalid");
+        var d = (el.getAttribute("aria-describedby") || "").split(" ").filter(function (x) { return !/-error$/.test(x); });
+        if (d.length && d[0]) el.setAttribute("aria-describedby", d.join(" ")); else el.removeAttribute("aria-describedby");
+      }
       // A new row gets a new key: only existing items' keys are fixed.
       if (el.readOnly) { el.readOnly = false; el.removeAttribute("aria-describedby"); el.setAttribute("pattern", "[a-z][a-z0-9_]*"); }
       if (el.type === "checkbox") el.checked = el.name.slice(-7) === "-onsite" || el.name.slice(-6) === "-phone";

@@ -10,7 +10,10 @@
   var csrfUrl = host.getAttribute("data-csrf-url");
   var loginPath = host.getAttribute("data-login-url");
   var me = host.getAttribute("data-user");  // a queued inspection is sent only under the login that made it
-  function mine(e) { return !e.owner || e.owner === me; }
+  var tokenUrl = host.getAttribute("data-form-token-url");
+  // Another inspector's inspection stays on the phone, sealed: this login never sends it (nor one the server
+  // already refused as another inspector's), and it goes out when its own inspector logs in again.
+  function mine(e) { return (!e.owner || e.owner === me) && e.refusedFor !== me; }
 
   // --- small helpers ------------------------------------------------------------------------------
   function uuid4() {
@@ -78,8 +81,10 @@
   //   login   - the login expired: keep it, and send it once the user has logged in again;
   //   later   - the server or a proxy on the way failed (5xx, 502/504 on a weak signal, no answer): keep it, retry;
   //   refused - the server said no (422, 409, 413, ...): keep it, show the reason, do not retry as it is.
+  //   sealed  - the server says another inspector wrote it (409 on form_token): keep it for them, unsent.
   function verdict(r, body) {
     if (r.status === 401 || isLogin(r)) return "login";
+    if (r.status === 409 && body && body.errors && body.errors.form_token) return "sealed";
     if (body && body.url && (r.status === 200 || r.status === 201)) return "ok";
     if (r.status >= 500 || r.status === 408 || r.status === 429 || r.status < 400) return "later";
     return "refused";
@@ -92,9 +97,23 @@
     return why || res.body.message || "HTTP " + res.status;
   }
 
+  // The form's signed owner: an entry made on a kept form under a key of the phone's own has none yet; the server
+  // signs one for this login (only this login's entries are ever sent, see mine()).
+  function ownerToken(entry) {
+    var f = entry.fields.filter(function (x) { return x[0] === "form_token"; })[0];
+    if (f && f[1]) return Promise.resolve();
+    return fetch(tokenUrl + "?client_uuid=" + encodeURIComponent(entry.uuid),
+                 { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 401 || isLogin(r)) { var e = new Error("login"); e.login = true; throw e; }
+        if (!r.ok) throw new Error("form-token " + r.status);
+        return r.json();
+      }).then(function (j) { if (f) f[1] = j.form_token; else entry.fields.push(["form_token", j.form_token]); });
+  }
+
   // Send one stored submission; always resolves {kind, status, body} (see verdict), never rejects.
   function send(entry, retried) {
-    return freshToken().then(function (token) {
+    return ownerToken(entry).then(freshToken).then(function (token) {
       var fd = new FormData();
       entry.fields.forEach(function (f) { fd.append(f[0], f[0] === "csrf_token" ? token : f[1]); });
       entry.files.forEach(function (f) { fd.append(f[0], f[1], f[2]); });
@@ -135,6 +154,7 @@
             }
             if (res.kind === "login") { login = true; return; }
             if (res.kind === "later") { later = true; return; }
+            if (res.kind === "sealed") { e.refusedFor = me; return queue.put(e); }
             e.error = reason(res);
             e.errorFields = Object.keys(res.body.errors || {});
             return queue.put(e);
@@ -159,7 +179,7 @@
     if (!queueNote || !window.indexedDB) return;
     queue.all().then(function (entries) {
       // Refused entries are never retried; say so, with the server's reason, instead of promising to send them.
-      var others = entries.filter(function (e) { return !mine(e); }).length;
+      var others = entries.filter(function (e) { return !mine(e); }).length;  // sealed: another inspector's
       entries = entries.filter(mine);
       var refused = entries.filter(function (e) { return e.error; });
       var waiting = entries.length - refused.length;
@@ -250,7 +270,10 @@
   var pointer = "tracker:cur:" + site + ":" + mode;
   var photos = {};  // input name -> shrunk Blob
   var busy = false;
-  var DRAFT_FIELD = /^(a-|n-|contact_name$|called_at$|note$)/;
+  // The hidden fields kept too: the form's owner for this key, and a code scanned with no signal (and when).
+  var KEPT_HIDDEN = /^(form_token|offline_qr_token|offline_scanned_at)$/;
+  var DRAFT_FIELD = /^(a-|n-|contact_name$|called_at$|note$|form_token$|offline_qr_token$|offline_scanned_at$)/;
+  var tokenField = form.elements.form_token;
 
   function draftKey() { return "tracker:draft:" + site + ":" + uuidField.value; }
 
@@ -282,7 +305,10 @@
     }
     lsSet(pointer, uuidField.value);
     var draft = lsGet(draftKey(), null);
+    // The page's token signs the page's own key: under another key, only the draft's token (if any) fits.
+    if (tokenField && uuidField.value !== uuidField.defaultValue) tokenField.value = (draft && draft.form_token) || "";
     if (draft && fill(draft)) say(msg("restored"), "info");
+    fetchOwnerToken();
     if (!window.indexedDB) return Promise.resolve(!!draft);
     return store(DRAFTS, "readonly", function (s) { return s.get(uuidField.value); }).then(function (d) {
       Object.keys((d && d.photos) || {}).forEach(function (name) { showPhoto(name, d.photos[name], true); });
@@ -302,20 +328,35 @@
       unmarkSent(uuidField.value);
       var draft = {};
       e.fields.forEach(function (f) { if (DRAFT_FIELD.test(f[0]) && f[1]) draft[f[0]] = f[1]; });
+      if (tokenField) tokenField.value = stale ? "" : (draft.form_token || "");
+      if (stale) delete draft.form_token;
       if (mode === "phone" && e.calledAtSet) delete draft.called_at;  // filled in at submit, not by the user
       fill(draft);
       save();
       e.files.forEach(function (f) { if (f[1] instanceof Blob) { showPhoto(f[0], f[1], true); keepPhoto(f[0], f[1]); } });
       updateProgress();
       say(msg("reopened").replace("{why}", e.error), "error");
+      fetchOwnerToken();
       if (stale) return queue.del(e.uuid);
     });
+  }
+
+  // A key the phone made itself gets its signed owner from the server when there is a signal (else at send).
+  function fetchOwnerToken() {
+    if (!tokenField || tokenField.value || !navigator.onLine || !tokenUrl) return;
+    var id = uuidField.value;
+    fetch(tokenUrl + "?client_uuid=" + encodeURIComponent(id), { credentials: "same-origin",
+                                                                  headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok || isLogin(r)) throw new Error("form-token " + r.status); return r.json(); })
+      .then(function (j) { if (uuidField.value === id && !tokenField.value) { tokenField.value = j.form_token; save(); } })
+      .catch(function () { /* sent with the entry instead */ });
   }
 
   function save() {
     var data = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.type === "file" || el.type === "hidden" || el.name === "csrf_token") return;
+      if (!el.name || el.type === "file" || el.name === "csrf_token") return;
+      if (el.type === "hidden" && !KEPT_HIDDEN.test(el.name)) return;
       if (el.type === "radio") { if (el.checked) data[el.name] = el.value; return; }
       if (el.value) data[el.name] = el.value;
     });
@@ -399,7 +440,7 @@
     }
     if (t.type === "radio") {
       var fs = t.closest("fieldset");
-      fs.classList.remove("has-error");
+      markItem(fs, null);
       if (t.value === "no") { var d = fs.querySelector("details"); if (d) d.open = true; }
     }
     save(); updateProgress();
@@ -453,6 +494,18 @@
     form.elements.scan_token.value = scan;
     document.getElementById("scan-ok").hidden = false;
   }
+  // A code scanned with no signal: the service worker opened this kept form with the code and the phone's time
+  // after "#". Both go into the draft; the server checks the code at submit and keeps it as a weaker proof.
+  var offline = new URLSearchParams(location.hash.slice(1));
+  if (offline.get("offline-scan") && form.elements.offline_qr_token) {
+    form.elements.offline_qr_token.value = offline.get("offline-scan");
+    form.elements.offline_scanned_at.value = offline.get("at") || new Date().toISOString();
+    history.replaceState(null, "", location.pathname + location.search);  // not in the history, nor shared
+  }
+  function showOfflineScan() {
+    var code = form.elements.offline_qr_token;
+    if (code && code.value && !form.elements.scan_token.value) document.getElementById("scan-offline").hidden = false;
+  }
 
   function entryFromForm() {
     var now = new Date();
@@ -474,19 +527,35 @@
              siteName: form.getAttribute("data-site-name"), fields: fields, files: files, at: now.toISOString() };
   }
 
+  // An item in error is marked for the eye (has-error) and for a screen reader: its answers are invalid and
+  // described by the error (its own, or the status line's count of unanswered items).
+  function markItem(fs, errorId) {
+    fs.classList.toggle("has-error", !!errorId);
+    fs.querySelectorAll("input[type=radio]").forEach(function (r) {
+      if (errorId) { r.setAttribute("aria-invalid", "true"); r.setAttribute("aria-describedby", errorId); }
+      else { r.removeAttribute("aria-invalid"); r.removeAttribute("aria-describedby"); }
+    });
+  }
+  // Focus goes to the first item in error, so that the keyboard and a screen reader start there.
+  function focusItem(fs) {
+    fs.scrollIntoView({ block: "center" });
+    var r = fs.querySelector("input[type=radio]");
+    if (r) r.focus({ preventScroll: true });
+  }
+
   function showErrors(body) {
     var errs = body.errors || {}, first = null;
     form.querySelectorAll("fieldset.q p.error").forEach(function (p) { p.remove(); });
     Object.keys(errs).forEach(function (k) {
-      var fs = document.getElementById("q-" + k.replace(/^(answers|photos)\./, ""));
+      var key = k.replace(/^(answers|photos)\./, ""), fs = document.getElementById("q-" + key);
       if (!fs) return;
-      fs.classList.add("has-error");
       var p = document.createElement("p");
-      p.className = "error"; p.textContent = errs[k];
+      p.className = "error"; p.id = "e-" + key; p.textContent = errs[k];
       fs.querySelector(".yn").after(p);
+      markItem(fs, p.id);
       first = first || fs;
     });
-    (first || statusEl).scrollIntoView({ block: "center" });
+    if (first) focusItem(first); else statusEl.scrollIntoView({ block: "center" });
   }
 
   // Kept on the phone, to be sent by itself: the form is done with, and a new one gets a new key.
@@ -503,9 +572,9 @@
     if (busy) return;  // a double tap sends once (and the server would return the same record anyway)
     var left = unanswered();
     if (left.length) {
-      left.forEach(function (fs) { fs.classList.add("has-error"); });
       say(msg("missing").replace("{n}", left.length), "error");
-      left[0].scrollIntoView({ block: "center" });
+      left.forEach(function (fs) { markItem(fs, statusEl.id); });
+      focusItem(left[0]);
       return;
     }
     busy = true;
@@ -525,6 +594,12 @@
           markSent(entry.uuid); forget();
           return queue.del(entry.uuid).then(function () { location.assign(res.body.url); });
         }
+        if (res.kind === "sealed") {  // this page was another login's: kept for that inspector, never sent as ours
+          entry.refusedFor = me;
+          again();
+          say(res.body.message || "409", "error");
+          return queue.put(entry);
+        }
         if (res.kind !== "refused") { queued(res.kind); return; }
         // Refused: the answers stay in the form and in the draft; the kept copy carries the reason, so that
         // the week list names it if the form is left as it is.
@@ -538,8 +613,22 @@
     }, function () { again(); form.submit(); });  // no IndexedDB (private mode): the plain form post
   });
 
-  if (mode === "onsite" && navigator.geolocation && form.elements.lat) {
+  // --- the position: asked for only with the user's consent (위치정보법) ---------------------------------------
+  // The answer the server knows comes with the page (kept offline with it); an answer given on this phone is kept
+  // in localStorage too, and the newer of the two counts. Until the server has it, it goes with the submission.
+  var panel = document.getElementById("consent");
+  var CONSENT = "tracker:consent:" + me;
+  function when(rec) { return (rec && Date.parse(rec.at)) || 0; }
+  function consentNow() {
+    var page = { state: panel.getAttribute("data-state"), at: panel.getAttribute("data-at") };
+    var local = lsGet(CONSENT, null);
+    if (local && when(local) > when(page)) return local;
+    lsSet(CONSENT, page);
+    return page;
+  }
+  function locate() {
     var line = document.getElementById("gps-line");
+    if (!navigator.geolocation) { line.textContent = line.getAttribute("data-no"); return; }
     line.textContent = line.getAttribute("data-asking");
     navigator.geolocation.getCurrentPosition(function (pos) {
       form.elements.lat.value = pos.coords.latitude.toFixed(6);
@@ -548,12 +637,58 @@
     }, function () { line.textContent = line.getAttribute("data-no"); },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 120000 });
   }
+  function applyConsent(rec) {
+    panel.hidden = rec.state !== "unasked";
+    form.elements.location_consent.value = rec.pending ? rec.state : "";
+    var off = rec.state === "refused" || rec.state === "withdrawn";
+    document.getElementById("consent-change").hidden = !off;
+    if (off) {
+      form.elements.lat.value = form.elements.lng.value = "";
+      var line = document.getElementById("gps-line");
+      line.textContent = line.getAttribute("data-off");
+    }
+    if (rec.state === "given") locate();
+  }
+  function postConsent(rec) {
+    if (!rec.pending || !navigator.onLine) return;
+    freshToken().then(function (token) {
+      var fd = new FormData();
+      fd.append("answer", rec.state); fd.append("csrf_token", token);
+      return fetch(panel.getAttribute("data-url"), { method: "POST", body: fd, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token } });
+    }).then(function (r) {
+      if (!r.ok || isLogin(r)) throw new Error("consent " + r.status);
+      return r.json();
+    }).then(function (saved) {
+      lsSet(CONSENT, saved);  // the server has it now: a submission need not carry it
+      form.elements.location_consent.value = "";
+    }).catch(function () { /* sent with the submission, or on the next page */ });
+  }
+  if (mode === "onsite" && panel && form.elements.lat) {
+    var known = consentNow();
+    applyConsent(known);
+    postConsent(known);
+    window.addEventListener("online", function () { postConsent(lsGet(CONSENT, known)); });
+    panel.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-answer]");
+      if (!b) return;
+      var rec = { state: b.getAttribute("data-answer"), at: new Date().toISOString(), pending: true };
+      lsSet(CONSENT, rec);
+      applyConsent(rec);
+      postConsent(rec);
+    });
+  }
 
   form.classList.add("js");  // the styles that assume this script, such as the camera button's hidden input
   form.noValidate = true;  // our own check marks every unanswered item at once; without JS the browser's does
   var ready = restore().then(function (hadDraft) { return hadDraft || !window.indexedDB ? null : reopenRefused(); })
     .catch(function () {});
   updateProgress();
-  ready.then(function () { updateProgress(); flush(); });
+  ready.then(function () {
+    updateProgress();
+    showOfflineScan();
+    if (offline.get("offline-scan")) save();  // the scanned code is in the draft from the start
+    flush();
+  });
   if (window.performance && performance.mark) performance.mark("insp-ready");  // bench/form_ttu.py reads it
 })();

@@ -110,8 +110,10 @@ function formNav(e) {
   });
 }
 
-// A scanned QR code: the server signs the scan and names the form; the form then comes from the kept copy when
-// there is one. Offline, the code opens the kept form of its site (without a scan proof: the server signs those).
+// A scanned QR code: the server signs a scan record for this user and names the form; the form then comes from the
+// kept copy when there is one. Offline, the code opens the kept form of its site, with the code and the phone's
+// time after "#" (never sent to a server, nor logged): the form keeps them in its draft, and the server records
+// them as a weaker, offline proof (the server signs the real ones).
 function scanNav(e) {
   var key = new URL(e.request.url).pathname;
   return fetch(e.request.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -125,7 +127,11 @@ function scanNav(e) {
       });
     }, function () {
       return caches.match(key, { cacheName: PAGES }).then(function (hit) {
-        return hit ? hit.json().then(function (j) { return Response.redirect(j.form, 303); }) : offlinePage();
+        if (!hit) return offlinePage();
+        var code = decodeURIComponent(key.slice(3)), at = new Date().toISOString();
+        return hit.json().then(function (j) {
+          return Response.redirect(j.form + "#offline-scan=" + encodeURIComponent(code) + "&at=" + encodeURIComponent(at), 303);
+        });
       });
     });
 }

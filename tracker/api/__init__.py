@@ -2,6 +2,7 @@
 
 flask-smorest reads each endpoint's arguments and writes its response with the schemas of api/schemas.py; the
 OpenAPI document at /api/v1/openapi.json is written from the same schemas (api/document.py)."""
+import re
 from http import HTTPStatus
 
 import flask_smorest
@@ -48,32 +49,51 @@ def _authenticate_then_csrf():
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not uses_bearer():
         csrf.protect()
     # PostgreSQL cannot store or even compare text with NUL bytes (psycopg raises, a 500); no real input has them.
-    if _has_nul(list(request.args.items(multi=True))) or (request.is_json and _body_has_nul()):
+    # Nor can any database store an unpaired surrogate (JSON's "\ud800" escape reads as one; UTF-8 cannot encode
+    # it), so both are refused here, before anything reads them.
+    bad = _bad_text(list(request.args.items(multi=True))) or (request.is_json and _body_bad_text())
+    if bad == "nul":
         return jsonify(error="invalid", message=_("입력에 NUL 문자(\\x00)가 있습니다."),
                        errors={"body": "contains a NUL character"}), 422
+    if bad:
+        return jsonify(error="invalid", message=_("입력에 짝이 없는 서로게이트 문자(\\ud800 등)가 있습니다."),
+                       errors={"body": "contains an unpaired surrogate"}), 422
 
 
-def _body_has_nul() -> bool:
-    """Whether the JSON body holds a NUL anywhere. In UTF-8 JSON a NUL can only be written as the escape \\u0000,
-    so a body without that escape (nor any zero byte: UTF-16 and UTF-32 JSON are full of them) needs no walk."""
+def _body_bad_text() -> str | None:
+    """What is wrong with the JSON body's text, if anything. In UTF-8 JSON a NUL or a lone surrogate can only be
+    written as a \\u escape, so a body without one (nor any zero byte: UTF-16 and UTF-32 JSON are full of them)
+    needs no walk."""
     data = request.get_data(cache=True)
-    return (b"\\u0000" in data or b"\x00" in data) and _has_nul(request.get_json(silent=True))
+    return _bad_text(request.get_json(silent=True)) if (b"\\u" in data or b"\x00" in data) else None
 
 
-def _has_nul(value) -> bool:
-    """Whether a string anywhere in a JSON value (or in query pairs) holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
+def _bad_text(value) -> str | None:
+    """'nul' or 'surrogate' when a string anywhere in a JSON value (or in query pairs) holds one; else None. A loop,
+    not recursion: a body nested a few hundred deep parses, and must not then overflow the stack here."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return "nul"
+            if _SURROGATE.search(v):
+                return "surrogate"
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
-    return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+    error = "unavailable" if exc.status == 503 else "invalid"  # 503 (a store is down): the client retries as is
+    return jsonify(error=error, message=exc.message, errors=exc.errors), exc.status
 
 
 @bp.errorhandler(HTTPStatus.UNPROCESSABLE_ENTITY)
@@ -95,4 +115,4 @@ def csrf_token():
     return {"csrf_token": generate_csrf()}
 
 
-from . import inspections, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)
+from . import access_log, inspections, schedule, sites, summary  # noqa: E402,F401  (routes attach to bp)

@@ -7,6 +7,7 @@ from ..auth import api_roles
 from ..extensions import db
 from ..schemas import Submission
 from ..services import ServiceError, checklist, inspections
+from ..web import log_access
 from . import WRITE, bp, refusals
 from .schemas import ChecklistSchema, InspectionArgs, InspectionListSchema, InspectionSchema
 
@@ -24,7 +25,12 @@ def create_inspection():
     The body is read by the same schema as the inspection page's form (tracker.schemas.Submission), inside the
     service, so that its errors and the checklist's are reported together; 409 when the client_uuid is another
     inspector's."""
-    insp, created = inspections.submit(request.get_json(silent=True), by=current_user)
+    body = request.get_json(silent=True)
+    if body is None and request.get_data(cache=True).strip():
+        # Not JSON at all, or nested deeper than any parser follows: say so, rather than "not an object".
+        raise ServiceError(_("요청 본문을 JSON으로 읽을 수 없습니다 (형식이 틀렸거나 너무 깊이 중첩되었습니다)."),
+                           errors={"body": _("JSON으로 읽을 수 없습니다")}, status=400)
+    insp, created = inspections.submit(body, by=current_user)
     return insp, 201 if created else 200
 
 
@@ -39,6 +45,9 @@ def list_inspections(args):
     stmt = inspections.list_stmt(site_id=args.get("site_id") or None, week=args.get("week"), inspector_id=mine,
                                  full=True)
     rows = db.session.scalars(stmt.limit(args["limit"]).offset(args["offset"])).all()
+    placed = [i.id for i in rows if i.lat is not None]
+    if placed:  # the answer holds where inspectors stood
+        log_access("view", {"inspections": placed})
     return {"items": rows, "limit": args["limit"], "offset": args["offset"]}
 
 

@@ -6,8 +6,9 @@ from marshmallow import Schema, fields
 from marshmallow.utils import get_value, missing
 
 from .. import schemas as shape
+from ..masking import mask_email, mask_name, mask_phone
 from ..models import ANSWER_VALUES, MODES
-from ..services import inspections, sites
+from ..services import inspections
 
 SITE_STATUSES = ("active", "closed")
 TASK_STATUSES = ("open", "done", "missed", "cancelled")
@@ -75,6 +76,10 @@ class InspectionArgs(PageArgs):
     limit = shape.Integer(load_default=100, validate=shape.between(1, 500))
 
 
+class AccessLogArgs(shape.AccessLogFilter, PageArgs):
+    limit = shape.Integer(load_default=100, validate=shape.between(1, 500))
+
+
 class SummaryArgs(shape.Input):
     first = shape.Week(data_key="from", metadata={"description": "first ISO week (default: this week)"})
     last = shape.Week(data_key="to", metadata={"description": "last ISO week (default: from)"})
@@ -94,9 +99,12 @@ class SiteSchema(Schema):
     size_band = fields.String()
     status = fields.String(metadata=_enum(SITE_STATUSES))
     address = fields.String()
-    manager_email = fields.Function(lambda s: sites.masked_email(s.manager_email), metadata={
-        "description": "the prevention officer's e-mail, masked as in every list (k***@example.com); empty when "
-                       "none is on file"})
+    manager_name = fields.Function(lambda s: mask_name(s.manager_name), metadata={
+        "type": "string", "description": "the prevention officer, masked (김*용); in full on the site's page"})
+    manager_phone = fields.Function(lambda s: mask_phone(s.manager_phone), metadata={
+        "type": "string", "description": "the officer's phone, masked (010-****-5678)"})
+    manager_email = fields.Function(lambda s: mask_email(s.manager_email), metadata={
+        "type": "string", "description": "the officer's e-mail, masked (ab***@example.com); empty if none"})
 
 
 class TaskSchema(Schema):
@@ -172,7 +180,11 @@ class InspectionSchema(Schema):
     week = fields.String()
     submitted_at = UtcTime()
     device_time = UtcTime(allow_none=True)
-    qr_scanned_at = UtcTime(allow_none=True, metadata={"description": "the QR scan that proves presence on site"})
+    qr_scanned_at = UtcTime(allow_none=True, metadata={
+        "description": "the server's time of a scan record of this inspector at this site, used once: the proof of "
+                       "presence"})
+    offline_scanned_at = UtcTime(allow_none=True, metadata={
+        "description": "a weaker proof: the site's code scanned with no signal, at the phone's (unchecked) time"})
     contact_name = fields.String()
     called_at = UtcTime(allow_none=True)
     lat = fields.Float(allow_none=True)
@@ -184,6 +196,18 @@ class InspectionSchema(Schema):
     compliant = fields.Boolean(metadata={"description": "no critical item answered no"})
     answers = _Answers()
     photos = fields.List(fields.Nested(PhotoSchema))
+
+
+class AccessRecordSchema(Schema):
+    id = fields.Integer()
+    at = UtcTime()
+    user_id = fields.Integer(allow_none=True)
+    user_email = fields.String()
+    ip = fields.String(metadata={"description": "the client's address"})
+    action = fields.String(metadata=_enum(shape.ACCESS_ACTIONS))
+    subject = fields.Dict(metadata={"description": "whose data: {site}, {users}, {inspection}, {inspections}, or "
+                                                   "an export's {export, format, filters, rows, full}"})
+    reason = fields.String(metadata={"description": "the reason given for an export (사유)"})
 
 
 class ChecklistItemSchema(Schema):
@@ -223,6 +247,10 @@ class ActionListSchema(_Page):
 
 class InspectionListSchema(_Page):
     items = fields.List(fields.Nested(InspectionSchema))
+
+
+class AccessLogSchema(_Page):
+    items = fields.List(fields.Nested(AccessRecordSchema))
 
 
 class ChecklistSchema(Envelope):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from .. import clock, district
 from ..extensions import db
 from ..models import Action, Audit, ChecklistTemplate, DongAssignment, Inspection, Site, Task, User
-from . import accounts, checklist, inspections, schedule, sites
+from . import accounts, checklist, inspections, location, schedule, sites
 
 # The report's tables (SEED_FACTS.md): sites by dong, and sites by head-count band in band order.
 SEED_BY_DONG = {"영등포동": 13, "여의동": 22, "당산1동": 7, "당산2동": 5, "문래동": 9, "양평1동": 8, "양평2동": 8,
@@ -60,9 +60,13 @@ def seed(out=print) -> dict:
     """Load demo users, the default checklist and the 73 sites; a second run changes nothing."""
     made = {"users": 0, "sites": 0}
     for email, name, role, pw in DEMO_USERS:
-        if accounts.find_user(email) is None:
-            accounts.create_user(email, name, role, pw)
+        user = accounts.find_user(email)
+        if user is None:
+            user = accounts.create_user(email, name, role, pw)
             made["users"] += 1
+        if role == "inspector" and location.state(user).state == location.UNASKED:
+            # The demo's inspectors have agreed to their position being recorded; one who withdrew stays so.
+            location.decide(user, True)
     checklist.ensure_default()
     for data in demo_sites():
         if sites.find_by_business_no(data["business_no"]) is None:

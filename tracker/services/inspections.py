@@ -2,10 +2,12 @@
 import base64
 import binascii
 import hashlib
+import hmac
 import io
+import secrets
 import uuid as uuidlib
 from datetime import datetime, timedelta
-from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -16,17 +18,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import clock, schemas
+from .. import clock, schemas, storage
 from ..extensions import db
-from ..models import CATEGORIES, LEADS, MODES, Answer, ChecklistTemplate, DongAssignment, Inspection, Photo, Site, Task
+from ..models import (
+    CATEGORIES,
+    LEADS,
+    MODES,
+    Answer,
+    ChecklistTemplate,
+    DongAssignment,
+    Inspection,
+    Photo,
+    Site,
+    Task,
+    UsedScan,
+)
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, notices, rollup, schedule
+from . import ServiceError, checklist, location, notices, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
 SCAN_MAX_AGE = 24 * 3600
-PHOTO_MAX_PIXELS = 60_000_000
 PHOTO_DEFAULT_MAX_MB = 10
+PHOTO_DEFAULT_MAX_MP = 24
+PHOTOS_DEFAULT_PER_ITEM = 3
+# All of a form's photos together, in megapixels from their headers: what one request may ask the worker to decode.
+# Phones send 1,600 px (about 2 MP), so 50 photos fit; 30 photos of the largest size are refused before decoding.
+PHOTOS_DEFAULT_FORM_MP = 100
 
 
 # --- presence proof -------------------------------------------------------------------------------
@@ -35,29 +53,84 @@ def _scan_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SCAN_SALT)
 
 
-def scan_token(site: Site) -> str:
-    """A signed record of 'this site's QR was scanned now', carried in the form to prove presence."""
-    return _scan_serializer().dumps({"site": site.id, "at": clock.now().isoformat()})
+def scan_token(site: Site, user) -> str:
+    """A signed record of 'this user scanned this site's QR now', carried in the form to prove presence once.
+
+    Bound to the user (another inspector cannot use it) and carrying a nonce (used_scan keeps each one used)."""
+    return _scan_serializer().dumps({"site": site.id, "user": getattr(user, "id", None),
+                                     "nonce": secrets.token_hex(16), "at": clock.now().isoformat()})
 
 
-def read_scan_token(token: str, site_id: int) -> datetime | None:
-    """The server time of the scan from a signed token; None when stale; ServiceError when forged or for another
-    site."""
+def read_scan_token(token: str, site_id: int, user_id: int | None) -> tuple[datetime, str] | None:
+    """(the server time of the scan, its nonce) from a signed record; None when stale; ServiceError when forged,
+    another site's or another user's."""
     try:
         data = _scan_serializer().loads(token)
-        at = datetime.fromisoformat(data["at"])
+        at, nonce = datetime.fromisoformat(data["at"]), str(data["nonce"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise ServiceError(_("QR 스캔 기록이 올바르지 않습니다."),
                            errors={"scan_token": _("QR 스캔 기록이 올바르지 않습니다")}) from None
     if data.get("site") != site_id:
         raise ServiceError(_("QR 스캔 기록이 이 사업장의 것이 아닙니다."),
                            errors={"scan_token": _("다른 사업장의 QR 스캔 기록입니다")})
+    if data.get("user") != user_id:
+        raise ServiceError(_("QR 스캔 기록이 다른 사용자의 것입니다."),
+                           errors={"scan_token": _("다른 사용자의 QR 스캔 기록입니다")})
     # Checked against the project's clock (not the wall clock) so that tests and --at runs agree.
     # A stale proof proves nothing about this visit, but the answers were still given: an inspection queued
     # offline over a weekend is saved, without the proof of presence, rather than refused.
     if clock.now() - at > timedelta(seconds=SCAN_MAX_AGE):
         return None
-    return at
+    return at, nonce
+
+
+def _use_scan(nonce: str, user_id: int | None, site_id: int) -> bool:
+    """Mark a scan record used; False when an inspection already used it (it then proves nothing more)."""
+    try:
+        with db.session.begin_nested():  # a used nonce undoes this insert only
+            db.session.execute(insert(UsedScan), {"nonce": nonce, "user_id": user_id, "site_id": site_id,
+                                                  "used_at": clock.now()})
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- whose form it is -------------------------------------------------------------------------------
+
+FORM_SALT = "tracker-inspection-form"
+
+
+def _form_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=FORM_SALT)
+
+
+def form_token(user, client_uuid: str) -> str:
+    """A signed 'this form (client_uuid) is this inspector's', carried by the form and by its queued copy on a phone."""
+    return _form_serializer().dumps({"user": getattr(user, "id", None), "uuid": client_uuid})
+
+
+def _check_owner(data: dict, by, required: bool) -> None:
+    """Refuse a submission whose form was made for another inspector (409): a shared phone's queue must never file
+    one inspector's work under another's login. Pages require the token; the API checks it when sent."""
+    token = data.get("form_token")
+    if not token:
+        if required:
+            raise ServiceError(_("양식 확인 값이 없습니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                               errors={"form_token": _("양식 확인 값이 없습니다")})
+        return
+    try:
+        signed = _form_serializer().loads(token)
+        user_id, uuid = signed["user"], signed["uuid"]
+    except (BadSignature, KeyError, TypeError):
+        raise ServiceError(_("양식 확인 값이 올바르지 않습니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                           errors={"form_token": _("양식 확인 값이 올바르지 않습니다")}) from None
+    if uuid != data.get("client_uuid"):
+        raise ServiceError(_("양식 확인 값이 이 점검의 것이 아닙니다. 양식을 새로 연 뒤 다시 제출하세요."),
+                           errors={"form_token": _("다른 양식의 확인 값입니다")})
+    if user_id != getattr(by, "id", None):
+        raise ServiceError(_("다른 점검원이 작성한 점검 결과라 이 계정으로는 보낼 수 없습니다. 작성한 점검원이 이 "
+                             "휴대폰에서 로그인하면 보냅니다."),
+                           errors={"form_token": _("다른 점검원이 작성한 점검 결과입니다")}, status=409)
 
 
 # --- the form -------------------------------------------------------------------------------------
@@ -146,33 +219,57 @@ def _photo_limit() -> int:
     return int(current_app.config.get("TRACKER_PHOTO_MAX_MB", PHOTO_DEFAULT_MAX_MB)) * 1024 * 1024
 
 
-def prepare_photo(raw: bytes, item_key: str) -> dict:
-    """Re-encode an uploaded image as JPEG without EXIF (GPS included), at most TRACKER_PHOTO_MAX_PX a side."""
+def _max_pixels() -> int:
+    return int(current_app.config.get("TRACKER_PHOTO_MAX_MP", PHOTO_DEFAULT_MAX_MP)) * 1_000_000
+
+
+def _not_an_image(field: str) -> ServiceError:
+    return ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
+                        errors={field: _("이미지 파일이 아닙니다")})
+
+
+def open_upload(raw: bytes, item_key: str) -> Image.Image:
+    """The uploaded image, opened but not decoded: Pillow reads only the header (format and size) at open.
+
+    A few kilobytes of PNG can claim 7,000 × 8,500 pixels and take seconds and half a gigabyte to decode, so the
+    size is refused from the header, before anything is decoded (TRACKER_PHOTO_MAX_MP; phones send 1,600 px)."""
     field = f"photos.{item_key}"
     limit = _photo_limit()
     if len(raw) > limit:
         raise ServiceError(_("사진이 너무 큽니다. %(mb)sMB 이하만 올릴 수 있습니다.", mb=limit // (1024 * 1024)),
                            errors={field: _("사진이 %(mb)sMB를 넘습니다", mb=limit // (1024 * 1024))})
+    # Pillow's own guard, at twice its limit, then stands behind this one (it warns between the two, where the
+    # check below refuses by name).
+    Image.MAX_IMAGE_PIXELS = _max_pixels()
+    mp = _max_pixels() // 1_000_000
+    too_many = ServiceError(_("사진의 화소 수가 너무 많습니다 (%(mp)s메가픽셀까지).", mp=mp),
+                            errors={field: _("사진의 화소 수가 %(mp)s메가픽셀을 넘습니다", mp=mp)})
     try:
         img = Image.open(io.BytesIO(raw))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
-                           errors={field: _("이미지 파일이 아닙니다")}) from None
-    # A few kilobytes of PNG can claim 13,000 × 13,000 pixels and take a gigabyte to decode: the header's size is
-    # checked before anything is decoded (a 50-megapixel phone camera still passes).
-    if img.width * img.height > PHOTO_MAX_PIXELS:
-        raise ServiceError(_("사진의 화소 수가 너무 많습니다 (%(w)s×%(h)s).", w=img.width, h=img.height),
-                           errors={field: _("사진의 화소 수가 너무 많습니다")})
+    except Image.DecompressionBombError:
+        raise too_many from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise _not_an_image(field) from None
+    if img.width * img.height > _max_pixels():
+        raise too_many
+    return img
+
+
+def prepare_photo(raw: bytes, item_key: str, img: Image.Image | None = None) -> dict:
+    """Re-encode an uploaded image as JPEG without EXIF (GPS included), at most TRACKER_PHOTO_MAX_PX a side."""
+    img = img or open_upload(raw, item_key)
+    side = int(current_app.config.get("TRACKER_PHOTO_MAX_PX", 1600))
+    # Decoded at reduced size where the format allows: a JPEG scales by 1/2, 1/4 or 1/8 while decoding (draft),
+    # at no less than the size kept; other formats are decoded whole (at most the pixel limit) and then reduced.
+    img.draft("RGB", (side, side))
     try:
         img.load()
     except (OSError, Image.DecompressionBombError, ValueError):
-        raise ServiceError(_("사진 파일이 아닙니다. JPEG나 PNG 같은 이미지 파일만 올릴 수 있습니다."),
-                           errors={field: _("이미지 파일이 아닙니다")}) from None
+        raise _not_an_image(f"photos.{item_key}") from None
     img = ImageOps.exif_transpose(img)  # keep the picture upright once the orientation tag is gone
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
-    side = int(current_app.config.get("TRACKER_PHOTO_MAX_PX", 1600))
-    img.thumbnail((side, side))
+    img.thumbnail((side, side))  # reduce() by whole factors first, then resample the rest
     out = io.BytesIO()
     # A fresh image object carries no EXIF, XMP or ICC data unless asked to.
     img.save(out, format="JPEG", quality=85, optimize=True)
@@ -212,27 +309,40 @@ def prepare_signature(data_url: str) -> dict:
 
 
 def photo_bytes(sha256: str) -> bytes:
-    """A stored photo's (or signature's) bytes: the one reader besides the photo route, for the PDF."""
-    return photo_path(sha256).read_bytes()
+    """A stored photo's (or signature's) bytes, for the PDF; FileNotFoundError when the store lacks it."""
+    stored = open_photo(sha256)
+    if stored is None:
+        raise FileNotFoundError(sha256)
+    with stored.body as body:
+        return body.read()
 
 
-def photo_path(sha256: str) -> Path:
-    """Where a stored photo lives."""
-    return Path(current_app.config["TRACKER_UPLOAD_DIR"]) / f"{sha256}.jpg"
+def _store_photos(prepared: list[dict]) -> None:
+    """Store each photo before any row names it. A store that is down refuses the whole inspection with a 503:
+    nothing is written, and the phone keeps the inspection and sends it again (keys are content hashes, so what
+    was stored before the failure is simply stored again, or stays as a harmless orphan)."""
+    store = storage.current()
+    try:
+        for p in prepared:
+            store.put(storage.photo_key(p["sha256"]), p["data"])
+    except storage.StorageUnavailable as exc:
+        current_app.logger.warning("photo store unavailable, inspection refused: %s", exc)
+        raise ServiceError(_("사진 저장소에 지금 연결할 수 없어 점검 결과를 저장하지 않았습니다. "
+                             "잠시 후 다시 보내세요."),
+                           errors={"photos": _("사진 저장소에 연결할 수 없습니다")}, status=503) from None
+
+
+def open_photo(sha256: str) -> storage.Stored | None:
+    """A stored photo for reading, None when the store lacks it (storage.StorageUnavailable when it is down)."""
+    try:
+        return storage.current().open(storage.photo_key(sha256))
+    except storage.NotStored:
+        return None
 
 
 def store_photo(photo: dict) -> None:
-    """Store a prepared photo (from prepare_photo) under its hash: the one writer for every picture."""
-    _store(photo)
-
-
-def _store(photo: dict) -> None:
-    path = photo_path(photo["sha256"])
-    if not path.exists():  # content-addressed: the same picture is stored once
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(photo["data"])
-        tmp.replace(path)
+    """Store one prepared photo (from prepare_photo) under its hash, through the photos' store."""
+    _store_photos([photo])
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -251,16 +361,19 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           scanned_at: datetime | None = None, signature: str | None = None) -> tuple[Inspection, bool]:
+           require_form_token: bool = False, signature: str | None = None) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
-    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat,
-    lng, note, scan_token. photos: (item_key, bytes) pairs. signature: the officer's 확인 서명 as a PNG data URL
-    (on site only). Nothing is saved when anything is wrong; the
-    ServiceError names each wrong field.
+    mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat and
+    lng (kept only with the user's consent), location_consent, note, scan_token, offline_qr_token,
+    offline_scanned_at, form_token. photos: (item_key, bytes) pairs. signature: the officer's 확인 서명 as a PNG
+    data URL (on site only).
+    Nothing is saved when anything is wrong; the ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
+    if "client_uuid" not in shape_errors:
+        _check_owner(data, by, require_form_token)
     errors: dict = {}
     client_uuid = data.get("client_uuid")
     site, saved_id, tpl_id = _find_site(data, client_uuid, errors)
@@ -281,19 +394,23 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     answers = _check_answers(data["answers"], items_all, mode, errors) if mode and "answers" in data else []
     now = clock.now()
     device_time, called_at = data.get("device_time"), data.get("called_at")
-    lat, lng, contact = data.get("lat"), data.get("lng"), data.get("contact_name", "")
+    contact = data.get("contact_name", "")
     if mode == "phone" and not contact:
         errors["contact_name"] = _("통화한 사람의 이름을 입력하세요")
     if called_at and called_at > now + timedelta(minutes=10):
         errors["called_at"] = _("통화 시각이 미래입니다")
+    presence = _Presence()
     if mode == "onsite" and site is not None and "site_id" not in errors:
-        scanned_at = _presence(data, site, scanned_at, now, errors)
+        presence = _presence(data, site, getattr(by, "id", None), errors)
     prepared = _prepare_photos(photos or [], items_all, mode, errors)
     signed = _prepare_signature(signature, mode, errors)
     errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
+    scanned_at = presence.at if presence.nonce and _use_scan(presence.nonce, getattr(by, "id", None), site.id) \
+        else None
 
+    lat, lng = _position(data, by)
     values = [a["value"] for a in answers]
     critical_no = sum(a["value"] == "no" and items_all[a["item_key"]].critical for a in answers)
     row = dict(
@@ -301,34 +418,79 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         mode=mode, week=clock.week_of(now), submitted_at=now, device_time=device_time,
         contact_name=contact if mode == "phone" else "", called_at=(called_at or now) if mode == "phone" else None,
         qr_scanned_at=scanned_at if mode == "onsite" else None, lat=lat, lng=lng,
+        offline_scanned_at=presence.offline_at if mode == "onsite" and scanned_at is None else None,
         note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
         compliant=critical_no == 0, signature_sha256=signed["sha256"] if signed else None)
     return _save(row, answers, prepared, items_all, site, by, signed)
 
 
-def _presence(data: dict, site, scanned_at: datetime | None, now: datetime, errors: dict) -> datetime | None:
-    """When this site's QR code was scanned, from the signed scan the form carries (or a printed code sent as is)."""
+def _position(data: dict, by) -> tuple[float | None, float | None]:
+    """The position as sent, kept only from a user who has consented (counting an answer sent with this very
+    submission); otherwise the inspection is saved and its position dropped. The page and the API both come here."""
+    answer = data.get("location_consent")
+    if data.get("lat") is None and data.get("lng") is None and answer is None:
+        return None, None  # nothing to decide: no query
+    if getattr(by, "id", None) is None or not location.answered_offline(by, answer).given:
+        return None, None
+    return data.get("lat"), data.get("lng")
+
+
+class _Presence(NamedTuple):
+    at: datetime | None = None  # the server's time of a signed scan record of this user
+    nonce: str | None = None  # the record's nonce, to be marked used
+    offline_at: datetime | None = None  # the phone's time of a scan made with no signal
+
+
+def _presence(data: dict, site, user_id: int | None, errors: dict) -> _Presence:
+    """What proves presence on site: a scan record signed for this user and site, or else the site's code that the
+    phone read with no signal (the form keeps it with the phone's time); a bare qr_token proves nothing."""
     if data.get("scan_token"):
         try:
-            return read_scan_token(data["scan_token"], site.id)
+            read = read_scan_token(data["scan_token"], site.id, user_id)
         except ServiceError as exc:
             errors.update(exc.errors)
-            return None
-    if data.get("qr_token") and scanned_at is None:
-        return now  # a client that read the printed QR and sends it straight away
-    return scanned_at
+            return _Presence()
+        if read:
+            return _Presence(at=read[0], nonce=read[1])
+    code = data.get("offline_qr_token")
+    if code and hmac.compare_digest(code.encode(), site.qr_token.encode()):
+        return _Presence(offline_at=data.get("offline_scanned_at") or data.get("device_time") or clock.now())
+    return _Presence()
 
 
 def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dict) -> list[dict]:
-    """Each (item key, bytes) re-encoded; errors keyed photos.<item_key>."""
-    prepared = []
+    """Each (item key, bytes) re-encoded; errors keyed photos.<item_key>.
+
+    Everything that can be judged from the headers (how many photos an item has, each one's size, the form's
+    total) is judged for all of them before any is decoded, so that a refusal comes back at once."""
+    per_item = int(current_app.config.get("TRACKER_PHOTOS_PER_ITEM", PHOTOS_DEFAULT_PER_ITEM))
+    counts: dict[str, int] = {}
+    for key, _raw in photos:
+        counts[key] = counts.get(key, 0) + 1
+    opened = []
     for key, raw in photos:
+        field = f"photos.{key}"
         if key not in items_all or (mode in MODES and not items_all[key].applies_to(mode)):
-            errors[f"photos.{key}"] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
-            continue
+            errors[field] = _("알 수 없는 항목의 사진입니다: %(k)s", k=key)
+        elif counts[key] > per_item:
+            errors[field] = _("한 항목에 사진은 %(n)s장까지 올릴 수 있습니다 (%(given)s장을 보냈습니다)",
+                              n=per_item, given=counts[key])
+        elif field not in errors:
+            try:
+                opened.append((key, raw, open_upload(raw, key)))
+            except ServiceError as exc:
+                errors.update(exc.errors)
+    budget = int(current_app.config.get("TRACKER_PHOTOS_FORM_MP", PHOTOS_DEFAULT_FORM_MP)) * 1_000_000
+    if sum(img.width * img.height for _k, _r, img in opened) > budget:
+        errors["photos"] = _("사진이 모두 합쳐 너무 큽니다 (%(mp)s메가픽셀까지). 사진 수를 줄이거나 작게 찍으세요.",
+                             mp=budget // 1_000_000)
+    if errors:  # the submission is refused anyway: decode nothing
+        return []
+    prepared = []
+    for key, raw, img in opened:
         try:
-            prepared.append(prepare_photo(raw, key))
+            prepared.append(prepare_photo(raw, key, img))
         except ServiceError as exc:
             errors.update(exc.errors)
     return prepared
@@ -353,12 +515,14 @@ def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict,
     """Write a checked inspection, store its photos (and signature), open its follow-up and count it in the
     rollup."""
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
+    # Stored first, so that no committed row ever names a photo the store lacks. On SQLite this is before the
+    # write lock is taken; on PostgreSQL the site's row lock (_SITE) is held meanwhile, which only makes a second
+    # inspection of the same site wait.
+    _store_photos(prepared + ([signed] if signed else []))  # the signature too: no row of its own
     insp = _write(row, answers, photo_rows)
     if insp is None:
         # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
         return _replayed(find(row["client_uuid"]), by), False
-    for p in prepared + ([signed] if signed else []):
-        _store(p)  # the signature through the photos' own store: no row of its own, the inspection names it
     schedule.after_inspection(insp, items_all, answers, site.dong)
     notices.after_inspection(insp, site)  # after the actions it names are opened
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.

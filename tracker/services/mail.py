@@ -7,7 +7,6 @@ killed inside that window leaves the row in 'sending', and it is retried only af
 Message-ID, so that mail clients fold it.
 """
 import smtplib
-import socket
 import ssl
 from datetime import timedelta
 from email.message import EmailMessage
@@ -174,14 +173,20 @@ class Delivery:
             _retry_or_fail(row, self.server_error, self.counts)
             return
         try:
-            msg = build_message(row)
+            message = build_message(row)
+        except (ValueError, TypeError, UnicodeError) as exc:
+            # The row itself cannot make a message (an address with CR/LF stored before addresses were checked):
+            # no retry will change that, so it fails at once, by name, and the rest of the batch goes on.
+            _finish(row.id, status="failed", last_error=_describe(exc))
+            self.counts["failed"] += 1
+            return
         except Exception as exc:  # an attachment that cannot be made now (a font, a file): this message waits
             _retry_or_fail(row, f"build: {_describe(exc)}", self.counts)
             return
         try:
             if self.smtp is None:
                 self.smtp = _connect()
-            self.smtp.send_message(msg)
+            self.smtp.send_message(message)
         except ServerError as exc:
             self.server_error = str(exc)
             _retry_or_fail(row, self.server_error, self.counts)
@@ -190,7 +195,7 @@ class Delivery:
         except smtplib.SMTPResponseException as exc:
             _refused(row, exc, self.counts)
             self.smtp = _drop(self.smtp)
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except Exception as exc:  # noqa: BLE001 (anything else: the row records it and waits its turn again)
             _retry_or_fail(row, _describe(exc), self.counts)
             self.smtp = _drop(self.smtp)
         else:

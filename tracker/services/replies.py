@@ -119,14 +119,14 @@ def reply(site: Site, action_id, note: str, photos: list[bytes]) -> ActionReply:
             errors["photos"] = exc.message
     if errors:
         raise ServiceError("; ".join(errors.values()), errors=errors)
+    for p in prepared:  # stored before any row names them, as inspectors' photos are
+        inspections.store_photo(p)
     shas = [p["sha256"] for p in prepared] + [None, None]
     row = ActionReply(action_id=action.id, site_id=site.id, note=note, photo1_sha256=shas[0], photo2_sha256=shas[1],
                       created_at=clock.now())
     db.session.add(row)
     action.status = "reported"
     db.session.flush()
-    for p in prepared:
-        inspections.store_photo(p)
     return row
 
 

@@ -13,8 +13,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from sqlalchemy import func, select
 
 from ..extensions import db
+from ..masking import mask_email, mask_name, mask_phone
 from . import sites
 
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
@@ -92,12 +94,23 @@ def to_xlsx(sheets: list[tuple[str, list, list]]) -> bytes:
         return fh.read()
 
 
-def register_rows(**filters):
-    """The register as rows, with the filters of the list page."""
+def _as_is(value):
+    return value or ""
+
+
+def register_rows(full: bool = False, **filters):
+    """The register as rows, with the filters of the list page; the officer's name, phone and e-mail masked unless
+    full."""
     status_ko = {"active": "운영", "closed": "폐업"}
+    name, phone, email = (_as_is, _as_is, _as_is) if full else (mask_name, mask_phone, mask_email)
     for s in db.session.scalars(sites.list_stmt(**filters)):
-        yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, s.manager_name,
-               s.manager_phone, s.manager_email, status_ko.get(s.status, s.status)]
+        yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, name(s.manager_name),
+               phone(s.manager_phone), email(s.manager_email), status_ko.get(s.status, s.status)]
+
+
+def register_count(**filters) -> int:
+    """How many rows the register's export has, with these filters (for its access record)."""
+    return db.session.scalar(select(func.count()).select_from(sites.list_stmt(**filters).subquery()))
 
 
 def table_out(fmt: str, title: str, headers: list, rows):
@@ -107,9 +120,9 @@ def table_out(fmt: str, title: str, headers: list, rows):
     return xlsx_file([(title, headers, rows)])
 
 
-def register_export(fmt: str, **filters):
-    """The register as 'xlsx' or 'csv' (see table_out)."""
-    return table_out(fmt, "콜센터 현황", REGISTER_HEADERS, register_rows(**filters))
+def register_export(fmt: str, full: bool = False, **filters):
+    """The register as 'xlsx' or 'csv' (see table_out), masked unless full."""
+    return table_out(fmt, "콜센터 현황", REGISTER_HEADERS, register_rows(full, **filters))
 
 
 # --- dashboard exports and the council report (issue 5) -------------------------------------------------------
@@ -179,6 +192,15 @@ def inspection_rows(first: str, last: str, dong: str | None = None) -> tuple[lis
             yield ([week, clock.local(at).strftime("%Y-%m-%d %H:%M"), name, bno, dg, band, MODE_KO.get(mode, mode),
                     who or "", "적합" if ok else "부적합", y, n, na, crit] + [VALUE_KO.get(v, "") for v in vals])
     return headers, rows()
+
+
+def inspection_count(first: str, last: str, dong: str | None = None) -> int:
+    """How many rows the inspections export of a period has (for its access record)."""
+    from ..models import Inspection, Site
+    stmt = select(func.count()).select_from(Inspection).where(Inspection.week >= first, Inspection.week <= last)
+    if dong:
+        stmt = stmt.join(Site, Site.id == Inspection.site_id).where(Site.dong == dong)
+    return db.session.scalar(stmt)
 
 
 def action_rows(first: str, last: str, dong: str | None = None) -> tuple[list, list]:

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from ..extensions import db
+from ..masking import is_masked
 from . import ServiceError, shown, sites
 
 # Accepted header spellings per field; Korean first, as the office writes them.
@@ -33,6 +34,8 @@ LABELS = {"name": "사업장명", "business_no": "사업자등록번호", "dong"
 HEADER_SCAN_ROWS = 15
 # A page of a few hundred lines is what a person reads; a file with more problems has one systematic fault.
 LISTED_ERRORS = 200
+# Cells an export masks (김*용, 010-****-5678): on re-import a masked cell keeps what is stored.
+MASKABLE = ("manager_name", "manager_phone", "manager_email")
 
 
 @dataclass
@@ -223,7 +226,8 @@ def _column_name(col: int, header, field: str) -> str:
 
 
 def plan(rows: list[list]) -> tuple[list, ImportReport]:
-    """Check every row; returns the (site or None, clean data) pairs to write and the report."""
+    """Check every row; returns the (row number, clean data, {masked field: its cell}) to write, and the report.
+    A masked cell is read as blank, which keeps what is stored."""
     report = ImportReport()
     header_idx, mapping = _find_header(rows)
     cells = {f: _column_name(col, rows[header_idx][col], f) for f, col in mapping.items()}
@@ -234,6 +238,8 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
         if all(_blank(v) for v in row):
             continue
         data = {f: _cell(row, col) for f, col in mapping.items()}
+        masked = {f: cells.get(f, "") for f in MASKABLE if is_masked(data.get(f))}
+        data.update(dict.fromkeys(masked, ""))
         clean, errors = sites.validate(data)
         for f, reason in errors.items():
             report.add_error(RowError(rowno, LABELS[f], reason, cells.get(f, "")))
@@ -246,7 +252,7 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
             else:
                 seen[bno] = rowno
         if not errors:
-            todo.append((rowno, clean))
+            todo.append((rowno, clean, masked))
     if not todo and report.ok:
         raise ServiceError(_("가져올 행이 없습니다."))
     return todo, report
@@ -259,8 +265,11 @@ def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False
     if not report.ok:
         return report
     existing = {s.business_no: s for s in db.session.scalars(
-        sites.list_stmt().where(sites.Site.business_no.in_([c["business_no"] for _, c in todo])))}
-    for _rowno, clean in todo:
+        sites.list_stmt().where(sites.Site.business_no.in_([c["business_no"] for _r, c, _m in todo])))}
+    _refuse_masked_new(todo, existing, report)
+    if not report.ok:
+        return report
+    for _rowno, clean, _masked in todo:
         site = existing.get(clean["business_no"])
         if site is None:
             report.created.append(clean["name"])
@@ -275,6 +284,16 @@ def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False
         if not dry_run:
             sites.update_site(site, clean, by=by, action="import")
     return report
+
+
+def _refuse_masked_new(todo: list, existing: dict, report: ImportReport) -> None:
+    """A new site cannot take a masked cell: there is no stored value to keep, and the mask is not a value."""
+    for rowno, clean, masked in todo:
+        if clean["business_no"] not in existing:
+            for f, cell in masked.items():
+                report.add_error(RowError(rowno, LABELS[f], _(
+                    "%(label)s이(가) 가려진 값입니다. 새 사업장에는 실제 값을 적거나 비워 두세요 "
+                    "(전체 값 내려받기로 받은 파일은 가려지지 않습니다).", label=LABELS[f]), cell))
 
 
 def _changes(site, clean: dict) -> dict:

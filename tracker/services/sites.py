@@ -199,16 +199,6 @@ def rotate_token(site: Site, by=None) -> None:
     audit.record(by, "site", site.id, "rotate_qr", before, {"qr_code": masked_code(short_code(site))})
 
 
-def masked_email(addr: str) -> str:
-    """An address with most of its local part hidden, for lists: k***@example.com.
-
-    A stand-in until the shared masking helper (tracker/masking.py, mask_email) lands; swap callers over then."""
-    local, at, domain = str(addr or "").partition("@")
-    if not at:
-        return ""
-    return f"{local[:1]}***@{domain}"
-
-
 def masked_code(code: str) -> str:
     """A short code with all but its last two characters hidden: ****-**GH."""
     code = str(code or "")

@@ -5,15 +5,27 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from .. import schemas as shape
 from ..auth import roles_required
 from ..extensions import db
-from ..models import ChecklistTemplate, User
-from ..services import ServiceError, accounts, checklist, settings
-from . import form_status, refused
-from .forms import ChecklistEditForm, SettingsForm, TemplateImportForm, UserEditForm, UserForm
+from ..models import ChecklistTemplate, RoleChange, User
+from ..services import ServiceError, access_log, accounts, checklist, sessions, settings
+from . import form_status, log_access, page_arg, refused, scheduler_warnings
+from .forms import (
+    ROLE_CHOICES,
+    ChecklistEditForm,
+    ConfirmForm,
+    PasswordResetForm,
+    SettingsForm,
+    TemplateImportForm,
+    UserEditForm,
+    UserForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.context_processor(scheduler_warnings)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -25,11 +37,13 @@ def users():
         try:
             accounts.create_user(form.email.data, form.name.data, form.role.data, form.password.data, by=current_user)
         except ServiceError as exc:
-            form.email.errors = list(form.email.errors) + [exc.message]
+            field = form.password if "password" in exc.errors else form.email
+            field.errors = list(field.errors) + [exc.message]
         else:
             flash(_("사용자를 만들었습니다."), "info")
             return redirect(url_for("admin.users"))
     rows = db.session.scalars(accounts.users_stmt()).all()
+    log_access("view", {"users": [u.id for u in rows]})
     edit_forms = {u.id: UserEditForm(prefix=f"u{u.id}", role=u.role, active=u.active) for u in rows}
     return render_template("admin/users.html", form=form, users=rows, edit_forms=edit_forms), form_status()
 
@@ -48,6 +62,77 @@ def update_user(user_id):
         else:
             flash(_("%(name)s: 저장했습니다.", name=user.name), "info")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required("admin")
+def user_detail(user_id):
+    """One user: their open logins, the grants and removals of their roles, and a password reset."""
+    user = db.get_or_404(User, user_id)
+    return _user_page(user, PasswordResetForm())
+
+
+def _user_page(user, reset_form, status=200):
+    return render_template(
+        "admin/user.html", user=user, reset_form=reset_form,
+        history=db.session.scalars(accounts.role_history_stmt(user).options(selectinload(RoleChange.by))).all(),
+        open_sessions=db.session.scalars(sessions.active_stmt(user)).all(), totp_on=bool(user.totp_secret),
+        role_labels={c.value: c.label for c in ROLE_CHOICES}), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def reset_password(user_id):
+    """Set a temporary password: the user's logins and tokens end, and they choose a new one at the next login."""
+    user = db.get_or_404(User, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(user, form.password.data, by=current_user)
+        except ServiceError as exc:
+            form.password.errors = [exc.message]
+        else:
+            flash(_("%(name)s: 임시 비밀번호를 정했습니다. 다음 로그인 때 새 비밀번호를 정해야 합니다.",
+                    name=user.name), "info")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_page(user, form, 422)
+
+
+# --- the access log of personal data (issue 13) ---
+
+ACCESS_PER_PAGE = 50
+
+
+@bp.route("/access-log")
+@roles_required("admin")
+def access_log_view():
+    """Who looked at personal data, filtered by account, days and action, with the months' reviews."""
+    filters, errors = shape.load(shape.AccessLogFilter(), request.args)
+    labels = {"user": _("계정"), "from": _("시작일"), "to": _("종료일"), "action": _("작업")}
+    for name, message in errors.items():
+        flash(f"{labels.get(name, name)}: {message}", "error")
+    page = db.paginate(access_log.list_stmt(filters.get("user"), filters.get("first"), filters.get("last"),
+                                            filters.get("action")),
+                       page=page_arg(), per_page=ACCESS_PER_PAGE, error_out=False)
+    args = {k: request.args[k] for k in ("user", "from", "to", "action") if request.args.get(k) and k not in errors}
+    return render_template("admin/access_log.html", page=page, args=args, months=access_log.months(),
+                           users=db.session.scalars(accounts.users_stmt()).all(), form=ConfirmForm(),
+                           actions=shape.ACCESS_ACTIONS, describe=access_log.describe)
+
+
+@bp.route("/access-log/review", methods=["POST"])
+@roles_required("admin")
+def review_access_month():
+    """Mark a month's access records as reviewed (점검 완료): who, and when."""
+    if ConfirmForm().validate_on_submit():
+        month = request.form.get("month", "")
+        try:
+            access_log.mark_reviewed(month, by=current_user)
+        except ServiceError as exc:
+            refused(exc)
+        else:
+            flash(_("%(m)s 접속기록을 점검 완료로 표시했습니다.", m=month), "info")
+    return redirect(url_for("admin.access_log_view"))
 
 
 # --- checklist templates (issue 3) ---

@@ -9,6 +9,7 @@ from .. import clock, district
 from ..auth import roles_required
 from ..models import LEADS
 from ..services import ServiceError, documents, reports, sites, summary
+from . import ask_reason, export_reason, log_access
 from .downloads import MIME, download
 from .trend_chart import trend_chart
 
@@ -69,10 +70,18 @@ def overview():
 @bp.route("/dashboard/export/<what>.<fmt>")
 @roles_required(*LEADS)
 def export(what, fmt):
-    """Inspections with their answers, or actions, as CSV (UTF-8 with BOM) or XLSX, with the page's filters."""
+    """Inspections with their answers, or actions, as CSV (UTF-8 with BOM) or XLSX, with the page's filters. The
+    inspections name their inspectors: their reason (사유) comes first, and the download is logged with it."""
     if what not in ("inspections", "actions") or fmt not in MIME:
         abort(404)
     first, last, dong = _period()
+    if what == "inspections":
+        reason = export_reason()
+        if reason is None:
+            return ask_reason(gettext("점검 결과 내려받기"))
+        filters = {"from": first, "to": last} | ({"dong": dong} if dong else {})
+        log_access("export", {"export": "inspections", "format": fmt, "filters": filters,
+                              "rows": reports.inspection_count(first, last, dong)}, reason)
     body = reports.dashboard_export(what, fmt, first, last, dong)
     name = f"{what}_{first}_{last}{'_' + dong if dong else ''}.{fmt}"
     return download(body, fmt, name)

@@ -3,6 +3,8 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from ..storage import StorageUnavailable
+
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
@@ -41,6 +43,12 @@ def register(app) -> None:
             return rescued
         return page(400, _("보안 토큰 오류"),
                     _("양식이 만료되었거나 보안 토큰이 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."))
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_down(exc):
+        app.logger.warning("photo store unavailable: %s", exc)
+        return page(503, _("사진 저장소에 연결할 수 없음"),
+                    _("사진 저장소에 지금 연결할 수 없습니다. 잠시 후 다시 시도하세요."))
 
     @app.errorhandler(500)
     def server_error(_e):

@@ -23,6 +23,29 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("비밀번호"), validators=[DataRequired()])
 
 
+class CodeForm(FlaskForm):
+    """The second step of a login: a TOTP code, or one of the recovery codes."""
+    code = StringField(_l("인증 코드"), validators=[DataRequired(), Length(max=20)])
+
+
+class PasswordChangeForm(FlaskForm):
+    old = PasswordField(_l("지금 비밀번호"), validators=[DataRequired()])
+    new = PasswordField(_l("새 비밀번호"), validators=[DataRequired()])
+    confirm = PasswordField(_l("새 비밀번호 확인"), validators=[DataRequired()])
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(_l("임시 비밀번호"), validators=[DataRequired()])
+
+
+class TotpEnrolForm(FlaskForm):
+    code = StringField(_l("앱에 보이는 6자리 코드"), validators=[DataRequired(), Length(max=20)])
+
+
+class TotpOffForm(FlaskForm):
+    password = PasswordField(_l("지금 비밀번호"), validators=[DataRequired()])
+
+
 class SiteForm(FlaskForm):
     name = StringField(_l("사업장명"), validators=[DataRequired(), Length(max=200)])
     business_no = StringField(_l("사업자등록번호"), validators=[DataRequired(), Length(max=20)])
@@ -53,7 +76,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("이메일"), validators=[DataRequired(), Length(max=200)])
     name = StringField(_l("이름"), validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("역할"), choices=ROLE_CHOICES)
-    password = PasswordField(_l("비밀번호"), validators=[DataRequired(), Length(min=8)])
+    password = PasswordField(_l("비밀번호"), validators=[DataRequired()])  # the rule: accounts.check_password_rule
 
 
 class UserEditForm(FlaskForm):
@@ -90,3 +113,17 @@ class ChecklistItemForm(Form):
 class ChecklistEditForm(FlaskForm):
     name = StringField(_l("점검표 이름"), validators=[DataRequired(), Length(max=200)])
     items = FieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=200)
+
+
+class LocationConsentForm(FlaskForm):
+    """The answer to recording one's position at on-site checks: given, or refused (a consent given is then
+    withdrawn)."""
+    answer = SelectField(choices=[SelectChoice("given", _l("동의")), SelectChoice("refused", _l("동의하지 않음"))])
+
+
+class ReminderForm(FlaskForm):
+    """내 정보 › 알림: the two reminders a person may switch off."""
+    task_reminder = BooleanField(_l("마감 전날 남은 점검 알림"), description=_l(
+        "점검원: 주간 점검 마감 전날, 아직 남은 사업장을 행정동별로 점검표 링크와 함께 보냅니다."))
+    lead_digest = BooleanField(_l("기한 지난 점검·행정지도 요약"), description=_l(
+        "팀장: 주간 점검 마감 시각이 지나면 하루 한 번, 담당자별 지연 사업장과 기한 지난 행정지도를 보냅니다."))

@@ -1,4 +1,5 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
+import uuid
 from urllib.parse import quote
 
 from flask import (
@@ -11,17 +12,32 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wsgi import wrap_file
 
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
-from ..models import LEADS, MODES, Inspection, Site
-from ..services import ServiceError, checklist, documents, followups, inspections, notices, replies, sites
+from ..masking import mask_email
+from ..models import LEADS, MODES, ROLES, Inspection, Site
+from ..services import (
+    ServiceError,
+    checklist,
+    documents,
+    followups,
+    inspections,
+    location,
+    notices,
+    replies,
+    retention,
+    sites,
+)
+from . import log_access
+from .consent import state_json
 from .forms import ConfirmForm
 
 bp = Blueprint("inspect", __name__)
@@ -54,10 +70,13 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
         mode = modes[0]
     items = inspections.items_for(tpl, mode)
     g.csp_blob_images = True  # the photo previews (see security_headers)
+    consent = state_json(location.state(current_user)) if mode == "onsite" else None
+    client_uuid = client_uuid or inspections.new_client_uuid()
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
-        other_mode=next((m for m in modes if m != mode), None),
-        client_uuid=client_uuid or inspections.new_client_uuid(), scan_token=scan_token,
+        consent=consent, days=retention.days(retention.POSITIONS),
+        other_mode=next((m for m in modes if m != mode), None), client_uuid=client_uuid, scan_token=scan_token,
+        form_token=inspections.form_token(current_user, client_uuid),
         answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
 
 
@@ -67,7 +86,8 @@ def _posted() -> tuple[dict, list, dict]:
     form = request.form
     answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
     data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
-                                     "called_at", "lat", "lng", "note", "signature")}
+                                     "called_at", "lat", "lng", "location_consent", "note", "form_token",
+                                     "offline_qr_token", "offline_scanned_at", "signature")}
     data.update(site_id=request.view_args["site_id"], answers=answers)
     photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
     return data, [p for p in photos if p[1]], answers
@@ -99,13 +119,31 @@ def _viewable(rows: list, week: str) -> dict:
 
 
 @bp.route("/s/<token>")
-@roles_required()
 def scan(token):
-    """A scanned QR code: the site's on-site form, with the scan's server time signed into its URL.
+    """A scanned QR code: a scan record bound to this user and this site, and a 303 to the site's on-site form.
 
-    The form's own page is the same for every visit, so a phone can keep it; the scan proof travels beside it.
-    The service worker asks for JSON, to learn which form the code opens (and open it offline next time).
-    """
+    The form's URL carries the record, never the site's code, and a login on the way carries the code in the
+    session, not in `next`. The form's own page is the same for every visit, so a phone can keep it; the record
+    travels beside it. The service worker asks for JSON, to learn which form the code opens (and open it offline
+    next time)."""
+    if not current_user.is_authenticated:
+        session["scan_code"] = token
+        return redirect(url_for("auth.login", next=url_for("inspect.scan_after_login")))
+    return _scanned(token)
+
+
+scan.required_roles = ROLES  # any signed-in user; it sends anyone else to log in itself, keeping the code aside
+
+
+@bp.route("/s/")
+@roles_required()
+def scan_after_login():
+    """The code scanned before logging in, kept in the session (once)."""
+    token = session.pop("scan_code", None)
+    return _scanned(token) if token else redirect(url_for("inspect.home"))
+
+
+def _scanned(token: str):
     site = sites.find_by_code(token)
     if site is None:
         return render_template("error.html", status=404, title=_("사용할 수 없는 QR 코드"), message=_(
@@ -113,7 +151,7 @@ def scan(token):
             "팀장에게 새 QR 코드를 요청하세요.")), 404
     if site.status != "active":
         return _closed(site)
-    proof = inspections.scan_token(site)
+    proof = inspections.scan_token(site, current_user)
     if _wants_json():
         resp = jsonify(form=url_for("inspect.form", site_id=site.id, mode="onsite"), scan=proof)
     else:
@@ -123,12 +161,25 @@ def scan(token):
 
 
 def _scan_proof(site: Site) -> str:
-    """The signed scan in the form's URL, when it is this site's and still fresh; empty otherwise."""
+    """The signed scan in the form's URL, when it is this user's, this site's and still fresh; empty otherwise."""
     proof = request.args.get("scan", "")
     try:
-        return proof if proof and inspections.read_scan_token(proof, site.id) else ""
+        return proof if proof and inspections.read_scan_token(proof, site.id, current_user.id) else ""
     except ServiceError:
         return ""
+
+
+@bp.route("/inspect/form-token")
+@roles_required()
+def form_token():
+    """A form's signed owner for a client_uuid the phone made itself (a kept form opened again): this user's."""
+    try:
+        client_uuid = str(uuid.UUID(request.args.get("client_uuid", "")))
+    except ValueError:
+        return jsonify(error="invalid", message=_("client_uuid가 UUID 형식이 아닙니다")), 422
+    resp = jsonify(client_uuid=client_uuid, form_token=inspections.form_token(current_user, client_uuid))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _closed(site):
@@ -152,6 +203,8 @@ def form(site_id):
 def contact(site_id):
     """The site's prevention officer, fetched live by the phone form: kept forms hold no one's name or number."""
     site = db.get_or_404(Site, site_id)
+    if site.manager_name or site.manager_phone:
+        log_access("view", {"site": site.id, "page": "phone"})
     resp = jsonify(name=site.manager_name or "", phone=site.manager_phone or "")
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -164,10 +217,12 @@ def submit(site_id):
     site = db.get_or_404(Site, site_id)
     data, photos, answers = _posted()
     try:
-        insp, created = inspections.submit(data, by=current_user, photos=photos, signature=data.pop("signature"))
+        insp, created = inspections.submit(data, by=current_user, photos=photos, require_form_token=True,
+                                           signature=data.pop("signature"))
     except ServiceError as exc:
         if _wants_json():
-            return jsonify(error="invalid", message=exc.message, errors=exc.errors), exc.status
+            error = "unavailable" if exc.status == 503 else "invalid"  # 503: not the inspection's fault; retry
+            return jsonify(error=error, message=exc.message, errors=exc.errors), exc.status
         mode = data["mode"] if data["mode"] in MODES else "onsite"
         uuid = None if "client_uuid" in exc.errors else data["client_uuid"]
         return _render_form(site, mode, scan_token=data["scan_token"] or "", client_uuid=uuid, answers=answers,
@@ -183,11 +238,13 @@ def submit(site_id):
 def detail(inspection_id):
     """One inspection: failed items (critical first), passed ones, photos. Inspectors see their own."""
     insp = _viewable_inspection(inspection_id)
+    if insp.lat is not None:  # the page shows where the inspector stood
+        log_access("view", {"inspection": insp.id, "site": insp.site_id})
     doc = documents.inspection_html(insp, lambda sha: url_for("inspect.photo", sha=sha))
     return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
                            follow=followups.of(insp), saved=request.args.get("saved") == "1",
                            mode_label=inspections.mode_label(insp.mode), doc=doc, notice=notices.of(insp.id),
-                           masked_email=sites.masked_email, form=ConfirmForm())
+                           mask_email=mask_email, form=ConfirmForm())
 
 
 @bp.route("/inspections/<int:inspection_id>/notice/<verb>", methods=["POST"])
@@ -232,7 +289,10 @@ def photo(sha):
         abort(404)
     if not inspections.photo_visible(current_user, sha):
         abort(404)
-    resp = send_file(inspections.photo_path(sha), mimetype="image/jpeg", max_age=0)
+    stored = inspections.open_photo(sha) or abort(404)
+    # Streamed from the store through the app, after the permission check: the store is never public.
+    resp = Response(wrap_file(request.environ, stored.body), mimetype="image/jpeg", direct_passthrough=True)
+    resp.content_length = stored.size
     resp.headers["Cache-Control"] = "private, no-store"  # a shared phone keeps no one's photos
     return resp
 

@@ -8,10 +8,11 @@ from ..auth import roles_required
 from ..extensions import db
 from ..models import Outbox
 from ..services import mail
-from . import page_arg
+from . import page_arg, scheduler_warnings
 from .forms import ConfirmForm
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
+bp.context_processor(scheduler_warnings)
 STATUS_LABELS = {"pending": _l("대기"), "sending": _l("보내는 중"), "sent": _l("보냄"), "failed": _l("실패")}
 # What an admin should do about a stored error: by the stage mail.py names, or by the server's reply code.
 HINTS = {"connect": _l("메일 서버에 연결할 수 없습니다: TRACKER_SMTP_HOST와 TRACKER_SMTP_PORT를 확인하세요. "

@@ -50,6 +50,8 @@ def actions():
     args = request.args
     status = args.get("status", "open")
     min_age = args.get("min_age", type=int)
+    if min_age is not None and not 0 <= min_age <= 36_500:
+        min_age = None  # as for any other filter value the page cannot use: none (days past the calendar overflow)
     rows = db.paginate(schedule.actions_stmt(status=status or None, dong=args.get("dong") or None,
                                              item=args.get("item") or None, min_age=min_age),
                        page=page_arg(), per_page=50, error_out=False)

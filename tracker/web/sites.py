@@ -8,9 +8,10 @@ from wtforms import SelectChoice
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
+from ..masking import mask_email, mask_name, mask_phone
 from ..models import LEADS, Inspection, Site
 from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
-from . import form_status, page_arg, refused
+from . import ask_reason, export_reason, form_status, log_access, page_arg, refused
 from .downloads import download
 from .forms import ConfirmForm, ImportForm, SiteForm
 
@@ -55,9 +56,27 @@ def detail(site_id):
             inspections.list_stmt(site_id=site.id).limit(limit)).all()
         extra["inspection_count"] = db.session.scalar(
             select(func.count()).select_from(Inspection).where(Inspection.site_id == site.id))
+    full = current_user.role in LEADS  # inspectors call from the phone-monitoring form, which shows the number
+    if full and _shows_officer(site, history):
+        log_access("view", {"site": site.id})
     return render_template("sites/detail.html", site=site, history=history, form=ConfirmForm(),
-                           short_code=sites.short_code(site), qr_url=sites.qr_url(site),
-                           can_edit=current_user.role in LEADS, **extra)
+                           short_code=sites.short_code(site), qr_url=sites.qr_url(site), full=full,
+                           officer=_officer(site, full), can_edit=current_user.role in LEADS, **extra)
+
+
+def _shows_officer(site: Site, history: list) -> bool:
+    """Whether the page shows the officer's name, phone or e-mail: today's, or an earlier one in the change history."""
+    fields = ("manager_name", "manager_phone", "manager_email")
+    return any(getattr(site, f) for f in fields) or any(
+        (a.before or {}).get(f) or (a.after or {}).get(f) for a in history for f in fields)
+
+
+def _officer(site: Site, full: bool) -> dict:
+    """The prevention officer's name, phone and e-mail as this reader may see them."""
+    if full:
+        return {"name": site.manager_name, "phone": site.manager_phone, "email": site.manager_email}
+    return {"name": mask_name(site.manager_name), "phone": mask_phone(site.manager_phone),
+            "email": mask_email(site.manager_email)}
 
 
 def _site_form(site: Site | None = None) -> SiteForm:
@@ -100,6 +119,8 @@ def edit(site_id):
     if form.validate_on_submit() and _save(form, site):
         flash(_("저장했습니다."), "info")
         return redirect(url_for("sites.detail", site_id=site.id))
+    if request.method == "GET" and (site.manager_name or site.manager_phone):
+        log_access("view", {"site": site.id, "page": "edit"})
     return render_template("sites/form.html", form=form, site=site), form_status()
 
 
@@ -174,10 +195,21 @@ def upload():
 @bp.route("/export.<fmt>")
 @roles_required()
 def export(fmt):
-    """The register, with the list's filters, as XLSX or CSV."""
+    """The register, with the list's filters, as XLSX or CSV: masked, or in full (full=1, leads) for re-import.
+    The reason (사유) comes first, and the download is logged with it."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    return download(reports.register_export(fmt, **_filters()), fmt, f"sites.{fmt}")
+    full = request.args.get("full") == "1"
+    if full and current_user.role not in LEADS:
+        abort(403)
+    reason = export_reason()
+    if reason is None:
+        return ask_reason(_("사업장 목록 내려받기"), offer_full=current_user.role in LEADS)
+    filters = _filters()
+    log_access("download" if full else "export",
+               {"export": "register", "format": fmt, "filters": {k: v for k, v in filters.items() if v},
+                "rows": reports.register_count(**filters), "full": full}, reason)
+    return download(reports.register_export(fmt, full, **filters), fmt, f"sites{'-full' if full else ''}.{fmt}")
 
 
 @bp.route("/code", methods=["GET"])
