@@ -6,12 +6,12 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test venv venv-dev translations assets db demo chromium serve scheduler clean
+.PHONY: run test venv venv-dev translations assets db demo chromium pdf serve scheduler clean
 
-run: demo  ## set up, then serve on SQLite with the scheduler in-process (it prints where, who, and what it did)
+run: pdf demo  ## set up, then serve on SQLite with the scheduler in-process (it prints where, who, and what it did)
 	@$(FLASK) dev --host $(HOST) --port $(PORT)
 
-test: venv-dev translations assets chromium  ## set up, lint, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
+test: venv-dev translations assets chromium pdf  ## set up, lint, then run the suite (on PostgreSQL too when TRACKER_TEST_POSTGRES_URL is set)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 	@if [ -n "$$TRACKER_TEST_POSTGRES_URL" ]; then \
@@ -57,10 +57,22 @@ chromium:
 	  echo "installing Debian's$$missing for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-serve: db  ## production-style: gunicorn with gunicorn.conf.py (run the scheduler as its own process)
+# The PDFs (점검 결과서, council report: issue 16) are drawn by WeasyPrint, which loads Pango, HarfBuzz and fontconfig
+# from the system; Noto CJK gives it Hangul (without it every glyph is a box). poppler-utils' pdftoppm turns a PDF
+# into PNGs to look at (bench/report_pdf.py). The scheduler needs them too: it attaches the PDF to each notice.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-noto-cjk \
+                poppler-utils
+pdf:
+	@missing=""; for p in $(PDF_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing for the PDFs"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+serve: pdf db  ## production-style: gunicorn with gunicorn.conf.py (run the scheduler as its own process)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-scheduler: db
+scheduler: pdf db
 	$(FLASK) scheduler
 
 clean:

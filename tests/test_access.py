@@ -9,7 +9,9 @@ from tests.conftest import csrf_from
 # what a phone needs to keep the app (the service worker script, the web app manifest and the offline page), and
 # the privacy page: none carries data, and the pages the service worker keeps still need a login.
 PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker",
-          "pwa.manifest", "pwa.offline", "privacy.page"}
+          "pwa.manifest", "pwa.offline", "privacy.page",
+          # the site's reply page (issue 16): no account, its signed link is the key (tests/test_site_reply.py)
+          "reply.page", "reply.report"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk
@@ -31,17 +33,20 @@ POLICY = {
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
     "inspect.detail": ALL, "inspect.scan_after_login": ALL, "inspect.form_token": ALL,
     "inspect.photo": ALL,
+    # the 점검 결과서 and the result notice (issue 16): whoever may open the inspection (the view checks which)
+    "inspect.report_pdf": ALL, "inspect.notice": ALL, "reply.waiting": ALL, "reply.review": ALL,
     # the user's own consent to location
     "consent.location_page": ALL,
     # the team lead's desk
     "dashboard.overview": LEADS, "dashboard.export": LEADS, "dashboard.council": LEADS,
-    "dashboard.council_xlsx": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,
+    "dashboard.council_xlsx": LEADS, "dashboard.council_pdf": LEADS, "schedule.week": LEADS, "schedule.actions": LEADS,
     "schedule.assignments": LEADS, "schedule.reassign": LEADS, "schedule.record_incident": LEADS,
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
     "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
     "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
+    "admin.settings_view": ADMIN,
     # the access log of personal data (issue 13)
     "admin.access_log_view": ADMIN, "admin.review_access_month": ADMIN, "api.list_access_log": ADMIN,
     # the API

@@ -21,7 +21,7 @@ from tests.conftest import ENGINE
 from tracker import clock, create_app
 from tracker.extensions import db as _db
 from tracker.models import Action, Inspection, Outbox, Site, User
-from tracker.services import accounts, checklist, demo, mail, sites
+from tracker.services import accounts, checklist, demo, mail, replies, sites
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 ANON = "anonymous"
@@ -66,6 +66,12 @@ PAGES = [
     ("/me/reminders", ALL),
     ("/sites/export.csv", LEADS),
     ("/privacy", (ANON, *ALL)),
+    # the site's side (issue 16): the reply link's page with no account, and an expired or broken one; the
+    # office's review of replies; the admin's settings
+    ("/r/{reply}", (ANON,)),
+    ("/r/broken-link", (ANON,), 404),
+    ("/replies", ALL),
+    ("/admin/settings", ADMIN),
     # error pages: not found, and a page the role may not open
     ("/no-such-page", (ANON, *ALL), 404),
     ("/admin/users", ("lead", "inspector"), 403),
@@ -157,7 +163,8 @@ def placeholders(a11y_app):
             if role == "inspector":
                 stmt = stmt.join(User, User.id == Inspection.inspector_id).where(User.email == LOGINS[role][0])
             out[role] = {"site": site, "inspection": _db.session.scalar(stmt.limit(1)),
-                         "user": _db.session.scalar(select(User.id).where(User.email == LOGINS["lead"][0]))}
+                         "user": _db.session.scalar(select(User.id).where(User.email == LOGINS["lead"][0])),
+                         "reply": replies.make_token(_db.session.get(Site, site))}
     assert all(v["site"] and v["inspection"] for k, v in out.items() if k != ANON), out
     return out
 

@@ -46,7 +46,7 @@ def test_bearer_token_lists_sites_with_their_fields(client, register, bearer):
     a = next(i for i in items if i["business_no"] == "107-81-11111")
     assert a == {"id": register[0].id, "name": "한빛고객센터", "business_no": "107-81-11111", "dong": "여의동",
                  "headcount": 50, "size_band": "50 이하", "status": "active", "address": "",
-                 "manager_name": "", "manager_phone": ""}
+                 "manager_name": "", "manager_phone": "", "manager_email": ""}
     assert "Set-Cookie" not in resp.headers or "session=" not in resp.headers["Set-Cookie"]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from tests.conftest import PASSWORD, app_context, csrf_from, loaded
 from tracker import clock, district
 from tracker.models import AccessLog, Audit, ChecklistTemplate, DongAssignment, Incident, LoginThrottle, Task
-from tracker.services import ServiceError, checklist, inspections, mail, schedule
+from tracker.services import ServiceError, checklist, inspections, mail, replies, schedule
 
 WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
 # Tables a GET may write: the access log of personal data (edge.record), and a login's last use (at most once a
@@ -184,6 +184,7 @@ def everything(app, db, site_factory, make_user):
                                                           "body_html": "<p>t</p>"}])
         db.session.commit()
         return {"site_id": site.id, "inspection_id": insp.id, "token": site.qr_token,
+                "link": replies.make_token(site),  # the site's reply page (issue 16)
                 "inspector": loaded(inspector), "user_id": inspector.id}
 
 

@@ -163,13 +163,15 @@ def register_blueprints(app: Flask) -> None:
         privacy,
         pwa,
         reminders,
+        replies,
         schedule,
         sites,
     )
     from .web import auth as auth_views
 
     for bp in (auth_views.bp, sites.bp, inspect.bp, schedule.bp, dashboard.bp, admin.bp, outbox.bp, health.bp,
-               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp, reminders.bp):
+               mail_preview.bp, pwa.bp, consent.bp, privacy.bp, account.bp, reminders.bp,
+               replies.bp):
         app.register_blueprint(bp)
     api.register(app)
 

@@ -150,6 +150,13 @@ def load(instance_path):
         "TRACKER_SMTP_CAFILE": _env("SMTP_CAFILE") or None,
         "TRACKER_MAIL_FROM": _env("MAIL_FROM", "tracker@localhost"),
         "TRACKER_SUMMARY_RECIPIENTS": _recipients(),
+        # A site's result notice waits this long before it is sent, so that a mistaken answer can be held back.
+        "TRACKER_NOTICE_HOLD_MINUTES": int(_env("NOTICE_HOLD_MINUTES", "60")),
+        # The site's reply link (조치 보고): how long it works, and how many replies a site may send an hour.
+        "TRACKER_SITE_LINK_DAYS": int(_env("SITE_LINK_DAYS", "30")),
+        "TRACKER_SITE_REPLIES_PER_HOUR": int(_env("SITE_REPLIES_PER_HOUR", "10")),
+        # Whom a site's officer calls when a link no longer works (printed on that page and in the notice).
+        "TRACKER_OFFICE_PHONE": _env("OFFICE_PHONE", ""),
         # Retention (services/retention.py), in days; 0 keeps that kind for good (TRACKER_ACCESS_LOG_DAYS below).
         "TRACKER_LOCATION_RETENTION_DAYS": int(_env("LOCATION_RETENTION_DAYS", "90")),
         "TRACKER_CLOSED_SITE_CONTACT_DAYS": int(_env("CLOSED_SITE_CONTACT_DAYS", "365")),

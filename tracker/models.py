@@ -162,6 +162,8 @@ class Site(db.Model):
     size_band: Mapped[str] = mapped_column(String(20), index=True)
     manager_name: Mapped[str] = mapped_column(String(100), default="")
     manager_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The prevention officer's address, for the result notice (issue 16); checked by addresses.clean_address.
+    manager_email: Mapped[str] = mapped_column(String(254), default="")
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)
     qr_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -173,7 +175,7 @@ class Site(db.Model):
     )
 
     AUDITED = ("name", "business_no", "dong", "address", "headcount", "size_band", "manager_name",
-               "manager_phone", "status")
+               "manager_phone", "manager_email", "status")
 
     def snapshot(self) -> dict:
         """The audited fields, for the audit trail."""
@@ -251,6 +253,8 @@ class Inspection(db.Model):
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The officer's optional 확인 서명 on the phone's screen (issue 16): re-encoded and stored as photos are, by hash.
+    signature_sha256: Mapped[str | None] = mapped_column(String(64))
     # Counts kept at submit time so that summaries never have to re-read every answer.
     yes_count: Mapped[int] = mapped_column(Integer, default=0)
     no_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -344,7 +348,9 @@ class Action(db.Model):
     item_key: Mapped[str] = mapped_column(String(60))
     opened_inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
     cleared_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open, escalated, cleared
+    # open, escalated, cleared; reported: the site replied (issue 16) and it waits for an inspector or a lead to
+    # accept the reply (cleared) or ask again (open); it does not escalate meanwhile.
+    status: Mapped[str] = mapped_column(String(10), default="open")
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
@@ -354,6 +360,32 @@ class Action(db.Model):
     site: Mapped[Site] = relationship()
 
     __table_args__ = (Index("ix_action_status_site_item", "status", "site_id", "item_key"),)
+
+
+class ActionReply(db.Model):
+    """What a site says it did about an action, through its signed reply link (조치 보고, issue 16)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    note: Mapped[str] = mapped_column(Text)
+    # Re-encoded and stored as inspectors' photos are (content-addressed); at most two.
+    photo1_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo2_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(10))  # None (waiting), accepted, again
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    action: Mapped[Action] = relationship()
+    site: Mapped[Site] = relationship()
+    reviewed_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_action_reply_site_created", "site_id", "created_at"),)
+
+    @property
+    def photos(self) -> list[str]:
+        return [s for s in (self.photo1_sha256, self.photo2_sha256) if s]
 
 
 class Incident(db.Model):
@@ -378,9 +410,16 @@ class Outbox(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sending, sent, failed
+    # pending, sending, sent, failed; a site's result notice may also be held (by its inspector or a lead) or
+    # replaced (by a later inspection of the site) before it leaves (issue 16).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    # Never sent before this: the notice waits TRACKER_NOTICE_HOLD_MINUTES for a mistaken answer to be caught.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The inspection a notice is about, and what to attach, made at send time from it ("report": its PDF).
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
+    attachment: Mapped[str] = mapped_column(String(20), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -391,6 +430,14 @@ class Outbox(db.Model):
         UniqueConstraint("kind", "period", "recipient"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
     )
+
+
+class Setting(db.Model):
+    """A switch an admin sets on the admin pages (issue 16: the 적합 notice); absent means its default."""
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 
 
 class SummaryWeek(db.Model):

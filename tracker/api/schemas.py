@@ -6,13 +6,13 @@ from marshmallow import Schema, fields
 from marshmallow.utils import get_value, missing
 
 from .. import schemas as shape
-from ..masking import mask_name, mask_phone
+from ..masking import mask_email, mask_name, mask_phone
 from ..models import ANSWER_VALUES, MODES
 from ..services import inspections
 
 SITE_STATUSES = ("active", "closed")
 TASK_STATUSES = ("open", "done", "missed", "cancelled")
-ACTION_STATUSES = ("open", "escalated", "cleared")
+ACTION_STATUSES = ("open", "escalated", "reported", "cleared")
 
 
 class Envelope(Schema):
@@ -103,6 +103,8 @@ class SiteSchema(Schema):
         "type": "string", "description": "the prevention officer, masked (김*용); in full on the site's page"})
     manager_phone = fields.Function(lambda s: mask_phone(s.manager_phone), metadata={
         "type": "string", "description": "the officer's phone, masked (010-****-5678)"})
+    manager_email = fields.Function(lambda s: mask_email(s.manager_email), metadata={
+        "type": "string", "description": "the officer's e-mail, masked (ab***@example.com); empty if none"})
 
 
 class TaskSchema(Schema):

@@ -4,17 +4,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..masking import mask_name, mask_phone
+from ..masking import mask_email, mask_name, mask_phone
 from ..models import Audit
 
 # What a reader of the trail sees; the stored codes stay stable whatever the language.
 ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("가져오기"), "close": _l("폐업 처리"),
                  "reopen": _l("운영 재개"), "rotate_qr": _l("QR 코드 새로 발급"), "publish": _l("게시"),
                  "reassign": _l("담당 변경"), "password": _l("비밀번호 변경"), "reset_password": _l("비밀번호 초기화"),
-                 "totp_on": _l("2단계 인증 켜기"), "totp_off": _l("2단계 인증 끄기")}
+                 "totp_on": _l("2단계 인증 켜기"), "totp_off": _l("2단계 인증 끄기"),
+                 "hold_notice": _l("결과 통보 보류"), "release_notice": _l("결과 통보 보류 해제"),
+                 "accept_reply": _l("조치 보고 확인"), "reply_again": _l("조치 다시 요청")}
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
-                "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"), "status": _l("상태"),
+                "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"),
+                "manager_email": _l("방역담당자 이메일"), "status": _l("상태"),
                 "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자"),
                 "mail_task_reminder": _l("마감 전날 남은 점검 알림"),
                 "mail_lead_digest": _l("기한 지난 점검·행정지도 요약")}
@@ -47,7 +50,8 @@ def _masked(mask):
     return lambda value: mask(value) if value else value
 
 
-PERSONAL_MASKS = {"manager_name": _masked(mask_name), "manager_phone": _masked(mask_phone)}
+PERSONAL_MASKS = {"manager_name": _masked(mask_name), "manager_phone": _masked(mask_phone),
+                  "manager_email": _masked(mask_email)}
 
 
 def _mask(code):

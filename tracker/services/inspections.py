@@ -1,4 +1,6 @@
 """Checklist inspections: idempotent submit, answers, photos, and the compliance of one inspection."""
+import base64
+import binascii
 import hashlib
 import hmac
 import io
@@ -32,7 +34,7 @@ from ..models import (
     UsedScan,
 )
 from ..schemas import NOTE_MAX
-from . import ServiceError, checklist, location, rollup, schedule
+from . import ServiceError, checklist, location, notices, rollup, schedule
 
 SCAN_SALT = "tracker-qr-scan"
 # A scan stays valid proof for a whole working day of offline work before the form reaches the server.
@@ -285,6 +287,45 @@ def prepare_photo(raw: bytes, item_key: str, img: Image.Image | None = None) -> 
             "width": img.width, "height": img.height, "size_bytes": len(data)}
 
 
+# A signature pad of a phone's width gives a PNG of 10 to 40 KB; anything far larger is not a signature.
+SIGNATURE_MAX_BYTES = 512 * 1024
+SIGNATURE_PREFIX = "data:image/png;base64,"
+
+
+def prepare_signature(data_url: str) -> dict:
+    """The officer's signature, sent as a PNG data URL by the canvas, checked and re-encoded as photos are (on white:
+    the canvas's transparent background would turn black in a JPEG)."""
+    error = ServiceError(_("확인 서명을 읽을 수 없습니다. 서명을 지우고 다시 하세요."),
+                         errors={"signature": _("확인 서명이 PNG 이미지가 아닙니다")})
+    text = str(data_url or "").strip()
+    if not text.startswith(SIGNATURE_PREFIX):
+        raise error
+    if len(text) > SIGNATURE_MAX_BYTES * 4 // 3 + len(SIGNATURE_PREFIX) + 4:
+        raise ServiceError(_("확인 서명이 너무 큽니다."), errors={"signature": _("확인 서명이 너무 큽니다")})
+    try:
+        raw = base64.b64decode(text[len(SIGNATURE_PREFIX):], validate=True)
+        img = Image.open(io.BytesIO(raw))
+        if img.format != "PNG" or img.width * img.height > 4_000_000:
+            raise error
+        img.load()
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise error from None
+    flat = Image.new("RGB", img.size, "white")
+    flat.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
+    buf = io.BytesIO()
+    flat.save(buf, format="PNG")
+    return prepare_photo(buf.getvalue(), "signature")
+
+
+def photo_bytes(sha256: str) -> bytes:
+    """A stored photo's (or signature's) bytes, for the PDF; FileNotFoundError when the store lacks it."""
+    stored = open_photo(sha256)
+    if stored is None:
+        raise FileNotFoundError(sha256)
+    with stored.body as body:
+        return body.read()
+
+
 def _store_photos(prepared: list[dict]) -> None:
     """Store each photo before any row names it. A store that is down refuses the whole inspection with a 503:
     nothing is written, and the phone keeps the inspection and sends it again (keys are content hashes, so what
@@ -308,6 +349,11 @@ def open_photo(sha256: str) -> storage.Stored | None:
         return None
 
 
+def store_photo(photo: dict) -> None:
+    """Store one prepared photo (from prepare_photo) under its hash, through the photos' store."""
+    _store_photos([photo])
+
+
 # --- submit ---------------------------------------------------------------------------------------
 
 def _replayed(insp: Inspection, by) -> Inspection:
@@ -324,13 +370,14 @@ def find(client_uuid: str) -> Inspection | None:
 
 
 def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
-           require_form_token: bool = False) -> tuple[Inspection, bool]:
+           require_form_token: bool = False, signature: str | None = None) -> tuple[Inspection, bool]:
     """Save one inspection, or return the one already saved under its client_uuid: (inspection, created).
 
     data: the input as sent (a JSON body, or the form's fields), read by schemas.Submission: site_id or qr_token,
     mode, client_uuid, answers {key: {value, note}}, and optionally device_time, contact_name, called_at, lat and
     lng (kept only with the user's consent), location_consent, note, scan_token, offline_qr_token,
-    offline_scanned_at, form_token. photos: (item_key, bytes) pairs.
+    offline_scanned_at, form_token. photos: (item_key, bytes) pairs. signature: the officer's 확인 서명 as a PNG
+    data URL (on site only).
     Nothing is saved when anything is wrong; the ServiceError names each wrong field.
     """
     data, shape_errors = schemas.load(schemas.SUBMISSION, data)  # types, formats, ranges, lengths
@@ -365,6 +412,7 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
     if mode == "onsite" and site is not None and "site_id" not in errors:
         presence = _presence(data, site, getattr(by, "id", None), errors)
     prepared = _prepare_photos(photos or [], items_all, mode, errors)
+    signed = _prepare_signature(signature, mode, errors)
     errors.update(shape_errors)  # the schema's message is the more exact one for a field both name
     if errors:
         raise ServiceError(_("입력을 확인하세요: %(n)s곳이 올바르지 않습니다.", n=len(errors)), errors=errors)
@@ -382,8 +430,8 @@ def submit(data: dict, by=None, photos: list[tuple[str, bytes]] | None = None,
         offline_scanned_at=presence.offline_at if mode == "onsite" and scanned_at is None else None,
         note=str(data.get("note") or "").strip()[:NOTE_MAX], yes_count=values.count("yes"),
         no_count=values.count("no"), na_count=values.count("na"), critical_no_count=critical_no,
-        compliant=critical_no == 0)
-    return _save(row, answers, prepared, items_all, site, by)
+        compliant=critical_no == 0, signature_sha256=signed["sha256"] if signed else None)
+    return _save(row, answers, prepared, items_all, site, by, signed)
 
 
 def _position(data: dict, by) -> tuple[float | None, float | None]:
@@ -457,18 +505,35 @@ def _prepare_photos(photos: list, items_all: dict, mode: str | None, errors: dic
     return prepared
 
 
-def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by) -> tuple[Inspection, bool]:
-    """Write a checked inspection, store its photos, open its follow-up and count it in the rollup."""
+def _prepare_signature(signature: str | None, mode: str | None, errors: dict) -> dict | None:
+    """The re-encoded signature, or None when none was drawn; only an on-site check has one."""
+    if not signature:
+        return None
+    if mode != "onsite":
+        errors["signature"] = _("확인 서명은 현장점검에서만 받습니다")
+        return None
+    try:
+        return prepare_signature(signature)
+    except ServiceError as exc:
+        errors.update(exc.errors)
+        return None
+
+
+def _save(row: dict, answers: list[dict], prepared: list[dict], items_all: dict, site, by,
+          signed: dict | None = None) -> tuple[Inspection, bool]:
+    """Write a checked inspection, store its photos (and signature), open its follow-up and count it in the
+    rollup."""
     photo_rows = [{k: p[k] for k in ("item_key", "sha256", "width", "height", "size_bytes")} for p in prepared]
     # Stored first, so that no committed row ever names a photo the store lacks. On SQLite this is before the
     # write lock is taken; on PostgreSQL the site's row lock (_SITE) is held meanwhile, which only makes a second
     # inspection of the same site wait.
-    _store_photos(prepared)
+    _store_photos(prepared + ([signed] if signed else []))  # the signature too: no row of its own
     insp = _write(row, answers, photo_rows)
     if insp is None:
         # A twin of this submission, sent at the same moment, was saved after this one looked: return that one.
         return _replayed(find(row["client_uuid"]), by), False
     schedule.after_inspection(insp, items_all, answers, site.dong)
+    notices.after_inspection(insp, site)  # after the actions it names are opened
     # Last: the rollup's rows are shared by every submit of the week and dong; lock them for the least time.
     rollup.add(insp, site.dong, site.size_band)
     return insp, True
@@ -554,11 +619,19 @@ def list_stmt(site_id: int | None = None, week: str | None = None, inspector_id:
 
 
 def photo_visible(user, sha256: str) -> bool:
-    """Whether the user may see a photo: any inspection they may view holds it."""
+    """Whether the user may see a photo: any inspection they may view holds it, or a site's reply (조치 보고) that
+    every inspector and lead reviews."""
+    from ..models import ActionReply
+    if db.session.scalar(select(exists().where(or_(ActionReply.photo1_sha256 == sha256,
+                                                   ActionReply.photo2_sha256 == sha256)))):
+        return True
     if user.role in LEADS:
-        return db.session.scalar(select(exists().where(Photo.sha256 == sha256)))
-    return db.session.scalar(select(exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
-                                                   Inspection.inspector_id == user.id)))
+        return db.session.scalar(select(or_(exists().where(Photo.sha256 == sha256),
+                                            exists().where(Inspection.signature_sha256 == sha256))))
+    return db.session.scalar(select(or_(
+        exists().where(Photo.sha256 == sha256, Photo.inspection_id == Inspection.id,
+                       Inspection.inspector_id == user.id),
+        exists().where(Inspection.signature_sha256 == sha256, Inspection.inspector_id == user.id))))
 
 
 def week_sites(user, week: str | None = None) -> list[tuple[Site, int | None, bool]]:

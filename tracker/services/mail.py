@@ -33,12 +33,15 @@ class ServerError(Exception):
 
 
 def queue(kind: str, period: str, messages: list[dict]) -> int:
-    """Queue messages ({recipient, subject, body_text, body_html}); one row per recipient, never twice."""
+    """Queue messages ({recipient, subject, body_text, body_html}, and optionally not_before, inspection_id and
+    attachment); one row per recipient, never twice."""
     domain = current_app.config["TRACKER_MAIL_FROM"].rpartition("@")[2] or "localhost"
     now = clock.now()
     rows = [{"kind": kind, "period": period, "recipient": m["recipient"].strip().lower(), "subject": m["subject"],
              "body_text": m["body_text"], "body_html": m["body_html"], "status": "pending", "attempts": 0,
-             "next_attempt_at": now, "created_at": now, "last_error": "",
+             "next_attempt_at": m.get("not_before") or now, "not_before": m.get("not_before"),
+             "inspection_id": m.get("inspection_id"), "attachment": m.get("attachment", ""),
+             "created_at": now, "last_error": "",
              # Made once, here: every retry and resend of the row carries it, so clients fold any duplicate.
              "message_id": make_msgid(idstring=f"{kind}.{period}", domain=domain)} for m in messages]
     return insert_ignore(Outbox, rows)
@@ -50,7 +53,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _due(now):
-    return or_((Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
+    return or_((Outbox.status == "pending") & (Outbox.next_attempt_at <= now)
+               & or_(Outbox.not_before.is_(None), Outbox.not_before <= now),
                (Outbox.status == "sending") & (Outbox.claimed_at < now - STALE_CLAIM))
 
 
@@ -82,7 +86,20 @@ def build_message(row: Outbox) -> EmailMessage:
     # base64, not raw 8-bit: Korean survives relays without 8BITMIME, and is smaller than quoted-printable.
     msg.set_content(row.body_text, charset="utf-8", cte="base64")
     msg.add_alternative(row.body_html, subtype="html", charset="utf-8", cte="base64")
+    if row.attachment:
+        # Made now, not when queued: the PDF shows the inspection and its actions as they are when it leaves.
+        name, maintype, subtype, data = _attachment(row)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg
+
+
+def _attachment(row: Outbox) -> tuple[str, str, str, bytes]:
+    """(file name, main type, subtype, bytes) of a row's attachment."""
+    if row.attachment == "report" and row.inspection_id:
+        from . import documents, inspections
+        insp = inspections.get(row.inspection_id)
+        return documents.pdf_filename(insp), "application", "pdf", documents.inspection_pdf(insp)
+    raise ValueError(f"unknown attachment {row.attachment!r}")
 
 
 def _describe(exc: Exception) -> str:
@@ -162,6 +179,9 @@ class Delivery:
             # no retry will change that, so it fails at once, by name, and the rest of the batch goes on.
             _finish(row.id, status="failed", last_error=_describe(exc))
             self.counts["failed"] += 1
+            return
+        except Exception as exc:  # an attachment that cannot be made now (a font, a file): this message waits
+            _retry_or_fail(row, f"build: {_describe(exc)}", self.counts)
             return
         try:
             if self.smtp is None:

@@ -16,13 +16,13 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..masking import mask_name, mask_phone
+from ..masking import mask_email, mask_name, mask_phone
 from . import sites
 
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
 FORMULA_START = ("=", "+", "-", "@")
 REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
-                    "상태"]
+                    "방역담당자 이메일", "상태"]
 CHUNK = 64 * 1024
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
 BATCH = 1000  # rows fetched at a time for the long exports
@@ -99,12 +99,13 @@ def _as_is(value):
 
 
 def register_rows(full: bool = False, **filters):
-    """The register as rows, with the filters of the list page; the officer's name and phone masked unless full."""
+    """The register as rows, with the filters of the list page; the officer's name, phone and e-mail masked unless
+    full."""
     status_ko = {"active": "운영", "closed": "폐업"}
-    name, phone = (_as_is, _as_is) if full else (mask_name, mask_phone)
+    name, phone, email = (_as_is, _as_is, _as_is) if full else (mask_name, mask_phone, mask_email)
     for s in db.session.scalars(sites.list_stmt(**filters)):
         yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, name(s.manager_name),
-               phone(s.manager_phone), status_ko.get(s.status, s.status)]
+               phone(s.manager_phone), email(s.manager_email), status_ko.get(s.status, s.status)]
 
 
 def register_count(**filters) -> int:
@@ -128,7 +129,7 @@ def register_export(fmt: str, full: bool = False, **filters):
 
 VALUE_KO = {"yes": "예", "no": "아니오", "na": "해당없음"}
 MODE_KO = {"onsite": "현장점검", "phone": "전화 모니터링"}
-ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "cleared": "조치 완료"}
+ACTION_STATUS_KO = {"open": "미조치", "escalated": "기한 경과", "reported": "조치 보고됨", "cleared": "조치 완료"}
 INSPECTION_HEADERS = ["주", "점검일시", "사업장명", "사업자등록번호", "행정동", "규모", "점검 방식", "점검원",
                       "적합 여부",
                       "예", "아니오", "해당없음", "중요 항목 아니오"]

@@ -25,15 +25,17 @@ HEADERS = {
     "headcount": ("종사자수", "직원수", "근로자수", "종사자 수", "직원 수", "headcount", "employees", "staff"),
     "manager_name": ("방역담당자", "담당자", "방역 담당자", "manager", "manager_name", "officer"),
     "manager_phone": ("연락처", "전화번호", "전화", "manager_phone", "phone", "contact"),
+    "manager_email": ("방역담당자 이메일", "이메일", "email", "e-mail", "전자우편", "manager_email"),
 }
 REQUIRED = ("name", "business_no", "dong", "headcount")
 LABELS = {"name": "사업장명", "business_no": "사업자등록번호", "dong": "행정동", "address": "소재지",
-          "headcount": "종사자수", "manager_name": "방역담당자", "manager_phone": "연락처"}
+          "headcount": "종사자수", "manager_name": "방역담당자", "manager_phone": "연락처",
+          "manager_email": "방역담당자 이메일"}
 HEADER_SCAN_ROWS = 15
 # A page of a few hundred lines is what a person reads; a file with more problems has one systematic fault.
 LISTED_ERRORS = 200
 # Cells an export masks (김*용, 010-****-5678): on re-import a masked cell keeps what is stored.
-MASKABLE = ("manager_name", "manager_phone")
+MASKABLE = ("manager_name", "manager_phone", "manager_email")
 
 
 @dataclass
@@ -299,7 +301,7 @@ def _changes(site, clean: dict) -> dict:
     changes = {}
     for f in sites.FIELDS:
         new = clean[f]
-        if f in ("address", "manager_name", "manager_phone") and not new:
+        if f in ("address", "manager_name", "manager_phone", "manager_email") and not new:
             clean[f] = getattr(site, f)
             continue
         if getattr(site, f) != new:

@@ -11,11 +11,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from .. import clock, district
+from ..addresses import clean_address
 from ..extensions import db
 from ..models import Site, Task
 from . import ServiceError, audit, rollup, shown
 
-FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone")
+FIELDS = ("name", "business_no", "dong", "address", "headcount", "manager_name", "manager_phone", "manager_email")
 # Column widths of the site table; longer text is refused with a message instead of failing in the database.
 MAX_LEN = {"name": 200, "address": 300, "manager_name": 100, "manager_phone": 40}
 # Far above any call centre, and far below PostgreSQL's integer limit.
@@ -82,6 +83,12 @@ def validate(data: dict) -> tuple[dict, dict]:
     clean["headcount"] = hc
     for f in ("address", "manager_name", "manager_phone"):
         clean[f] = str(data.get(f) or "").strip()
+    raw_email = str(data.get("manager_email") or "").strip()
+    clean["manager_email"] = clean_address(raw_email) if raw_email else ""
+    if clean["manager_email"] is None:
+        errors["manager_email"] = _(
+            "방역담당자 이메일 '%(v)s'은(는) 올바른 이메일 주소가 아닙니다 (예: name@example.com)", v=shown(raw_email))
+        clean["manager_email"] = ""
     labels = {"name": _("사업장명"), "address": _("소재지"), "manager_name": _("방역담당자"),
               "manager_phone": _("연락처")}
     for f, limit in MAX_LEN.items():
@@ -244,9 +251,12 @@ def qr_png(site: Site) -> bytes:
     return buf.getvalue()
 
 
-def list_stmt(dong=None, band=None, status=None, q=None):
-    """Sites filtered by dong, band, status and a name or business-number search, ordered for the register."""
+def list_stmt(dong=None, band=None, status=None, q=None, no_email=None):
+    """Sites filtered by dong, band, status, a name or business-number search and (no_email) the lack of an
+    officer's e-mail, ordered for the register."""
     stmt = select(Site)
+    if no_email:
+        stmt = stmt.where(Site.manager_email == "")
     if dong:
         stmt = stmt.where(Site.dong == dong)
     if band:
@@ -261,6 +271,12 @@ def list_stmt(dong=None, band=None, status=None, q=None):
             conds.append(func.replace(Site.business_no, "-", "").like(f"%{digits}%"))
         stmt = stmt.where(or_(*conds))
     return stmt.order_by(Site.dong, Site.name, Site.id)
+
+
+def count_without_email() -> int:
+    """Active sites with no officer's e-mail on file: they get no result notice."""
+    return db.session.scalar(select(func.count()).select_from(Site).where(
+        Site.status == "active", Site.manager_email == ""))
 
 
 def counts(status: str | None = "active") -> dict:

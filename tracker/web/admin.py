@@ -1,7 +1,7 @@
 """Admin pages: users and roles, and the checklist templates."""
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,13 +11,14 @@ from .. import schemas as shape
 from ..auth import roles_required
 from ..extensions import db
 from ..models import ChecklistTemplate, RoleChange, User
-from ..services import ServiceError, access_log, accounts, checklist, sessions
+from ..services import ServiceError, access_log, accounts, checklist, sessions, settings
 from . import form_status, log_access, page_arg, refused, scheduler_warnings
 from .forms import (
     ROLE_CHOICES,
     ChecklistEditForm,
     ConfirmForm,
     PasswordResetForm,
+    SettingsForm,
     TemplateImportForm,
     UserEditForm,
     UserForm,
@@ -216,3 +217,16 @@ def checklist_import():
         return _checklist_page(form, exc.message, 422)
     flash(_("가져온 점검표를 %(v)s판으로 게시했습니다.", v=tpl.version), "info")
     return redirect(url_for("admin.checklist_view"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings_view():
+    """The switches an admin sets: the 적합 notice (issue 16)."""
+    form = SettingsForm(data={"notice_compliant": settings.enabled("notice_compliant")})
+    if form.validate_on_submit():
+        settings.set_flag("notice_compliant", form.notice_compliant.data, by=current_user)
+        flash(_("설정을 저장했습니다."), "info")
+        return redirect(url_for("admin.settings_view"))
+    return render_template("admin/settings.html", form=form,
+                           hold=current_app.config["TRACKER_NOTICE_HOLD_MINUTES"]), form_status()

@@ -1,14 +1,14 @@
 """The landing page, the lead's compliance dashboard, its exports and the council report."""
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
 from .. import clock, district
 from ..auth import roles_required
 from ..models import LEADS
-from ..services import ServiceError, reports, sites, summary
+from ..services import ServiceError, documents, reports, sites, summary
 from . import ask_reason, export_reason, log_access
 from .downloads import MIME, download
 from .trend_chart import trend_chart
@@ -91,13 +91,28 @@ def export(what, fmt):
 @roles_required(*LEADS)
 def council():
     """The council report's tables for a period, printable on A4."""
+    return render_template("reports/council.html", **_council_context(gettext))
+
+
+def _council_context(translate) -> dict:
+    """What the council report shows, for the page and its PDF; translate turns the tables' labels."""
     first, last, _dong = _period(whole_programme=True)
     s = summary.compute(first, last)
     counts = sites.counts()
     # The period's first Monday to its last Sunday: "2020-W23" alone does not tell a reader when the week ended.
     days = (clock.week_monday(first), clock.week_monday(last) + timedelta(days=6))
-    return render_template("reports/council.html", s=s, counts=counts, printed_on=clock.today(), days=days,
-                           tables=reports.council_tables(s, counts, gettext), filters={"from": first, "to": last})
+    return {"s": s, "counts": counts, "printed_on": clock.today(), "days": days,
+            "tables": reports.council_tables(s, counts, translate), "filters": {"from": first, "to": last}}
+
+
+@bp.route("/reports/council.pdf")
+@roles_required(*LEADS)
+def council_pdf():
+    """The council report as an A4 PDF, from the page's own partial, in the council's Korean."""
+    ctx = _council_context(str)
+    name = f"council_{ctx['filters']['from']}_{ctx['filters']['to']}.pdf"
+    return Response(documents.council_pdf(ctx), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 @bp.route("/reports/council.xlsx")

@@ -54,6 +54,8 @@ class SiteForm(FlaskForm):
     headcount = IntegerField(_l("종사자수"), validators=[InputRequired(), NumberRange(min=0)])
     manager_name = StringField(_l("방역담당자"), validators=[Optional(), Length(max=100)])
     manager_phone = StringField(_l("연락처"), validators=[Optional(), Length(max=40)])
+    # Checked by the service (addresses.clean_address), which names the bad address in its message.
+    manager_email = StringField(_l("방역담당자 이메일"), validators=[Optional(), Length(max=254)])
 
 
 class ImportForm(FlaskForm):
@@ -80,6 +82,10 @@ class UserForm(FlaskForm):
 class UserEditForm(FlaskForm):
     role = SelectField(_l("역할"), choices=ROLE_CHOICES)
     active = BooleanField(_l("활성"))
+
+
+class SettingsForm(FlaskForm):
+    notice_compliant = BooleanField(_l("부적합 사항이 없는 점검에도 짧은 '적합' 결과 통보를 보냅니다"))
 
 
 class TemplateImportForm(FlaskForm):

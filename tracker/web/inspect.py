@@ -1,7 +1,20 @@
 """The inspector's pages on a phone: this week's sites, the QR entry point, the checklist form and its result."""
 import uuid
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wsgi import wrap_file
@@ -9,10 +22,23 @@ from werkzeug.wsgi import wrap_file
 from .. import clock
 from ..auth import roles_required
 from ..extensions import db
+from ..masking import mask_email
 from ..models import LEADS, MODES, ROLES, Inspection, Site
-from ..services import ServiceError, checklist, followups, inspections, location, retention, sites
+from ..services import (
+    ServiceError,
+    checklist,
+    documents,
+    followups,
+    inspections,
+    location,
+    notices,
+    replies,
+    retention,
+    sites,
+)
 from . import log_access
 from .consent import state_json
+from .forms import ConfirmForm
 
 bp = Blueprint("inspect", __name__)
 
@@ -57,12 +83,13 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
 
 
 def _posted() -> tuple[dict, list, dict]:
-    """The multipart form as the service's input: (data, photos, answers for re-display)."""
+    """The multipart form as the service's input: (data, photos, answers for re-display); data["signature"] is the
+    officer's drawn 확인 서명, if any."""
     form = request.form
     answers = {k[2:]: {"value": v, "note": form.get("n-" + k[2:], "")} for k, v in form.items() if k.startswith("a-")}
     data = {k: form.get(k) for k in ("mode", "client_uuid", "scan_token", "device_time", "contact_name",
                                      "called_at", "lat", "lng", "location_consent", "note", "form_token",
-                                     "offline_qr_token", "offline_scanned_at")}
+                                     "offline_qr_token", "offline_scanned_at", "signature")}
     data.update(site_id=request.view_args["site_id"], answers=answers)
     photos = [(k[2:], f.read()) for k, f in request.files.items(multi=True) if k.startswith("p-") and f.filename]
     return data, [p for p in photos if p[1]], answers
@@ -78,7 +105,7 @@ def home():
     todo = request.args.get("todo") == "1"
     return render_template("inspect/home.html", rows=[r for r in rows if not r[1]] if todo else rows, week=week,
                            done=done, total=len(rows), todo=todo, mine=_viewable(rows, week),
-                           modes=_modes(checklist.current()))
+                           modes=_modes(checklist.current()), replies_waiting=replies.waiting_count())
 
 
 def _viewable(rows: list, week: str) -> dict:
@@ -195,7 +222,8 @@ def submit(site_id):
     site = db.get_or_404(Site, site_id)
     data, photos, answers = _posted()
     try:
-        insp, created = inspections.submit(data, by=current_user, photos=photos, require_form_token=True)
+        insp, created = inspections.submit(data, by=current_user, photos=photos, require_form_token=True,
+                                           signature=data.pop("signature"))
     except ServiceError as exc:
         if _wants_json():
             error = "unavailable" if exc.status == 503 else "invalid"  # 503: not the inspection's fault; retry
@@ -215,14 +243,48 @@ def submit(site_id):
 @roles_required()
 def detail(inspection_id):
     """One inspection: failed items (critical first), passed ones, photos. Inspectors see their own."""
+    insp = _viewable_inspection(inspection_id)
+    if insp.lat is not None:  # the page shows where the inspector stood
+        log_access("view", {"inspection": insp.id, "site": insp.site_id})
+    doc = documents.inspection_html(insp, lambda sha: url_for("inspect.photo", sha=sha))
+    return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
+                           follow=followups.of(insp), saved=request.args.get("saved") == "1",
+                           mode_label=inspections.mode_label(insp.mode), doc=doc, notice=notices.of(insp.id),
+                           mask_email=mask_email, form=ConfirmForm())
+
+
+@bp.route("/inspections/<int:inspection_id>/notice/<verb>", methods=["POST"])
+@roles_required()
+def notice(inspection_id, verb):
+    """Hold the inspection's result notice before it leaves, or let a held one go (its inspector or a lead)."""
+    insp = _viewable_inspection(inspection_id)
+    if verb not in ("hold", "release"):
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        if getattr(notices, verb)(insp.id, by=current_user):
+            flash(_("결과 통보를 보류했습니다. 보내지 않습니다.") if verb == "hold" else
+                  _("보류를 풀었습니다. 결과 통보를 곧 보냅니다."), "info")
+        else:
+            flash(_("이미 보냈거나 보내는 중인 통보는 바꿀 수 없습니다."), "error")
+    return redirect(url_for("inspect.detail", inspection_id=insp.id) + "#notice", 303)
+
+
+def _viewable_inspection(inspection_id: int):
     insp = inspections.get(inspection_id) or abort(404)
     if not inspections.can_view(current_user, insp):
         abort(403)
-    if insp.lat is not None:  # the page shows where the inspector stood
-        log_access("view", {"inspection": insp.id, "site": insp.site_id})
-    return render_template("inspect/result.html", insp=insp, r=inspections.result(insp),
-                           follow=followups.of(insp), saved=request.args.get("saved") == "1",
-                           mode_label=inspections.mode_label(insp.mode))
+    return insp
+
+
+@bp.route("/inspections/<int:inspection_id>/report.pdf")
+@roles_required()
+def report_pdf(inspection_id):
+    """The 점검 결과서 as an A4 PDF, for whoever may open the inspection."""
+    insp = _viewable_inspection(inspection_id)
+    name = documents.pdf_filename(insp)
+    resp = Response(documents.inspection_pdf(insp), mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f"inline; filename=\"report-{insp.id}.pdf\"; filename*=UTF-8''{quote(name)}"
+    return resp
 
 
 @bp.route("/photos/<sha>.jpg")

@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 bp = Blueprint("pwa", __name__)
 
 # What the service worker fetches at install: the shell that every kept page needs (its own files come by name).
-SHELL = ("css/app.css", "js/app.js", "js/idle.js", "js/inspect.js", "js/qr.js", "favicon.svg", "img/camera.svg",
-         "img/icon-192.png")
+SHELL = ("css/app.css", "js/app.js", "js/idle.js", "js/inspect.js", "js/signature.js", "js/qr.js", "favicon.svg",
+         "img/camera.svg", "img/icon-192.png")
 
 
 @bp.route("/sw.js")

@@ -10,7 +10,7 @@ from .. import clock, district
 from ..auth import roles_required
 from ..extensions import db
 from ..models import LEADS, DongAssignment, Site, Task, User
-from ..services import ServiceError, checklist, schedule
+from ..services import ServiceError, checklist, replies, schedule
 from . import form_status, page_arg, refused
 from .forms import ConfirmForm
 
@@ -39,7 +39,8 @@ def week():
     dong = request.args.get("dong") or None
     return render_template("schedule/week.html", view=schedule.week_view(wk, dong), week=wk, dong=dong,
                            prev=clock.add_weeks(wk, -1), next=clock.add_weeks(wk, 1),
-                           district=district.current(), inspectors=_inspectors(), form=ConfirmForm())
+                           district=district.current(), inspectors=_inspectors(), form=ConfirmForm(),
+                           replies_waiting=replies.waiting_count())
 
 
 @bp.route("/actions")

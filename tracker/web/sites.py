@@ -8,7 +8,7 @@ from wtforms import SelectChoice
 from .. import district
 from ..auth import roles_required
 from ..extensions import db
-from ..masking import mask_name, mask_phone
+from ..masking import mask_email, mask_name, mask_phone
 from ..models import LEADS, Inspection, Site
 from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
 from . import ask_reason, export_reason, form_status, log_access, page_arg, refused
@@ -22,7 +22,7 @@ HISTORY_SHORT, HISTORY_ALL = 10, 500
 
 def _filters() -> dict:
     args = request.args
-    return {k: (args.get(k) or None) for k in ("dong", "band", "status", "q")}
+    return {k: (args.get(k) or None) for k in ("dong", "band", "status", "q", "no_email")}
 
 
 @bp.route("/")
@@ -34,7 +34,8 @@ def index():
                        per_page=PER_PAGE, error_out=False)
     return render_template("sites/index.html", page=page, filters=filters, counts=sites.counts(),
                            args={k: v for k, v in filters.items() if v},
-                           district=district.current(), can_edit=current_user.role in LEADS)
+                           district=district.current(), can_edit=current_user.role in LEADS,
+                           without_email=sites.count_without_email() if current_user.role in LEADS else 0)
 
 
 def _get(site_id: int) -> Site:
@@ -64,16 +65,18 @@ def detail(site_id):
 
 
 def _shows_officer(site: Site, history: list) -> bool:
-    """Whether the page shows the officer's name or phone: today's, or an earlier one in the change history."""
-    return bool(site.manager_name or site.manager_phone) or any(
-        (a.before or {}).get(f) or (a.after or {}).get(f) for a in history for f in ("manager_name", "manager_phone"))
+    """Whether the page shows the officer's name, phone or e-mail: today's, or an earlier one in the change history."""
+    fields = ("manager_name", "manager_phone", "manager_email")
+    return any(getattr(site, f) for f in fields) or any(
+        (a.before or {}).get(f) or (a.after or {}).get(f) for a in history for f in fields)
 
 
 def _officer(site: Site, full: bool) -> dict:
-    """The prevention officer's name and phone as this reader may see them."""
+    """The prevention officer's name, phone and e-mail as this reader may see them."""
     if full:
-        return {"name": site.manager_name, "phone": site.manager_phone}
-    return {"name": mask_name(site.manager_name), "phone": mask_phone(site.manager_phone)}
+        return {"name": site.manager_name, "phone": site.manager_phone, "email": site.manager_email}
+    return {"name": mask_name(site.manager_name), "phone": mask_phone(site.manager_phone),
+            "email": mask_email(site.manager_email)}
 
 
 def _site_form(site: Site | None = None) -> SiteForm:

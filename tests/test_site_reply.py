@@ -1,0 +1,244 @@
+"""The site's reply page (조치 보고, issue 16 §4): a signed link with no account; a reply marks the action reported
+(not cleared, not escalated), an inspector or lead accepts it (cleared) or asks again; the token's rules."""
+import io
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from conftest import csrf_from
+from tests.test_report_pdf import _client_as, inspect
+from tracker import jobs
+from tracker.extensions import db as _db
+from tracker.models import Action, ActionReply
+from tracker.services import replies, schedule
+
+T0 = datetime(2020, 5, 11, 1, 30, tzinfo=timezone.utc)  # Monday 10:30 in Seoul
+
+
+@pytest.fixture
+def tpl(default_checklist):
+    return default_checklist
+
+
+def _crit(tpl, n=1):
+    return [i.key for i in tpl.items if i.applies_to("onsite") and i.critical][:n]
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (1200, 900), (30, 120, 30)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def _setup(app, tpl, site_factory, make_user, n=1, **site_kw):
+    """A site with n open actions and a fresh reply link to it: (site, inspector, reply path, action ids)."""
+    site = site_factory(manager_name="김방역", manager_phone="010-1234-5678", manager_email="officer@x.example",
+                        **site_kw)
+    inspector = make_user("inspector")
+    inspect(app, tpl, site, inspector, no=_crit(tpl, n))
+    with app.app_context():
+        path = "/r/" + replies.make_token(site)
+        ids = _db.session.scalars(select(Action.id).where(Action.site_id == site.id).order_by(Action.id)).all()
+    return site, inspector, path, ids
+
+
+def _post(client, path, action_id, note="손소독제 비치하고 사진 찍었습니다", photos=()):
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    data = {"csrf_token": token, "note": note, "photo": [(io.BytesIO(p), f"p{i}.jpg") for i, p in enumerate(photos)]}
+    return client.post(f"{path}/actions/{action_id}", data=data, content_type="multipart/form-data")
+
+
+def _action(app, action_id):
+    with app.app_context():
+        return _db.session.get(Action, action_id)
+
+
+def test_officer_reports_with_a_photo_and_it_stays_open_until_accepted(app, client, tpl, site_factory, make_user,
+                                                                        clock_at):
+    clock_at(T0)
+    site, inspector, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    text = page.get_data(as_text=True)
+    assert site.name in text and "조치 보고 보내기" in text
+    # Nothing personal and no inspection details on a page anyone holding the link can open.
+    for private in ("김방역", "010-1234-5678", "officer@x.example", "미흡: 현장에서 확인"):
+        assert private not in text
+    resp = _post(client, path, aid, photos=[_jpeg()])
+    assert resp.status_code == 303
+    assert "조치 보고됨" in client.get(path).get_data(as_text=True)
+    act = _action(app, aid)
+    assert act.status == "reported" and act.cleared_at is None
+    # It waits for review: past its due date it does not escalate, and its age keeps counting.
+    clock_at(T0 + timedelta(days=10))
+    with app.app_context():
+        schedule.mark_overdue()
+        _db.session.commit()
+    assert _action(app, aid).status == "reported"
+    # The inspector sees it, with its photo, and accepts it: the action is cleared with the reply as evidence.
+    mine = _client_as(app, inspector)
+    review = mine.get("/replies").get_data(as_text=True)
+    assert site.name in review and "손소독제 비치하고" in review
+    sha = re.search(r"/photos/([0-9a-f]{64})\.jpg", review).group(1)
+    assert mine.get(f"/photos/{sha}.jpg").status_code == 200
+    reply_id = int(re.search(r'id="reply-(\d+)"', review).group(1))
+    resp = mine.post(f"/replies/{reply_id}/accept", data={"csrf_token": csrf_from(review)})
+    assert resp.status_code == 303
+    act = _action(app, aid)
+    assert act.status == "cleared" and act.cleared_at == T0 + timedelta(days=10)
+    with app.app_context():
+        row = _db.session.get(ActionReply, reply_id)
+        assert (row.outcome, row.reviewed_by_id) == ("accepted", inspector.id)
+
+
+def test_asking_again_reopens_it_and_it_escalates_when_late(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    _site, _inspector, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    _post(client, path, aid)
+    lead = _client_as(app, make_user("lead"))
+    review = lead.get("/replies").get_data(as_text=True)
+    reply_id = int(re.search(r'id="reply-(\d+)"', review).group(1))
+    lead.post(f"/replies/{reply_id}/again", data={"csrf_token": csrf_from(review)})
+    assert _action(app, aid).status == "open"
+    clock_at(T0 + timedelta(days=10))
+    with app.app_context():
+        schedule.mark_overdue()
+        _db.session.commit()
+    assert _action(app, aid).status == "escalated"
+    # The form is back for the officer.
+    assert "조치 보고 보내기" in client.get(path).get_data(as_text=True)
+
+
+def test_a_reinspection_answering_yes_still_clears_a_reported_action(app, client, tpl, site_factory, make_user,
+                                                                      clock_at):
+    clock_at(T0)
+    site, inspector, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    _post(client, path, aid)
+    clock_at(T0 + timedelta(days=1))
+    inspect(app, tpl, site, inspector)
+    assert _action(app, aid).status == "cleared"
+
+
+def test_another_sites_action_is_refused(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    _a, _i, path_a, _ids = _setup(app, tpl, site_factory, make_user)
+    _b, _j, _path_b, [other] = _setup(app, tpl, site_factory, make_user)
+    resp = _post(client, path_a, other)
+    assert resp.status_code == 404
+    assert "이 사업장의 조치할 사항이 아닙니다" in resp.get_data(as_text=True)
+    assert _action(app, other).status == "open"
+
+
+def test_the_link_expires_and_says_whom_to_call(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    app.config["TRACKER_OFFICE_PHONE"] = "02-2670-3000"
+    _site, _i, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    clock_at(T0 + timedelta(days=29, hours=23))
+    assert client.get(path).status_code == 200
+    clock_at(T0 + timedelta(days=30, minutes=1))
+    resp = client.get(path)
+    assert resp.status_code == 410
+    text = resp.get_data(as_text=True)
+    assert "기간이 지나" in text and "02-2670-3000" in text
+    assert _post_raw(client, path, aid).status_code == 410
+    assert _action(app, aid).status == "open"
+
+
+def _post_raw(client, path, action_id):
+    """A post with a good form token, for a link whose page no longer opens."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post(f"{path}/actions/{action_id}", data={"note": "x", "csrf_token": token})
+
+
+def test_one_link_serves_every_action_many_times(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    _site, _i, path, ids = _setup(app, tpl, site_factory, make_user, n=2)
+    assert len(ids) == 2
+    for aid in ids:
+        assert _post(client, path, aid).status_code == 303
+    assert client.get(path).status_code == 200
+    assert {_action(app, a).status for a in ids} == {"reported"}
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+                                    lambda t: t.replace(".", "", 1), lambda t: "x" + t, lambda t: "nonsense"])
+def test_a_tampered_link_says_so(app, client, tpl, site_factory, make_user, clock_at, mangle):
+    clock_at(T0)
+    _site, _i, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    bad = "/r/" + mangle(path[3:])
+    resp = client.get(bad)
+    assert resp.status_code == 404
+    assert "쓸 수 없는 링크" in resp.get_data(as_text=True)
+    assert _post_raw(client, bad, aid).status_code == 404
+
+
+def test_a_closed_site_link_stops(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    site, _i, path, _ids = _setup(app, tpl, site_factory, make_user)
+    with app.app_context():
+        from tracker.services import sites
+        sites.set_status(_db.session.get(type(site), site.id), "closed")
+        _db.session.commit()
+    assert client.get(path).status_code == 404
+
+
+def test_replies_are_rate_limited(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    app.config["TRACKER_SITE_REPLIES_PER_HOUR"] = 3
+    _site, _i, path, ids = _setup(app, tpl, site_factory, make_user, n=2)
+    lead = _client_as(app, make_user("lead"))
+    for _n in range(3):
+        assert _post(client, path, ids[0]).status_code in (303, 404)
+        review = lead.get("/replies").get_data(as_text=True)
+        for rid in re.findall(r'id="reply-(\d+)"', review):
+            lead.post(f"/replies/{rid}/again", data={"csrf_token": csrf_from(review)})
+    resp = _post(client, path, ids[1])
+    assert resp.status_code == 429
+    assert "한 시간 뒤에" in resp.get_data(as_text=True)
+    assert _action(app, ids[1]).status == "open"
+    clock_at(T0 + timedelta(minutes=61))
+    assert _post(client, path, ids[1]).status_code == 303
+
+
+def test_a_bad_photo_is_refused_and_nothing_changes(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    _site, _i, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    resp = _post(client, path, aid, photos=[b"not an image"])
+    assert resp.status_code == 422
+    assert "이미지 파일" in resp.get_data(as_text=True)
+    assert _action(app, aid).status == "open"
+    resp = _post(client, path, aid, photos=[_jpeg(), _jpeg(), _jpeg()])
+    assert resp.status_code == 422 and "2장까지" in resp.get_data(as_text=True)
+
+
+def test_the_notice_and_the_pdf_carry_the_link(app, client, tpl, site_factory, make_user, smtp_server, clock_at):
+    clock_at(T0)
+    site, inspector, _path, [aid] = _setup(app, tpl, site_factory, make_user)
+    clock_at(T0 + timedelta(hours=2))
+    with app.app_context():
+        assert jobs.send_due_mail()["sent"] == 1
+    msg = smtp_server.messages[0]
+    body = msg.get_body(("plain",)).get_content()
+    url = re.search(r"http://tracker\.test(/r/\S+)", body).group(1)
+    assert site.name in client.get(url).get_data(as_text=True)
+    assert _post(client, url, aid).status_code == 303
+    pdf = next(p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf").get_content()
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "조치 보고" in text and "QR 코드" in text
+
+
+def test_guessing_links_is_slowed_down(app, client, tpl, site_factory, make_user, clock_at):
+    clock_at(T0)
+    app.config["TRACKER_LOGIN_FREE_FAILURES_PER_ADDRESS"] = 3
+    _site, _i, path, _ids = _setup(app, tpl, site_factory, make_user)
+    for n in range(3):
+        assert client.get(f"{path}x{n}").status_code == 404
+    resp = client.get(path)  # even the good link waits now, from this address
+    assert resp.status_code == 429
+    assert "시도가 너무 많습니다" in resp.get_data(as_text=True)
+    clock_at(T0 + timedelta(minutes=20))
+    assert client.get(path).status_code == 200
