@@ -208,7 +208,7 @@ def _json_values():
 
 SUBMISSION_FIELDS = ["site_id", "qr_token", "mode", "client_uuid", "answers", "device_time", "contact_name",
                      "called_at", "lat", "lng", "note", "scan_token", "form_token", "offline_qr_token",
-                     "offline_scanned_at"]
+                     "offline_scanned_at", "location_consent"]
 
 
 def test_no_json_field_of_the_write_endpoint_gives_a_5xx(app, client, seeded):

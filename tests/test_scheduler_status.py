@@ -56,8 +56,8 @@ def test_status_names_the_leader_its_jobs_and_the_followers(app, clock_at):
     assert out["followers"] == [{"host": "machine-b", "pid": 4242, "since": (T0 - timedelta(seconds=3)).isoformat(),
                                  "last_seen": (T0 - timedelta(seconds=3)).isoformat()}]
     by_id = {j["id"]: j for j in out["jobs"]}
-    assert sorted(by_id) == ["deliver_outbox", "mark_overdue", "purge_expired", "refresh_bands", "weekly_round",
-                            "weekly_summary"]
+    assert sorted(by_id) == ["deliver_outbox", "lead_digest", "mark_overdue", "purge_expired", "refresh_bands",
+                            "task_reminders", "weekly_round", "weekly_summary"]
     assert by_id["weekly_round"]["last_run"] == T0.isoformat()
     assert by_id["weekly_round"]["ok"] is True and json.loads(by_id["weekly_round"]["result"]) == {"new": 1}
     # The next runs are the jobs' own triggers, from Monday 09:30 in Seoul.
@@ -87,7 +87,8 @@ def test_status_flags_a_stale_heartbeat_and_a_late_job(app, clock_at):
     out = _status(app)
     assert out["leader"]["stale"] is True
     late = {j["id"] for j in out["jobs"] if j["late"]}
-    assert late == {"mark_overdue", "deliver_outbox"}  # the weekly jobs still have days to go
+    # The hourly and two-minute jobs are late; the daily and weekly ones still have time to go.
+    assert late == {"mark_overdue", "deliver_outbox", "task_reminders", "lead_digest"}
 
 
 @pytest.fixture
