@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conftest import csrf_from
 from tests.test_report_pdf import _client_as, inspect
@@ -121,6 +121,23 @@ def test_a_reinspection_answering_yes_still_clears_a_reported_action(app, client
     clock_at(T0 + timedelta(days=1))
     inspect(app, tpl, site, inspector)
     assert _action(app, aid).status == "cleared"
+
+
+def test_a_reinspection_answering_no_reopens_a_reported_action(app, client, tpl, site_factory, make_user, clock_at):
+    """The site said it fixed it; the inspector finds it still not done: the reply is answered (asked again, by
+    that inspector) and the action is open again, not left waiting for a review that has nothing to decide."""
+    clock_at(T0)
+    site, inspector, path, [aid] = _setup(app, tpl, site_factory, make_user)
+    _post(client, path, aid)
+    assert _action(app, aid).status == "reported"
+    clock_at(T0 + timedelta(days=1))
+    inspect(app, tpl, site, inspector, no=_crit(tpl, 1))
+    assert _action(app, aid).status == "open"
+    with app.app_context():
+        reply = _db.session.scalar(select(ActionReply).where(ActionReply.action_id == aid))
+        assert (reply.outcome, reply.reviewed_by_id) == ("again", inspector.id)
+        assert _db.session.scalar(select(func.count()).select_from(Action).where(Action.site_id == site.id)) == 1
+        assert replies.waiting_count() == 0
 
 
 def test_another_sites_action_is_refused(app, client, tpl, site_factory, make_user, clock_at):

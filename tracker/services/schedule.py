@@ -18,6 +18,7 @@ from ..models import (
     REINSPECTION,
     ROUND,
     Action,
+    ActionReply,
     DongAssignment,
     Incident,
     Inspection,
@@ -211,8 +212,8 @@ _CLOSE_TASKS = update(Task.__table__).where(_TASK.status == "open", _TASK.id.in_
     _first_open(ROUND, True), _first_open(REINSPECTION, False),
     _first_open(INCIDENT, False).where(bindparam("b_mode") == "onsite")))).values(
     status="done", closed_at=bindparam("b_at"), done_inspection_id=bindparam("b_inspection_id"))
-_OPEN_ACTION_KEYS = select(_ACTION.item_key).where(_ACTION.site_id == bindparam("b_site_id"),
-                                                   _ACTION.status.in_(NOT_CLEARED))
+_OPEN_ACTION_KEYS = select(_ACTION.item_key, _ACTION.status).where(_ACTION.site_id == bindparam("b_site_id"),
+                                                                   _ACTION.status.in_(NOT_CLEARED))
 _CLEAR_ACTIONS = update(Action.__table__).where(
     _ACTION.site_id == bindparam("b_site_id"), _ACTION.item_key.in_(bindparam("b_keys", expanding=True)),
     _ACTION.status.in_(NOT_CLEARED)).values(status="cleared", cleared_at=bindparam("b_at"),
@@ -247,13 +248,29 @@ def after_inspection(insp: Inspection, items: dict, answers: list[dict], dong: s
         return
     # Read after the inspection is written: on SQLite the submit then holds the one write lock, on PostgreSQL the
     # site's row lock, so a simultaneous inspection of the site cannot slip an action in between.
-    already = set(db.session.scalars(_OPEN_ACTION_KEYS, ids))
+    already = dict(db.session.execute(_OPEN_ACTION_KEYS, ids).all())  # item_key: status
     cleared = [k for k in yes if k in already]
     if cleared:
         db.session.execute(_CLEAR_ACTIONS, {**ids, "b_keys": cleared})
+    not_fixed = [a["item_key"] for a in failed if already.get(a["item_key"]) == "reported"]
+    if not_fixed:
+        _reopen_reported(insp, not_fixed)
     new = [(items[a["item_key"]], a["note"]) for a in failed if a["item_key"] not in already]
     if new:
         _open_actions(insp, new, dong)
+
+
+def _reopen_reported(insp: Inspection, keys: list[str]) -> None:
+    """A reinspection that still finds "아니오" where the site reported a fix: the site's reply is answered (asked
+    again, by the inspector), and the action is open again, escalating as any open action does."""
+    reported = select(Action.id).where(Action.site_id == insp.site_id, Action.item_key.in_(keys),
+                                       Action.status == "reported")
+    db.session.execute(update(ActionReply).where(ActionReply.action_id.in_(reported), ActionReply.outcome.is_(None))
+                       .values(outcome="again", reviewed_at=insp.submitted_at, reviewed_by_id=insp.inspector_id)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(update(Action).where(Action.site_id == insp.site_id, Action.item_key.in_(keys),
+                                            Action.status == "reported").values(status="open")
+                       .execution_options(synchronize_session=False))
 
 
 def _open_actions(insp: Inspection, failed: list[tuple], dong: str) -> None:
