@@ -20,7 +20,7 @@ POLICY = {
     "auth.logout": ALL, "dashboard.home": ALL,
     # 내 정보: one's own password, logins, tokens and two-factor login
     "account.me": ALL, "account.password": ALL, "account.end_session": ALL, "account.end_token": ALL,
-    "account.totp_enrol": ALL, "account.totp_off": ALL,
+    "account.totp_enrol": ALL, "account.totp_off": ALL, "account.idle": ALL, "account.keepalive": ALL,
 
 
     # 내 정보 › 알림: each person their own reminders
@@ -82,12 +82,16 @@ def test_every_non_public_view_declares_its_roles(app):
     assert undeclared == [], f"views without a login/role guard: {undeclared}"
 
 
+# Pages a script asks (static/js/idle.js), which answer as the API does: 401 JSON, not the login page.
+SCRIPT_ENDPOINTS = {"account.idle", "account.keepalive"}
+
+
 def test_anonymous_is_sent_to_login_or_gets_401(app, client):
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    for _rule, _view, method, url in _rules(app):
+    for rule, _view, method, url in _rules(app):
         resp = client.open(url, method=method, data={"csrf_token": token},
                            headers={"X-CSRFToken": token})
-        if url.startswith("/api/"):
+        if url.startswith("/api/") or rule.endpoint in SCRIPT_ENDPOINTS:
             assert resp.status_code == 401, (url, resp.status_code)
             assert resp.get_json()["message"]
         else:

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock, edge
-from ..auth import roles_required, start_login, uses_bearer
+from ..auth import api_roles, roles_required, start_login, uses_bearer
 from ..extensions import db
 from ..services import ServiceError, accounts, sessions, totp
 from .forms import ConfirmForm, PasswordChangeForm, TotpEnrolForm, TotpOffForm
@@ -189,6 +189,7 @@ def _ended():
 
 
 @bp.route("/idle")
+@api_roles()  # a script asks: 401 JSON, not the login page's redirect
 def idle():
     """How long this login has left, without counting as its use (auth.UNTOUCHED_ENDPOINTS); 401 once ended. The
     warning asks before it shows, so that another tab's or a script's requests are taken into account."""
@@ -197,6 +198,7 @@ def idle():
 
 
 @bp.route("/keepalive", methods=["POST"])
+@api_roles()
 def keepalive():
     """계속 사용: the login counts as used now, even if a request touched it less than a minute ago; 204, or 401
     once it has ended (JSON, not the login page's redirect: the caller is a script)."""
