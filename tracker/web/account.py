@@ -3,7 +3,18 @@
 The page is a list of sections (SECTIONS). A feature adds its own by appending (template, context function) there:
 the template is included on /me with whatever the function returns for the user.
 """
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -159,6 +170,9 @@ def totp_off():
 
 def _idle_left() -> int | None:
     """Seconds until this browser's login ends unless used, or None when it is not a cookie login."""
+    # A mail rendered by a job or a service outside a request (the result notice) has no login to speak of.
+    if not has_request_context():
+        return None
     ends = g.get("idle_ends_at") if current_user.is_authenticated else None
     return None if ends is None else max(0, int((ends - clock.now()).total_seconds()))
 
