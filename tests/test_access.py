@@ -10,8 +10,9 @@ from tests.conftest import csrf_from
 # the privacy page: none carries data, and the pages the service worker keeps still need a login.
 PUBLIC = {"static", "auth.login", "auth.login_code", "health.healthz", "api_docs.openapi", "pwa.service_worker",
           "pwa.manifest", "pwa.offline", "privacy.page",
-          # the site's reply page (issue 16): no account, its signed link is the key (tests/test_site_reply.py)
-          "reply.page", "reply.report"}
+          # the site's reply page and self-check (issue 16): no account, the signed link is the key
+          # (tests/test_site_reply.py, tests/test_self_check.py)
+          "reply.page", "reply.report", "reply.self_check"}
 ROLES = ("inspector", "lead", "admin")
 ALL, LEADS, ADMIN = set(ROLES), {"lead", "admin"}, {"admin"}
 # Who may use what, written out here independently of the views' own decorators (README, "Roles"): the walk

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tests.conftest import ENGINE
 from tracker import clock, create_app
 from tracker.extensions import db as _db
 from tracker.models import Action, Inspection, Outbox, Site, User
-from tracker.services import accounts, checklist, demo, mail, replies, sites
+from tracker.services import accounts, checklist, demo, mail, replies, self_checks, sites
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 ANON = "anonymous"
@@ -69,6 +70,7 @@ PAGES = [
     # the site's side (issue 16): the reply link's page with no account, and an expired or broken one; the
     # office's review of replies; the admin's settings
     ("/r/{reply}", (ANON,)),
+    ("/r/{reply}/self-check", (ANON,)),  # the site's self-check form (issue 16 §5)
     ("/r/broken-link", (ANON,), 404),
     ("/replies", ALL),
     ("/admin/settings", ADMIN),
@@ -165,6 +167,11 @@ def placeholders(a11y_app):
             out[role] = {"site": site, "inspection": _db.session.scalar(stmt.limit(1)),
                          "user": _db.session.scalar(select(User.id).where(User.email == LOGINS["lead"][0])),
                          "reply": replies.make_token(_db.session.get(Site, site))}
+        # The site's own self-check of this week: the phone form then shows its answers as the site's.
+        the_site = _db.session.get(Site, site)
+        self_checks.submit(the_site, "자체점검 담당", str(uuid.uuid4()),
+                           {i.key: "yes" for i in self_checks.items(checklist.current())})
+        _db.session.commit()
     assert all(v["site"] and v["inspection"] for k, v in out.items() if k != ANON), out
     return out
 

@@ -1,5 +1,6 @@
 """Retention (issue 13): each kind of personal data is removed after its period and not before; a dry run only
 counts; the daily job and `flask --app wsgi purge` run the same steps."""
+import base64
 import io
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -10,8 +11,8 @@ from sqlalchemy import func, select
 
 from tracker import jobs, storage
 from tracker.extensions import db as _db
-from tracker.models import Audit, Inspection, Outbox, Photo, RoleChange, Site, UserSession
-from tracker.services import inspections, location, sessions, sites
+from tracker.models import Action, ActionReply, Audit, Inspection, Outbox, Photo, RoleChange, Site, UserSession
+from tracker.services import inspections, location, replies, sessions, sites
 
 T0 = datetime(2020, 3, 16, 10, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -143,7 +144,7 @@ def test_a_period_of_zero_keeps_that_kind_for_good(app, inspect_at, clock_at):
 
 def test_kinds_without_a_table_say_so(app_ctx):
     counts = purge(dry_run=True)
-    assert counts["signatures"] is None
+    assert counts["signatures"] == 0 and counts["reply_photos"] == 0  # stored now (issue 16), nothing due yet
     assert counts["access_log"] is (None if "access_log" not in _db.metadata.tables else 0)
 
 
@@ -184,3 +185,54 @@ def test_a_file_used_again_between_the_purge_and_its_file_removal_stays(app, pho
     assert again.photos[0].sha256 == sha
     assert retention.remove_files(report) == 0
     assert stored(sha)
+
+
+def _signature_url() -> str:
+    buf = io.BytesIO()
+    img = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    img.putpixel((10, 10), (0, 0, 0, 255))
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_signatures_and_reply_photos_go_after_their_periods(app, photo_store, default_checklist, make_user,
+                                                           site_factory, clock_at):
+    """The officer's 확인 서명 after TRACKER_SIGNATURE_RETENTION_DAYS, a site's reply photos after the photos'
+    period: the hash on the row, then the file; the inspection and the reply's note stay."""
+    clock_at(T0)
+    site, user = site_factory(), make_user("inspector")
+    crit = next(i.key for i in default_checklist.items if i.applies_to("onsite") and i.critical)
+    with app.app_context():
+        answers = {i.key: {"value": "yes", "note": ""} for i in default_checklist.items if i.applies_to("onsite")}
+        answers[crit] = {"value": "no", "note": "미흡"}
+        data = {"site_id": site.id, "mode": "onsite", "client_uuid": str(uuid.uuid4()), "answers": answers}
+        insp, _ = inspections.submit(data, by=_db.session.get(type(user), user.id), signature=_signature_url())
+        action = _db.session.scalar(select(Action).where(Action.site_id == site.id))
+        reply = replies.reply(_db.session.get(Site, site.id), action.id, "고쳤습니다", [jpeg((0, 0, 200))])
+        _db.session.commit()
+        sig, photo, insp_id, reply_id = insp.signature_sha256, reply.photo1_sha256, insp.id, reply.id
+        assert sig and photo and stored(sig) and stored(photo)
+        clock_at(T0 + 364 * DAY)
+        assert (purge()["signatures"], purge()["reply_photos"]) == (0, 0)
+        clock_at(T0 + 366 * DAY)
+        assert purge(dry_run=True)["signatures"] == 1 and stored(sig)
+        counts = purge()
+        assert (counts["signatures"], counts["reply_photos"]) == (1, 1)
+        assert not stored(sig) and not stored(photo)
+        assert _db.session.get(Inspection, insp_id).signature_sha256 is None
+        kept = _db.session.get(ActionReply, reply_id)
+        assert kept.photos == [] and kept.note == "고쳤습니다"
+        assert purge()["signatures"] == 0
+
+
+def test_a_signature_period_of_its_own(app, photo_store, default_checklist, make_user, site_factory, clock_at):
+    app.config["TRACKER_SIGNATURE_RETENTION_DAYS"] = 30
+    clock_at(T0)
+    site, user = site_factory(), make_user("inspector")
+    with app.app_context():
+        answers = {i.key: {"value": "yes", "note": ""} for i in default_checklist.items if i.applies_to("onsite")}
+        data = {"site_id": site.id, "mode": "onsite", "client_uuid": str(uuid.uuid4()), "answers": answers}
+        insp, _ = inspections.submit(data, by=_db.session.get(type(user), user.id), signature=_signature_url())
+        _db.session.commit()
+        clock_at(T0 + 31 * DAY)
+        assert purge()["signatures"] == 1 and not stored(insp.signature_sha256 or "0" * 64)

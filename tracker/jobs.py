@@ -50,8 +50,15 @@ def _record(name, ok, result) -> None:
 
 def weekly_round(app):
     """Monday 00:05: this week's monitoring tasks."""
-    from .services import schedule
-    return _run(app, "weekly_round", lambda: schedule.schedule_week(clock.week_of()))
+    from .services import schedule, self_checks
+
+    def run():
+        # The sites switched on for self-checks get the week's request (once a week: the outbox key is the week).
+        week = clock.week_of()
+        made = schedule.schedule_week(week)
+        log.info("weekly self-check requests queued: %s", self_checks.queue_requests(week))
+        return made
+    return _run(app, "weekly_round", run)
 
 
 def refresh_bands(app):

@@ -165,6 +165,8 @@ class Site(db.Model):
     # The prevention officer's address, for the result notice (issue 16); checked by addresses.clean_address.
     manager_email: Mapped[str] = mapped_column(String(254), default="")
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)
+    # Asked each week to check itself (자체점검, issue 16) through its signed link; a lead switches it on.
+    self_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     qr_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
@@ -175,7 +177,7 @@ class Site(db.Model):
     )
 
     AUDITED = ("name", "business_no", "dong", "address", "headcount", "size_band", "manager_name",
-               "manager_phone", "manager_email", "status")
+               "manager_phone", "manager_email", "status", "self_check")
 
     def snapshot(self) -> dict:
         """The audited fields, for the audit trail."""
@@ -386,6 +388,39 @@ class ActionReply(db.Model):
     @property
     def photos(self) -> list[str]:
         return [s for s in (self.photo1_sha256, self.photo2_sha256) if s]
+
+
+class SelfCheck(db.Model):
+    """A site's own check of itself (자체점검, issue 16) through its signed link: kept apart from inspections, so
+    that no figure, action rule or task rule ever counts it. It only pre-fills an inspector's phone check."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Made by the page: a form sent twice (a retry after a lost answer) is kept once.
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("checklist_template.id"))
+    week: Mapped[str] = mapped_column(String(8))
+    officer_name: Mapped[str] = mapped_column(String(100))  # as the officer typed it
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    site: Mapped[Site] = relationship()
+    answers: Mapped[list["SelfCheckAnswer"]] = relationship(back_populates="self_check",
+                                                             order_by="SelfCheckAnswer.id")
+
+    __table_args__ = (Index("ix_self_check_site_week", "site_id", "week"), Index("ix_self_check_week", "week"))
+
+
+class SelfCheckAnswer(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    self_check_id: Mapped[int] = mapped_column(ForeignKey("self_check.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(String(3))
+    self_check: Mapped[SelfCheck] = relationship(back_populates="answers")
+
+    __table_args__ = (
+        UniqueConstraint("self_check_id", "item_key"),
+        CheckConstraint("value in ('yes','no','na')", name="value"),
+    )
 
 
 class Incident(db.Model):

@@ -284,7 +284,8 @@
       if (!els.length) return;
       if (els[0].type === "radio") {
         var any = false;
-        els.forEach(function (r) { if (r.checked) any = true; });
+        // The site's own self-check answer (pre-filled) gives way to what the inspector chose on the call.
+        els.forEach(function (r) { if (r.checked && !r.hasAttribute("data-site-answer")) any = true; });
         if (!any) els.forEach(function (r) { if (r.value === draft[name]) { r.checked = true; restored = true; } });
       } else if (!els[0].value || els[0].value === els[0].defaultValue) {
         if (els[0].value !== draft[name]) { els[0].value = draft[name]; restored = true; }

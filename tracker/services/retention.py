@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 
 from .. import clock, storage
 from ..extensions import db
-from ..models import Audit, Inspection, Outbox, Photo, Site
+from ..models import ActionReply, Audit, Inspection, Outbox, Photo, Site
 
 # The officer's contact fields blanked once a site has been closed long enough. A contact column added to Site
 # (manager_email) is purged as soon as it exists; another one is one more name here.
@@ -37,7 +37,9 @@ ACCESS_LOG = Kind("access_log", "TRACKER_ACCESS_LOG_DAYS", 730)
 LOGINS = Kind("logins", "TRACKER_LOGIN_RETENTION_DAYS", 365)
 # Grants and removals of a role: the 안전성 확보조치 기준 asks for 3 years.
 ROLE_HISTORY = Kind("role_history", "TRACKER_ROLE_HISTORY_DAYS", 1095)
-KINDS = (POSITIONS, CLOSED_SITE_CONTACTS, PHOTOS, MAIL_BODIES, ACCESS_LOG, LOGINS, ROLE_HISTORY)
+# The officer's 확인 서명 on an inspection (issue 16): the hash on the inspection, then the file.
+SIGNATURES = Kind("signatures", "TRACKER_SIGNATURE_RETENTION_DAYS", 365)
+KINDS = (POSITIONS, CLOSED_SITE_CONTACTS, PHOTOS, MAIL_BODIES, ACCESS_LOG, LOGINS, ROLE_HISTORY, SIGNATURES)
 
 
 def days(kind: Kind) -> int:
@@ -128,8 +130,7 @@ def purge_photos(cutoff: datetime, dry_run: bool, report: Report) -> int:
         return _change(Photo, where, None, True)
     due = set(db.session.scalars(select(Photo.sha256).where(where).distinct()))
     removed = _change(Photo, where, None, False)
-    if due:
-        report.files |= due - set(db.session.scalars(select(Photo.sha256).where(Photo.sha256.in_(due)).distinct()))
+    report.files |= due - _still_used(due)
     return removed
 
 
@@ -150,18 +151,50 @@ def purge_by_age(table_name: str, column: str, cutoff: datetime, dry_run: bool) 
     return _change(table, table.c[column] < cutoff, None, dry_run)
 
 
-def purge_signatures(cutoff: datetime, dry_run: bool) -> int | None:
-    """Hook for signatures: Tracker stores none yet. When a signature table is added, its DELETE (or its file
-    removal, like photos) goes here, under a TRACKER_SIGNATURE_RETENTION_DAYS setting of its own."""
-    return None
+def _still_used(shas: set) -> set:
+    """Of these content hashes, those a kept photo, signature or reply photo still names: their files stay."""
+    if not shas:
+        return set()
+    stmts = [select(Photo.sha256).where(Photo.sha256.in_(shas)),
+             select(Inspection.signature_sha256).where(Inspection.signature_sha256.in_(shas)),
+             select(ActionReply.photo1_sha256).where(ActionReply.photo1_sha256.in_(shas)),
+             select(ActionReply.photo2_sha256).where(ActionReply.photo2_sha256.in_(shas))]
+    return set(db.session.scalars(stmts[0].union(*stmts[1:])))
+
+
+def purge_signatures(cutoff: datetime, dry_run: bool, report: Report) -> int:
+    """Signatures of inspections older than TRACKER_SIGNATURE_RETENTION_DAYS: the hash on the inspection now, the
+    file once committed (stored through the photos' store, by content, as photos are)."""
+    where = and_(Inspection.signature_sha256.is_not(None), Inspection.submitted_at < cutoff)
+    if dry_run:
+        return _change(Inspection, where, None, True)
+    due = set(db.session.scalars(select(Inspection.signature_sha256).where(where).distinct()))
+    removed = _change(Inspection, where, {"signature_sha256": None}, False)
+    report.files |= due - _still_used(due)
+    return removed
+
+
+def purge_reply_photos(cutoff: datetime, dry_run: bool, report: Report) -> int:
+    """Photos of the sites' replies (조치 보고) older than TRACKER_PHOTO_RETENTION_DAYS, as inspectors' photos: the
+    hashes on the reply now (its note and outcome stay), the files once committed."""
+    where = and_(ActionReply.created_at < cutoff,
+                 or_(ActionReply.photo1_sha256.is_not(None), ActionReply.photo2_sha256.is_not(None)))
+    if dry_run:
+        return _change(ActionReply, where, None, True)
+    due = {sha for pair in db.session.execute(select(ActionReply.photo1_sha256, ActionReply.photo2_sha256)
+                                              .where(where)) for sha in pair if sha}
+    removed = _change(ActionReply, where, {"photo1_sha256": None, "photo2_sha256": None}, False)
+    report.files |= due - _still_used(due)
+    return removed
 
 
 # --- the whole purge --------------------------------------------------------------------------------------------
 
 # Each step with the kind whose period it follows, in the order they run.
 STEPS = {"positions": POSITIONS, "closed_site_contacts": CLOSED_SITE_CONTACTS,
-         "closed_site_history": CLOSED_SITE_CONTACTS, "photos": PHOTOS, "mail_bodies": MAIL_BODIES,
-         "access_log": ACCESS_LOG, "logins": LOGINS, "role_history": ROLE_HISTORY}
+         "closed_site_history": CLOSED_SITE_CONTACTS, "photos": PHOTOS, "reply_photos": PHOTOS,
+         "signatures": SIGNATURES, "mail_bodies": MAIL_BODIES, "access_log": ACCESS_LOG, "logins": LOGINS,
+         "role_history": ROLE_HISTORY}
 
 
 def purge(dry_run: bool = False) -> Report:
@@ -171,13 +204,14 @@ def purge(dry_run: bool = False) -> Report:
     run = {"positions": purge_positions, "closed_site_contacts": purge_closed_site_contacts,
            "closed_site_history": purge_closed_site_history,
            "photos": lambda cutoff, dry: purge_photos(cutoff, dry, report), "mail_bodies": purge_mail_bodies,
+           "reply_photos": lambda cutoff, dry: purge_reply_photos(cutoff, dry, report),
+           "signatures": lambda cutoff, dry: purge_signatures(cutoff, dry, report),
            "access_log": lambda cutoff, dry: purge_by_age("access_log", "at", cutoff, dry),
            "logins": lambda cutoff, dry: purge_by_age("user_session", "last_seen_at", cutoff, dry),
            "role_history": lambda cutoff, dry: purge_by_age("role_change", "at", cutoff, dry)}
     for name, kind in STEPS.items():
         cutoff = _cutoff(kind)
         report.counts[name] = run[name](cutoff, dry_run) if cutoff else 0
-    report.counts["signatures"] = purge_signatures(clock.now(), dry_run)
     return report
 
 
@@ -195,11 +229,10 @@ def describe(report: Report) -> list[str]:
 
 
 def remove_files(report: Report) -> int:
-    """Delete the photo files a committed purge left without a row; how many were there."""
+    """Delete the photo, signature and reply-photo files a committed purge left unnamed; how many were there."""
     # Looked at again now: a submission of the same picture since the purge's commit names the same file (keys are
     # content hashes), and its photo must not lose it. One query, just before the deletes.
-    used = set(db.session.scalars(select(Photo.sha256).where(Photo.sha256.in_(report.files)).distinct())) \
-        if report.files else set()
+    used = _still_used(report.files)
     removed = 0
     for sha in sorted(report.files - used):
         removed += _remove_photo_file(sha)

@@ -89,6 +89,9 @@ def validate(data: dict) -> tuple[dict, dict]:
         errors["manager_email"] = _(
             "방역담당자 이메일 '%(v)s'은(는) 올바른 이메일 주소가 아닙니다 (예: name@example.com)", v=shown(raw_email))
         clean["manager_email"] = ""
+    if "self_check" in data:  # optional: an import or API call without it leaves the site's setting as it is
+        clean["self_check"] = data["self_check"] in (True, 1) or str(data["self_check"]).strip().lower() in (
+            "1", "true", "y", "yes", "on", "예", "o")
     labels = {"name": _("사업장명"), "address": _("소재지"), "manager_name": _("방역담당자"),
               "manager_phone": _("연락처")}
     for f, limit in MAX_LEN.items():
@@ -100,6 +103,8 @@ def validate(data: dict) -> tuple[dict, dict]:
 def _apply(site: Site, clean: dict) -> None:
     for f in FIELDS:
         setattr(site, f, clean[f])
+    if "self_check" in clean:
+        site.self_check = clean["self_check"]
     # The band is never typed: it always follows the head count.
     site.size_band = district.current().band_for(site.headcount)
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import contains_eager
 from .. import clock
 from ..extensions import db
 from ..models import Action, Site, User
-from . import checklist, schedule, summary
+from . import checklist, replies, schedule, self_checks, summary
 
 LONG_OPEN_DAYS = 14
 TOP_ITEMS = 5
@@ -43,6 +43,11 @@ def context(week: str) -> dict:
         "item_labels": {i.key: i.label_ko for i in (checklist.current().items if checklist.current() else [])},
         "long_open_days": LONG_OPEN_DAYS,
         "incidents": summary.incidents(week, week),
+        # The site's side (issue 16): replies still waiting for an inspector's or a lead's review when the mail is
+        # made, and the sites' own checks received that week (counted apart: never an inspection).
+        "replies_waiting": replies.waiting_count(),
+        "self_checks": self_checks.count(week, week),
+        "replies_url": f"{base}/replies",
         "dashboard_url": f"{base}/dashboard?from={week}&to={week}",
     }
 

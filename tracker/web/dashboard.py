@@ -8,7 +8,7 @@ from flask_login import current_user
 from .. import clock, district
 from ..auth import roles_required
 from ..models import LEADS
-from ..services import ServiceError, documents, reports, sites, summary
+from ..services import ServiceError, documents, reports, self_checks, sites, summary
 from . import ask_reason, export_reason, log_access
 from .downloads import MIME, download
 from .trend_chart import trend_chart
@@ -61,6 +61,7 @@ def overview():
     return render_template("dashboard/overview.html", s=s, charts=[("wide", trend_chart(s["weeks"])),
                                                                    ("compact", trend_chart(s["weeks"], 360, 260))],
                            incidents=summary.incidents(first, last, dong), district=district.current(),
+                           self_checks=self_checks.count(first, last, dong),
                            lowest_n=summary.LOWEST_SITES, lowest_weeks=summary.LOWEST_SITES_WEEKS,
                            filters={"from": first, "to": last, "dong": dong or ""}, this_week=clock.week_of(),
                            default_weeks=DEFAULT_WEEKS, prev_week=clock.add_weeks(last, -1),
@@ -102,6 +103,8 @@ def _council_context(translate) -> dict:
     # The period's first Monday to its last Sunday: "2020-W23" alone does not tell a reader when the week ended.
     days = (clock.week_monday(first), clock.week_monday(last) + timedelta(days=6))
     return {"s": s, "counts": counts, "printed_on": clock.today(), "days": days,
+            # The sites' own checks, counted apart: never an inspection, on site or by phone.
+            "self_checks": self_checks.count(first, last),
             "tables": reports.council_tables(s, counts, translate), "filters": {"from": first, "to": last}}
 
 

@@ -56,6 +56,7 @@ class SiteForm(FlaskForm):
     manager_phone = StringField(_l("연락처"), validators=[Optional(), Length(max=40)])
     # Checked by the service (addresses.clean_address), which names the bad address in its message.
     manager_email = StringField(_l("방역담당자 이메일"), validators=[Optional(), Length(max=254)])
+    self_check = BooleanField(_l("매주 자체점검 요청 메일 보내기"))
 
 
 class ImportForm(FlaskForm):

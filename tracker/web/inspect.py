@@ -34,6 +34,7 @@ from ..services import (
     notices,
     replies,
     retention,
+    self_checks,
     sites,
 )
 from . import log_access
@@ -74,12 +75,22 @@ def _render_form(site: Site, mode: str, *, scan_token: str = "", client_uuid: st
     # A posted form given back keeps its owner: another inspector's (409) is never re-signed for this login.
     keep_owner = client_uuid and inspections.signed_for_another(posted_token, current_user)
     client_uuid = client_uuid or inspections.new_client_uuid()
+    site_answers, site_check = _site_answers(site, mode, answers)
     return render_template(
         "inspect/form.html", site=site, mode=mode, tpl=tpl, groups=inspections.grouped(items), n_items=len(items),
         consent=consent, days=retention.days(retention.POSITIONS),
         other_mode=next((m for m in modes if m != mode), None), client_uuid=client_uuid, scan_token=scan_token,
         form_token=posted_token if keep_owner else inspections.form_token(current_user, client_uuid),
-        answers=answers or {}, fields=fields or {}, errors=errors or {}, message=message), status
+        answers=answers or {k: {"value": v} for k, v in site_answers.items()}, site_answers=site_answers,
+        site_check=site_check, fields=fields or {}, errors=errors or {}, message=message), status
+
+
+def _site_answers(site: Site, mode: str, posted: dict | None) -> tuple[dict, object]:
+    """A new phone check starts from the site's own self-check of this ISO week, each answer marked as the site's,
+    for the inspector to confirm or change on the call; a form given back keeps what was posted."""
+    if mode != "phone" or posted:
+        return {}, None
+    return self_checks.prefill(site.id, clock.week_of())
 
 
 def _posted() -> tuple[dict, list, dict]:

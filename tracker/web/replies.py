@@ -1,11 +1,11 @@
 """The site's reply page (조치 보고, issue 16), public behind its signed link, and the office's review of replies."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import edge
 from ..auth import roles_required
-from ..services import ServiceError, accounts, replies
+from ..services import ServiceError, accounts, checklist, replies, self_checks
 from . import refused
 from .forms import ConfirmForm
 
@@ -82,6 +82,47 @@ def report(link, action_id):
                      exc.errors or {"form": exc.message}, action_id)
     flash(_("조치 보고를 보냈습니다. 구청에서 확인하면 조치 완료로 바뀝니다."), "info")
     return _no_store(redirect(url_for("reply.page", link=link), 303))
+
+
+def _self_check_page(token: str, site, status: int = 200, errors: dict | None = None, fields: dict | None = None):
+    tpl = checklist.current()
+    if tpl is None:
+        return _no_store(current_app.make_response((render_template("reply/dead.html", title=_(
+            "게시된 점검표가 없습니다."), message=_("구청에 전화해 주세요.")), 503)))
+    from ..services import inspections
+    items = self_checks.items(tpl)
+    return _no_store(current_app.make_response((render_template(
+        "reply/self_check.html", site=site, token=token, tpl=tpl, groups=inspections.grouped(items),
+        n_items=len(items), form=ConfirmForm(), errors=errors or {}, fields=fields or {},
+        client_uuid=(fields or {}).get("client_uuid") or inspections.new_client_uuid()), status)))
+
+
+@bp.route("/r/<link>/self-check", methods=["GET", "POST"])
+def self_check(link):
+    """The site's weekly self-check (자체점검): the published checklist's phone items, kept apart from inspections."""
+    site, refusal = _site(link)
+    if refusal:
+        return refusal
+    if request.method == "GET":
+        return _self_check_page(link, site)
+    form = request.form
+    answers = {k[2:]: v for k, v in form.items() if k.startswith("a-")}
+    fields = {"officer_name": form.get("officer_name", ""), "client_uuid": form.get("client_uuid", ""),
+              "answers": answers}
+    json = "application/json" in request.headers.get("Accept", "")
+    if not ConfirmForm().validate_on_submit():
+        message = _("보안 토큰이 만료되었습니다. 다시 보내세요.")
+        return (_no_store(jsonify(error="csrf", message=message)), 400) if json else \
+            _self_check_page(link, site, 400, {"form": message}, fields)
+    try:
+        self_checks.submit(site, fields["officer_name"], fields["client_uuid"], answers)
+    except ServiceError as exc:
+        if json:
+            return _no_store(jsonify(error="invalid", message=exc.message, errors=exc.errors)), exc.status
+        return _self_check_page(link, site, exc.status, {"form": exc.message, **exc.errors}, fields)
+    flash(_("자체점검을 보냈습니다. 감사합니다. 구청 점검을 대신하지는 않습니다."), "info")
+    done = url_for("reply.page", link=link, sent=fields["client_uuid"])
+    return _no_store(jsonify(ok=True, next=done)) if json else _no_store(redirect(done, 303))
 
 
 @bp.route("/replies")

@@ -86,7 +86,7 @@ def _site_form(site: Site | None = None) -> SiteForm:
 
 
 def _save(form: SiteForm, site: Site | None):
-    data = {f: getattr(form, f).data for f in sites.FIELDS}
+    data = {f: getattr(form, f).data for f in sites.FIELDS} | {"self_check": form.self_check.data}
     try:
         if site is None:
             site = sites.create_site(data, by=current_user)
