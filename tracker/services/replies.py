@@ -88,13 +88,14 @@ def open_actions(site: Site) -> list[tuple[Action, str]]:
     return [(a, checklist.item_label(a.item_key)) for a in rows]
 
 
-def _rate_check(site: Site) -> None:
-    """At most TRACKER_SITE_REPLIES_PER_HOUR replies per site an hour: a leaked link cannot flood the office."""
+def check_hourly(model, site_id: int, at_column, message: str) -> None:
+    """At most TRACKER_SITE_REPLIES_PER_HOUR rows of a site's own (replies, self-checks) an hour: a leaked link
+    cannot flood the office. 429 with the message otherwise."""
     limit = int(current_app.config["TRACKER_SITE_REPLIES_PER_HOUR"])
-    recent = db.session.scalar(select(func.count()).select_from(ActionReply).where(
-        ActionReply.site_id == site.id, ActionReply.created_at > clock.now() - timedelta(hours=1)))
+    recent = db.session.scalar(select(func.count()).select_from(model).where(
+        model.site_id == site_id, at_column > clock.now() - timedelta(hours=1)))
     if recent >= limit:
-        raise ServiceError(_("보고가 너무 많습니다. 한 시간 뒤에 다시 보내세요."), status=429)
+        raise ServiceError(message, status=429)
 
 
 def reply(site: Site, action_id, note: str, photos: list[bytes]) -> ActionReply:
@@ -102,7 +103,7 @@ def reply(site: Site, action_id, note: str, photos: list[bytes]) -> ActionReply:
     action = db.session.get(Action, action_id) if str(action_id or "").isdigit() else None
     if action is None or action.site_id != site.id or action.status == "cleared":
         raise ServiceError(_("이 사업장의 조치할 사항이 아닙니다. 페이지를 새로 고치세요."), status=404)
-    _rate_check(site)
+    check_hourly(ActionReply, site.id, ActionReply.created_at, _("보고가 너무 많습니다. 한 시간 뒤에 다시 보내세요."))
     note = str(note or "").strip()
     errors = {}
     if not note:

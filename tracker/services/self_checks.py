@@ -8,7 +8,6 @@ phone check of the site in the same ISO week (each answer marked as the site's, 
 and it is counted apart ("자체점검 n건, 점검 실적에 포함하지 않음").
 """
 import uuid as uuidlib
-from datetime import timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -28,15 +27,6 @@ NAME_MAX = 100
 def items(tpl) -> list:
     """The published checklist's phone items, in form order."""
     return inspections.items_for(tpl, MODE)
-
-
-def _rate_check(site: Site) -> None:
-    # The same hourly allowance as replies: a leaked link cannot fill the table.
-    limit = int(current_app.config["TRACKER_SITE_REPLIES_PER_HOUR"])
-    recent = db.session.scalar(select(func.count()).select_from(SelfCheck).where(
-        SelfCheck.site_id == site.id, SelfCheck.submitted_at > clock.now() - timedelta(hours=1)))
-    if recent >= limit:
-        raise ServiceError(_("보낸 자체점검이 너무 많습니다. 한 시간 뒤에 다시 보내세요."), status=429)
 
 
 def _validate(tpl, officer_name: str, answers: dict) -> dict:
@@ -72,7 +62,8 @@ def submit(site: Site, officer_name, client_uuid, answers: dict) -> SelfCheck:
     errors = _validate(tpl, officer_name, answers)
     if errors:
         raise ServiceError(_("빠진 답이나 이름을 채운 뒤 다시 보내세요."), errors=errors)
-    _rate_check(site)
+    replies.check_hourly(SelfCheck, site.id, SelfCheck.submitted_at,  # the same allowance as replies
+                         _("보낸 자체점검이 너무 많습니다. 한 시간 뒤에 다시 보내세요."))
     now = clock.now()
     row = SelfCheck(client_uuid=client_uuid, site_id=site.id, template_id=tpl.id, week=clock.week_of(now),
                     officer_name=officer_name, submitted_at=now,
