@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conftest import csrf_from
 from tests.test_report_pdf import _client_as, inspect
@@ -68,6 +68,22 @@ def test_the_officer_sends_the_phone_items_and_it_is_kept_once(app, client, tpl,
         assert (row.site_id, row.officer_name, row.week) == (site.id, "이자율", "2020-W20")
         assert row.submitted_at == T0
         assert sorted(a.item_key for a in row.answers) == sorted(_phone_keys(tpl))
+
+
+def test_self_checks_are_limited_per_site_an_hour(app, client, tpl, site_factory, clock_at):
+    """A leaked link cannot fill the table: past the hourly allowance a new self-check is refused, and an hour
+    later it is taken again."""
+    app.config["TRACKER_SITE_REPLIES_PER_HOUR"] = 2
+    clock_at(T0)
+    path = _link(app, site_factory(manager_email="officer@x.example"))
+    codes = [_send(client, path, tpl, json=True).status_code for _ in range(3)]
+    assert all(c < 300 for c in codes[:2]) and codes[2] == 429
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(SelfCheck)) == 2
+    clock_at(T0 + timedelta(hours=1, minutes=1))
+    assert _send(client, path, tpl).status_code == 303
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(SelfCheck)) == 3
 
 
 def test_a_missing_answer_or_name_is_named(app, client, tpl, site_factory, clock_at):
