@@ -1,5 +1,6 @@
 // The site's self-check (자체점검): the answers are kept on the phone as a draft (localStorage) while the officer
-// fills them in, and kept until the server has them: with no signal, they wait and go when the phone is online.
+// fills them in, and kept until the server has them: with no signal, they wait and go when the phone is online. The
+// service worker keeps the page itself (sw.js), so that it opens again with no signal once opened online.
 (function () {
   "use strict";
   var form = document.getElementById("selfcheck");
@@ -12,6 +13,19 @@
   function get() { try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; } }
   function put(d) { try { localStorage.setItem(key, JSON.stringify(d)); } catch (e) { /* full or private mode */ } }
   function drop() { try { localStorage.removeItem(key); } catch (e) { /* nothing kept */ } }
+  // The id of the last self-check the server took: a kept copy of the page still carries it, and the server would
+  // take a new self-check under it as that one again (sent once), so a page that shows it starts a new one.
+  function sent(id) {
+    try { if (id) localStorage.setItem(key + ":sent", id); return localStorage.getItem(key + ":sent"); } catch (e) { return null; }
+  }
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16)), h = [];
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    b.forEach(function (x) { h.push((x + 256).toString(16).slice(1)); });
+    return h.slice(0, 4).join("") + "-" + h.slice(4, 6).join("") + "-" + h.slice(6, 8).join("") + "-" +
+      h.slice(8, 10).join("") + "-" + h.slice(10).join("");
+  }
   function say(text, kind) {
     status.textContent = text;
     status.className = "flash " + (kind || "info");
@@ -60,7 +74,7 @@
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (body) {
           busy = false;
-          if (r.ok && body.ok) { drop(); window.location.assign(body.next); return; }
+          if (r.ok && body.ok) { sent(uuidField.value); drop(); window.location.assign(body.next); return; }
           if (r.status === 400 && body.error === "csrf") {
             // The page's security token ran out while it waited: a fresh page (same draft) sends it again once.
             var d = get() || snapshot(true);
@@ -92,7 +106,18 @@
   });
   window.addEventListener("online", function () { var d = get(); if (d && d.pending) send(); });
 
+  // The worker keeps this page for use with no signal; on the first visit it is not yet in charge: it is asked to.
+  if ("serviceWorker" in navigator && form.getAttribute("data-sw")) {
+    navigator.serviceWorker.register(form.getAttribute("data-sw")).then(function () {
+      if (navigator.serviceWorker.controller) return;
+      return navigator.serviceWorker.ready.then(function (reg) {
+        if (reg.active) reg.active.postMessage({ type: "keep", url: location.href });
+      });
+    }).catch(function () { /* no worker: the page works online as before */ });
+  }
+
   var kept = restore();
+  if (!kept && uuidField.value === sent()) uuidField.value = newId();
   count();
   if (kept && kept.pending && navigator.onLine !== false) send();
 })();

@@ -1,13 +1,15 @@
 // Service worker (served from /sw.js; its bytes change whenever a static file does, so phones update it).
 // It keeps, for use offline: the shell (CSS, JS, icons), the form pages of the sites this phone has opened (with the
-// published checklist in them), the week list and an offline page. Nothing else. The page clears it all at logout.
+// published checklist in them), the week list, the sites' self-check pages (자체점검, opened through their signed
+// links on the officer's own phone; they name a site and the checklist, nothing personal) and an offline page.
+// Nothing else. The page clears it all at logout.
 "use strict";
 var VERSION = {{ version|tojson }};
 var SHELL = {{ shell|tojson }};
 var OFFLINE = {{ offline|tojson }};
 var STATIC_PREFIX = {{ static_prefix|tojson }};
 var FILES = "tracker-static", PAGES = "tracker-pages";  // fixed names: a deployment must not drop the kept forms
-var FORM = /^\/inspect\/sites\/\d+$/, SCAN = /^\/s\/[^/]+$/, HOME = "/inspect";
+var FORM = /^\/inspect\/sites\/\d+$/, SCAN = /^\/s\/[^/]+$/, HOME = "/inspect", SELF = /^\/r\/[^/]+\/self-check$/;
 
 self.addEventListener("install", function (e) {
   e.waitUntil(Promise.all([
@@ -147,6 +149,19 @@ function homeNav(e) {
   });
 }
 
+// A site's self-check: fresh when the network answers (a fresh security token and checklist), the last one seen
+// when it does not. A link the server no longer takes (expired, revoked) drops its kept copy.
+function selfCheckNav(e) {
+  var key = formKey(e.request.url);
+  return fetch(e.request).then(function (resp) {
+    if (resp.status === 404 || resp.status === 410) e.waitUntil(caches.open(PAGES).then(function (c) { return c.delete(key); }));
+    else e.waitUntil(keep(key, resp.clone()));
+    return resp;
+  }, function () {
+    return caches.match(key, { cacheName: PAGES }).then(function (hit) { return hit || offlinePage(); });
+  });
+}
+
 self.addEventListener("fetch", function (e) {
   var req = e.request, url = new URL(req.url);
   if (req.method !== "GET" || url.origin !== self.location.origin) return;
@@ -163,14 +178,16 @@ self.addEventListener("fetch", function (e) {
   if (FORM.test(url.pathname)) e.respondWith(formNav(e));
   else if (SCAN.test(url.pathname)) e.respondWith(scanNav(e));
   else if (url.pathname === HOME) e.respondWith(homeNav(e));
+  else if (SELF.test(url.pathname)) e.respondWith(selfCheckNav(e));
   else e.respondWith(fetch(req).catch(offlinePage));
 });
 
-// A form opened before this worker controlled the page (the very first visit) is kept on the page's word.
+// A form (or a self-check) opened before this worker controlled the page (the very first visit) is kept on the
+// page's word.
 self.addEventListener("message", function (e) {
   var d = e.data || {};
   if (d.type === "keep" && typeof d.url === "string" && new URL(d.url).origin === self.location.origin &&
-      FORM.test(new URL(d.url).pathname)) {
+      (FORM.test(new URL(d.url).pathname) || SELF.test(new URL(d.url).pathname))) {
     var key = formKey(d.url);
     e.waitUntil(caches.match(key, { cacheName: PAGES }).then(function (hit) {
       return hit || fresh(key).then(function (r) { return keep(key, r); });

@@ -1,13 +1,14 @@
 """What a phone needs to keep Tracker on its home screen and open it offline: the service worker, the web app
-manifest and the offline page. All three are public: they carry no data, and the pages they keep need a login."""
+manifest and the offline page. All three are public: they carry no data, and the pages they keep need a login
+(or, for a site's self-check, its signed link)."""
 from flask import Blueprint, current_app, jsonify, render_template, url_for
 from flask_babel import gettext as _
 
 bp = Blueprint("pwa", __name__)
 
 # What the service worker fetches at install: the shell that every kept page needs (its own files come by name).
-SHELL = ("css/app.css", "js/app.js", "js/idle.js", "js/inspect.js", "js/signature.js", "js/qr.js", "favicon.svg",
-         "img/camera.svg", "img/icon-192.png")
+SHELL = ("css/app.css", "js/app.js", "js/idle.js", "js/inspect.js", "js/signature.js", "js/qr.js", "js/self_check.js",
+         "favicon.svg", "img/camera.svg", "img/icon-192.png")
 
 
 @bp.route("/sw.js")

@@ -14,6 +14,8 @@ bp = Blueprint("reply", __name__)
 
 def _no_store(resp):
     # The page names a site and its shortfalls: never kept by a browser or a proxy, never sent on as a Referer.
+    # (The service worker keeps the self-check page alone, which names only the site and the checklist, on the phone
+    # that opened it, so that it opens with no signal: sw.js.)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
