@@ -32,10 +32,10 @@ def test_csv_export_is_utf8_with_bom_and_lists_the_register(client, login, site_
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
-                       "상태"]
+                       "방역담당자 이메일", "상태"]
     by_no = {r[1]: r for r in rows[1:]}
     assert by_no["107-81-11111"] == ["한빛고객센터", "107-81-11111", "여의동", "여의대로 1, 3층", "1204", "701이상",
-                                     "김*역", "02-****-0001", "운영"]  # masked by default
+                                     "김*역", "02-****-0001", "", "운영"]  # masked by default; no e-mail on file
     # text Excel would run as a formula is written as text
     assert by_no["107-81-33333"][0] == "'=HYPERLINK(\"http://evil\")"
 

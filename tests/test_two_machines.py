@@ -97,7 +97,8 @@ class Phone:
         html = page.decode()
         return {"csrf_token": csrf_from(html), "mode": "onsite",
                 "client_uuid": re.search(r'name="client_uuid" value="([^"]+)"', html).group(1),
-                "scan_token": re.search(r'name="scan_token" value="([^"]+)"', html).group(1)}
+                "scan_token": re.search(r'name="scan_token" value="([^"]+)"', html).group(1),
+                "form_token": re.search(r'name="form_token" value="([^"]+)"', html).group(1)}
 
     def submit(self, server, site, form, answers, photo):
         """Post the form as the phone's script does (JSON answer); (status, JSON)."""
