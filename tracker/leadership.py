@@ -4,6 +4,7 @@ on SQLite (one machine), an exclusive lock on a file beside the database.
 Either is freed when its holder dies: PostgreSQL ends the session of a closed (or, through the keepalives below,
 silent) connection, and the kernel drops a dead process's flock. The lock only saves work: every job is idempotent.
 """
+import contextlib
 import fcntl
 import logging
 from pathlib import Path
@@ -62,11 +63,11 @@ class AdvisoryLock:
     def release(self) -> None:
         """Close the connection, which frees the lock (if the server still has the session)."""
         if self.conn is not None:
-            try:
-                self.conn.invalidate()  # a broken connection cannot say goodbye; this drops it either way
+            # A broken connection cannot say goodbye: invalidate drops it either way, and any error on the way out
+            # changes nothing for a process that is giving the lock up.
+            with contextlib.suppress(Exception):
+                self.conn.invalidate()
                 self.conn.close()
-            except Exception:
-                pass
             self.conn = None
 
 
