@@ -29,7 +29,7 @@ POLICY = {
     # the register: everyone reads it; leads change it, and only they see the QR codes (proof of presence)
     "sites.index": ALL, "sites.detail": ALL, "sites.export": ALL, "sites.by_code": ALL,
     "sites.create": LEADS, "sites.edit": LEADS, "sites.set_status": LEADS, "sites.upload": LEADS,
-    "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS,
+    "sites.qr": LEADS, "sites.qr_sheet": LEADS, "sites.rotate_qr": LEADS, "sites.revoke_links": LEADS,
     # the field work
     "inspect.home": ALL, "inspect.scan": ALL, "inspect.form": ALL, "inspect.contact": ALL, "inspect.submit": ALL,
     "inspect.detail": ALL, "inspect.scan_after_login": ALL, "inspect.form_token": ALL,

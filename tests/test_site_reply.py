@@ -259,3 +259,69 @@ def test_guessing_links_is_slowed_down(app, client, tpl, site_factory, make_user
     assert "시도가 너무 많습니다" in resp.get_data(as_text=True)
     clock_at(T0 + timedelta(minutes=20))
     assert client.get(path).status_code == 200
+
+
+def test_a_lead_ends_the_sites_links_and_mail_not_yet_sent_gets_a_new_one(app, client, tpl, site_factory,
+                                                                           make_user, clock_at, smtp_server):
+    """A notice gone to the wrong person: the lead ends every link of the site at once. The old link says the office
+    ended it; the notice still waiting and the self-check request not yet sent leave with a working link; another
+    site's notice to the same address keeps its own."""
+    clock_at(T0)
+    app.config["TRACKER_OFFICE_PHONE"] = "02-2670-3000"
+    site, inspector, old_path, [aid] = _setup(app, tpl, site_factory, make_user, self_check=True)
+    other, _i, other_path, _ids = _setup(app, tpl, site_factory, make_user)  # the same officer's address
+    with app.app_context():
+        from tracker.services import self_checks
+        assert self_checks.queue_requests("2020-W20") == 1
+        _db.session.commit()
+    lead = _client_as(app, make_user("lead"))
+    page = lead.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert "회신 링크 모두 폐기" in page
+    own = _client_as(app, inspector)
+    token = csrf_from(own.get(f"/sites/{site.id}").get_data(as_text=True))
+    assert own.post(f"/sites/{site.id}/revoke-links", data={"csrf_token": token}).status_code == 403
+    assert client.get(old_path).status_code == 200  # an inspector cannot end them
+    resp = lead.post(f"/sites/{site.id}/revoke-links", data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+    text = resp.get_data(as_text=True)
+    assert "모두 폐기했습니다" in text and "2건" in text  # the waiting notice and the self-check request
+    assert "회신 링크 모두 폐기" in text.split("변경 이력")[1]  # in the site's trail
+
+    dead = client.get(old_path)
+    assert dead.status_code == 410
+    assert "폐기" in dead.get_data(as_text=True) and "02-2670-3000" in dead.get_data(as_text=True)
+    assert _post_raw(client, old_path, aid).status_code == 410
+    assert _action(app, aid).status == "open"
+    assert client.get(other_path).status_code == 200  # another site's links are its own
+
+    clock_at(T0 + timedelta(hours=2))
+    with app.app_context():
+        assert jobs.send_due_mail()["sent"] == 3
+    from tracker.models import Outbox
+    with app.app_context():
+        rows = _db.session.scalars(select(Outbox).order_by(Outbox.id)).all()
+        links = {(r.kind, r.inspection_id): re.search(r"http://tracker\.test(/r/[^\s\"<]+)", r.body_text).group(1)
+                 for r in rows}
+    assert len(links) == 3
+    for (kind, _insp), url in links.items():
+        page = client.get(url)
+        assert page.status_code == 200, (kind, url)
+        named = other.name if other.name in page.get_data(as_text=True) else site.name
+        assert named in page.get_data(as_text=True)
+    own = [u for u in links.values() if site.name in client.get(u).get_data(as_text=True)]
+    assert len(own) == 2 and all(u.split("/")[2] != old_path.split("/")[2] for u in own)
+    assert _post(client, next(u for u in own if not u.endswith("/self-check")), aid).status_code == 303
+
+
+def test_links_sent_before_generations_still_open(app, client, tpl, site_factory, make_user, clock_at):
+    """A link made before links carried a generation (none in its payload) is a generation-0 link: the upgrade ends
+    no link in anyone's mailbox, and a lead's first revocation ends it."""
+    clock_at(T0)
+    site, _i, _path, _ids = _setup(app, tpl, site_factory, make_user)
+    with app.app_context():
+        legacy = "/r/" + replies._Stamped(replies._serializer()).dumps({"site": site.id})
+    assert client.get(legacy).status_code == 200
+    with app.app_context():
+        from tracker.models import Site
+        replies.revoke(_db.session.get(Site, site.id))
+        _db.session.commit()
+    assert client.get(legacy).status_code == 410

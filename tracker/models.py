@@ -168,6 +168,9 @@ class Site(db.Model):
     # Asked each week to check itself (자체점검, issue 16) through its signed link; a lead switches it on.
     self_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     qr_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Each reply link carries the generation it was made in; a lead who ends the site's links (a notice gone to the
+    # wrong person) moves this on, and every earlier link stops working at once (services/replies.py).
+    reply_link_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow, onupdate=_utcnow)
 

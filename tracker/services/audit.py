@@ -13,7 +13,8 @@ ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("�
                  "reassign": _l("담당 변경"), "password": _l("비밀번호 변경"), "reset_password": _l("비밀번호 초기화"),
                  "totp_on": _l("2단계 인증 켜기"), "totp_off": _l("2단계 인증 끄기"),
                  "hold_notice": _l("결과 통보 보류"), "release_notice": _l("결과 통보 보류 해제"),
-                 "accept_reply": _l("조치 보고 확인"), "reply_again": _l("조치 다시 요청")}
+                 "accept_reply": _l("조치 보고 확인"), "reply_again": _l("조치 다시 요청"),
+                 "revoke_links": _l("회신 링크 모두 폐기")}
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
                 "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"),

@@ -6,6 +6,7 @@ marks the action *reported*: not cleared, not escalated while it waits, its age 
 lead then accepts it (the action is cleared, the reply its evidence) or asks again (the action is open again).
 A reinspection answering "예" clears a reported action as it clears an open one.
 """
+import re
 from datetime import timedelta
 
 from flask import current_app
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 
 from .. import clock
 from ..extensions import db
-from ..models import Action, ActionReply, Site
+from ..models import Action, ActionReply, Outbox, Site
 from . import ServiceError, audit, checklist, inspections
 
 SALT = "tracker-site-reply"
@@ -24,7 +25,7 @@ MAX_PHOTOS = 2
 
 
 class LinkError(Exception):
-    """A reply link that cannot be used: kind is 'expired' or 'invalid'."""
+    """A reply link that cannot be used: kind is 'expired', 'revoked' (ended by a lead) or 'invalid'."""
 
     def __init__(self, kind: str):
         super().__init__(kind)
@@ -37,7 +38,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def make_token(site: Site) -> str:
     """A new signed token for a site's reply page; it carries the time it was made (and so its expiry)."""
-    return _Stamped(_serializer()).dumps({"site": site.id})
+    return _Stamped(_serializer()).dumps({"site": site.id, "gen": site.reply_link_gen or 0})
 
 
 class _Stamped:
@@ -70,15 +71,59 @@ def read_token(token: str) -> Site:
     max_age = int(current_app.config["TRACKER_SITE_LINK_DAYS"]) * 86400
     try:
         data = _Stamped(_serializer()).loads(str(token or ""), max_age=max_age)
-        site_id = int(data["site"])
+        site_id, gen = int(data["site"]), int(data.get("gen", 0))  # links sent before generations were generation 0
     except SignatureExpired:
         raise LinkError("expired") from None
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         raise LinkError("invalid") from None
     site = db.session.get(Site, site_id)
     if site is None or site.status != "active":
         raise LinkError("invalid")
+    if gen != site.reply_link_gen:
+        raise LinkError("revoked")
     return site
+
+
+def revoke(site: Site, by=None) -> int:
+    """End every reply link the site has been given (a notice sent to the wrong person, a link passed on), at once.
+
+    Mail still waiting to leave for the site (a held or pending notice, a self-check request not yet tried) is made
+    again with a new link, so that what the officer receives next works; the number of those is returned. Mail
+    already sent keeps its dead link: the page it opens says that the office ended it, and whom to call."""
+    before = site.reply_link_gen or 0
+    site.reply_link_gen = before + 1
+    audit.record(by, "site", site.id, "revoke_links", None, {})  # the trail names the act; a counter means nothing
+    return _relink_waiting(site)
+
+
+def _relink_waiting(site: Site) -> int:
+    """Put a new link in place of this site's old ones in every message not yet sent, leaving the rest of each
+    message as it was written (a notice says what that inspection found, whatever has been cleared since). Only links
+    that name this site are touched: two sites may share an officer's address."""
+    base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
+    found = re.compile(re.escape(f"{base}/r/") + r"([A-Za-z0-9_.-]+)")
+    fresh = link(site)
+
+    def swap(match: re.Match) -> str:
+        return fresh if _site_named(match.group(1)) == site.id else match.group(0)
+
+    rows = db.session.scalars(select(Outbox).where(
+        Outbox.status.in_(("pending", "held")), Outbox.body_text.contains(f"{base}/r/"))).all()
+    changed = 0
+    for row in rows:
+        text, html = found.sub(swap, row.body_text), found.sub(swap, row.body_html)
+        if (text, html) != (row.body_text, row.body_html):
+            row.body_text, row.body_html = text, html
+            changed += 1
+    return changed
+
+
+def _site_named(token: str) -> int | None:
+    """The site a well-signed link names, whatever its age or generation."""
+    try:
+        return int(_Stamped(_serializer()).loads(token, max_age=None)["site"])
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def open_actions(site: Site) -> list[tuple[Action, str]]:

@@ -26,11 +26,16 @@ def _dead_link(kind: str):
     office = current_app.config["TRACKER_DISTRICT_NAME"]
     who = (_("%(office)s청 콜센터 점검 담당(%(phone)s)", office=office, phone=phone) if phone
            else _("%(office)s청 콜센터 점검 담당", office=office))
-    title = _("링크의 사용 기간이 지났습니다") if kind == "expired" else _("쓸 수 없는 링크입니다")
-    message = (_("이 조치 보고 링크는 기간이 지나 더 쓸 수 없습니다. %(who)s에 전화해 새 링크를 받으세요.", who=who)
-               if kind == "expired" else
-               _("링크가 잘렸거나 바뀌었습니다. 메일의 링크를 그대로 여시거나, %(who)s에 전화해 주세요.", who=who))
-    status = 410 if kind == "expired" else 404
+    title, message = {
+        "expired": (_("링크의 사용 기간이 지났습니다"),
+                    _("이 조치 보고 링크는 기간이 지나 더 쓸 수 없습니다. %(who)s에 전화해 새 링크를 받으세요.",
+                      who=who)),
+        "revoked": (_("구청이 이 링크를 폐기했습니다"),
+                    _("이 링크는 더 쓸 수 없습니다. 구청에서 보낸 가장 최근 메일의 링크를 여시거나, %(who)s에 전화해 "
+                      "새 링크를 받으세요.", who=who)),
+    }.get(kind) or (_("쓸 수 없는 링크입니다"),
+                    _("링크가 잘렸거나 바뀌었습니다. 메일의 링크를 그대로 여시거나, %(who)s에 전화해 주세요.", who=who))
+    status = 404 if kind == "invalid" else 410
     return _no_store(current_app.make_response(
         (render_template("reply/dead.html", title=title, message=message), status)))
 

@@ -10,7 +10,7 @@ from ..auth import roles_required
 from ..extensions import db
 from ..masking import mask_email, mask_name, mask_phone
 from ..models import LEADS, Inspection, Site
-from ..services import ServiceError, audit, inspections, reports, schedule, site_import, sites
+from ..services import ServiceError, audit, inspections, replies, reports, schedule, site_import, sites
 from . import ask_reason, export_reason, form_status, log_access, page_arg, refused
 from .downloads import download
 from .forms import ConfirmForm, ImportForm, SiteForm
@@ -147,6 +147,20 @@ def rotate_qr(site_id):
     if ConfirmForm().validate_on_submit():
         sites.rotate_token(site, by=current_user)
         flash(_("QR 코드를 새로 발급했습니다. 예전 코드는 더 이상 쓸 수 없습니다. 새 코드를 인쇄해 붙이세요."), "info")
+    return redirect(url_for("sites.detail", site_id=site.id))
+
+
+@bp.route("/<int:site_id>/revoke-links", methods=["POST"])
+@roles_required(*LEADS)
+def revoke_links(site_id):
+    """End every reply link the site has been given (조치 보고 and 자체점검); mail not yet sent gets a new one."""
+    site = _get(site_id)
+    if ConfirmForm().validate_on_submit():
+        relinked = replies.revoke(site, by=current_user)
+        flash(_("이 사업장에 보낸 회신 링크를 모두 폐기했습니다. 아직 보내지 않은 메일 %(n)s건에는 새 링크를 "
+                "넣었습니다.", n=relinked) if relinked else
+              _("이 사업장에 보낸 회신 링크를 모두 폐기했습니다. 새 링크는 다음 결과 통보나 자체점검 요청 메일에 "
+                "들어갑니다."), "info")
     return redirect(url_for("sites.detail", site_id=site.id))
 
 
