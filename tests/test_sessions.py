@@ -349,6 +349,23 @@ def test_totp_enrol_then_login_asks_for_the_code(app, client, db, login, clock_a
     assert client.get("/inspect").status_code == 200
 
 
+def test_turning_totp_on_ends_the_other_logins_and_keeps_this_one(app, client, db, login, clock_at):
+    """Someone still logged in elsewhere (a phone left signed in) is not let past the new second step."""
+    clock_at(START)
+    user = login("lead")
+    phone = app.test_client()
+    assert log_in(phone, user).status_code == 302 and phone.get("/sites/").status_code == 200
+    html = client.get("/me/totp").get_data(as_text=True)
+    secret = re.search(r"data-secret>([A-Z2-7]+)<", html).group(1)
+    resp = client.post("/me/totp", data={"csrf_token": csrf_from(html), "code": pyotp.TOTP(secret).at(START)})
+    assert "다른 기기에 남아 있던 로그인 1개를 끝냈습니다" in resp.get_data(as_text=True)
+    assert client.get("/sites/").status_code == 200  # this browser goes on
+    assert phone.get("/sites/").status_code == 302  # the other is sent to log in, now with a code
+    with app.app_context():
+        reasons = db.session.scalars(select(UserSession.end_reason).where(UserSession.ended_at.is_not(None))).all()
+        assert reasons == ["totp_on"]
+
+
 def test_a_recovery_code_logs_in_once(app, client, db, login, clock_at):
     clock_at(START)
     user = login("lead")

@@ -109,7 +109,7 @@ class UserSession(db.Model):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, password, deactivated, ended
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, password, deactivated, ended, totp_on
     user: Mapped[User] = relationship()
 
 

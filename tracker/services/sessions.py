@@ -84,6 +84,13 @@ def end_all(user_id: int, reason: str) -> None:
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
 
 
+def end_others(user_id: int, keep_session_id: int | None, reason: str) -> int:
+    """End every other browser login of a user, keeping this one (API tokens are the user's own to revoke); how many."""
+    return db.session.execute(update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.ended_at.is_(None), UserSession.id != (keep_session_id or 0))
+        .values(ended_at=clock.now(), end_reason=reason)).rowcount
+
+
 def active_stmt(user: User):
     """The user's sessions still open (not ended and not idle past their time), most recent first."""
     since = clock.now() - idle_timeout(user.role)
