@@ -199,6 +199,23 @@ def test_reimporting_a_masked_export_keeps_the_stored_officers(app, client, db, 
         assert (stored.manager_name, stored.manager_phone) == ("김민용", "010-1234-5678")
 
 
+def test_an_import_preview_that_shows_stored_officers_is_logged(app, client, db, login, site_factory):
+    """The preview lists each change as stored → uploaded: a changed officer field shows the stored value, in full."""
+    from tests.test_import import post_file
+    site = site_factory(name="A", business_no="107-81-00001", dong="여의동", headcount=30, **OFFICER)
+    site_factory(name="B", business_no="107-81-00002", dong="여의동", headcount=30, **OFFICER)
+    login("lead")
+    rows = "사업장명,사업자등록번호,행정동,종사자수,방역담당자,연락처\n" \
+           "A,107-81-00001,여의동,30,박새담,010-9999-0000\nB,107-81-00002,여의동,31,,\n"
+    body = post_file(client, rows.encode(), "r.csv", dry_run=True).get_data(as_text=True)
+    assert "방역담당자 김민용 → 박새담" in body and "종사자수 30 → 31" in body  # labelled, not column names
+    logged = [r for r in records(app) if r["subject"].get("page") == "import"]
+    assert [r["subject"]["sites"] for r in logged] == [[site.id]]  # B's officer was not shown: only its head count
+    assert logged[0]["action"] == "view"
+    with app.app_context():
+        assert "가져오기 미리보기의 방역담당자 (사업장 1곳" in access_log.describe(logged[0]["subject"])
+
+
 def test_a_new_site_with_a_masked_cell_is_refused_by_row(app_ctx, db, count_rows):
     wb = Workbook()
     ws = wb.active

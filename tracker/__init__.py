@@ -218,7 +218,8 @@ def register_hooks(app: Flask) -> None:
         return {"lang": lang, "clock": clock, "item_label": lambda key: checklist.item_label(key, lang),
                 "district_name": app.config["TRACKER_DISTRICT_NAME"], "nav_links": NAV_LINKS,
                 "has_endpoint": lambda ep: ep in app.view_functions,
-                "audit_action": audit.action_label, "audit_changes": audit.changes, "same_page": _same_page}
+                "audit_action": audit.action_label, "audit_changes": audit.changes, "field_label": audit.field_label,
+                "same_page": _same_page}
 
     @app.template_filter("band")
     def band(key):

@@ -111,6 +111,9 @@ def describe(subject: dict) -> str:
         return text + (" · " + _("가리지 않은 전체 값") if s.get("full") else "")
     if "users" in s:
         return _("사용자 목록 (%(n)s명)", n=len(s["users"]))
+    if "sites" in s:
+        return _("가져오기 미리보기의 방역담당자 (사업장 %(n)s곳: %(ids)s)", n=len(s["sites"]),
+                 ids=", ".join(map(str, s["sites"][:20])) + (" …" if len(s["sites"]) > 20 else ""))
     if "inspection" in s:
         return _("점검 %(id)s의 위치 (사업장 %(site)s)", id=s["inspection"], site=s.get("site", "?"))
     if "inspections" in s:

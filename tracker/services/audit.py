@@ -60,6 +60,11 @@ def _mask(code):
     return masked_code(code) if code else code
 
 
+def field_label(name: str) -> str:
+    """A site or user field in the reader's language ("manager_phone" reads 연락처)."""
+    return str(FIELD_LABELS.get(name, name))
+
+
 def action_label(action: str) -> str:
     """The action in the reader's language."""
     return str(ACTION_LABELS.get(action, action))

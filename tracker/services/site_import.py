@@ -55,6 +55,7 @@ class RowError:
 class ImportReport:
     created: list = field(default_factory=list)   # names
     updated: list = field(default_factory=list)   # (name, {field: (old, new)})
+    officers_shown: list = field(default_factory=list)  # ids of sites whose stored officer values `updated` shows
     unchanged: int = 0
     errors: list = field(default_factory=list)    # the first LISTED_ERRORS RowErrors
     error_count: int = 0                          # all of them
@@ -281,6 +282,8 @@ def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False
             report.unchanged += 1
             continue
         report.updated.append((clean["name"], changes))
+        if changes.keys() & OFFICER_FIELDS:
+            report.officers_shown.append(site.id)
         if not dry_run:
             sites.update_site(site, clean, by=by, action="import")
     return report
@@ -296,12 +299,15 @@ def _refuse_masked_new(todo: list, existing: dict, report: ImportReport) -> None
                     "(전체 값 내려받기로 받은 파일은 가려지지 않습니다).", label=LABELS[f]), cell))
 
 
+OFFICER_FIELDS = {"manager_name", "manager_phone", "manager_email"}
+
+
 def _changes(site, clean: dict) -> dict:
     """What an import would change on an existing site; blank optional cells keep what is stored."""
     changes = {}
     for f in sites.FIELDS:
         new = clean[f]
-        if f in ("address", "manager_name", "manager_phone", "manager_email") and not new:
+        if (f == "address" or f in OFFICER_FIELDS) and not new:
             clean[f] = getattr(site, f)
             continue
         if getattr(site, f) != new:

@@ -203,6 +203,9 @@ def upload():
                     c=len(report.created), u=len(report.updated), n=report.unchanged), "info")
             return redirect(url_for("sites.index"))
     status = 422 if (error or (report and not report.ok)) else 200
+    if report is not None and report.officers_shown:
+        # The preview shows each changed officer field as stored → as uploaded: the stored values are a view.
+        log_access("view", {"sites": report.officers_shown, "page": "import"})
     return render_template("sites/import.html", form=form, report=report, error=error), status
 
 
