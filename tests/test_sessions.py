@@ -427,6 +427,35 @@ def test_a_role_that_requires_totp_is_sent_to_enrol_after_the_password(app, clie
     assert inspector_client.get("/inspect").status_code == 200  # a role not named logs in as before
 
 
+def test_the_totp_secret_is_stored_sealed(app, client, db, login, clock_at):
+    """A copy of the database alone (a backup, a dump) does not give the codes: the secret is sealed with a key
+    derived from the app's secret key, and a secret stored before sealing is sealed at its next good code."""
+    clock_at(START)
+    user = login("lead")
+    secret, codes = enrol(client, START)
+    stored = reloaded_user(app, db, user).totp_secret
+    assert stored.startswith("fernet:") and secret not in stored
+    with app.app_context():
+        db.session.get(User, user.id).totp_secret = secret  # as enrolled before this release
+        db.session.commit()
+    log_out(client)
+    log_in(client, user)
+    later = START + timedelta(minutes=1)
+    clock_at(later)
+    assert send_code(client, pyotp.TOTP(secret).at(later)).status_code == 302
+    resealed = reloaded_user(app, db, user).totp_secret
+    assert resealed.startswith("fernet:") and secret not in resealed
+
+    # Under another secret key the seal does not open: the code is refused, a recovery code still logs in.
+    log_out(client)
+    app.config["SECRET_KEY"] = "another-secret-key-for-this-test"
+    log_in(client, user)
+    even_later = START + timedelta(minutes=2)
+    clock_at(even_later)
+    assert send_code(client, pyotp.TOTP(secret).at(even_later)).status_code == 401
+    assert send_code(client, codes[0]).status_code == 302
+
+
 def test_totp_can_be_turned_off_with_the_password_when_not_required(app, client, db, login, clock_at):
     clock_at(START)
     user = login("inspector")

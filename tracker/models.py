@@ -70,9 +70,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
     # Set when an admin resets the password: every page sends the user to choose their own first.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # TOTP (two-factor login): the shared secret once enrolment is confirmed, and the last time step used, so that a
+    # TOTP (two-factor login): the shared secret once enrolment is confirmed, sealed (services/totp.py: it is
+    # authentication data, which the 안전성 확보조치 기준 has stored encrypted), and the last time step used, so that a
     # code seen over a shoulder cannot be used a second time.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
 

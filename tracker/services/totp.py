@@ -1,12 +1,17 @@
 """Two-factor login (TOTP, RFC 6238) with pyotp, a QR code to enrol, and ten one-time recovery codes."""
+import base64
 import hashlib
 import hmac
 import io
+import logging
 import secrets
 
 import pyotp
 import qrcode
 import qrcode.image.svg
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
@@ -17,7 +22,9 @@ from ..extensions import db
 from ..models import LoginThrottle, RecoveryCode, User
 from . import ServiceError, accounts, audit
 
+log = logging.getLogger(__name__)
 RECOVERY_CODES = 10
+SEALED = "fernet:"
 # A code from the step before or after the current one is accepted too: a phone's clock drifts by seconds.
 WINDOW = 1
 
@@ -44,6 +51,32 @@ def qr_svg(uri: str) -> str:
     qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).save(buf)
     svg = buf.getvalue().decode()
     return svg[svg.index("<svg"):]  # inline in the page: no XML declaration
+
+
+def _sealer() -> Fernet:
+    """The key that seals TOTP secrets in the database, derived from the app's secret key (HKDF-SHA256): a copy of the
+    database alone (a backup, a dump) does not give anyone the codes. Changing TRACKER_SECRET_KEY unseals nothing
+    more: those users log in with a recovery code and enrol again."""
+    secret_key = current_app.config["SECRET_KEY"]
+    raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tracker totp secret").derive(raw)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(secret: str) -> str:
+    """A TOTP secret as it is stored."""
+    return SEALED + _sealer().encrypt(secret.encode()).decode("ascii")
+
+
+def unseal(stored: str) -> str | None:
+    """The TOTP secret a stored value holds; None when it was sealed under another secret key."""
+    if not stored.startswith(SEALED):
+        return stored  # enrolled before secrets were sealed: verify() seals it at its next good code
+    try:
+        return _sealer().decrypt(stored[len(SEALED):].encode("ascii")).decode()
+    except InvalidToken:
+        log.warning("a TOTP secret was sealed under another secret key: its user must log in with a recovery code")
+        return None
 
 
 def _matching_step(secret: str, code: str, after: int | None) -> int | None:
@@ -78,7 +111,7 @@ def enrol(user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code, None)
     if step is None:
         raise ServiceError(_("인증 코드가 맞지 않습니다. 앱에 보이는 6자리 숫자를 입력하세요."))
-    user.totp_secret, user.totp_last_step = secret, step
+    user.totp_secret, user.totp_last_step = seal(secret), step
     audit.record(user, "user", user.id, "totp_on", None, None)
     return _new_recovery_codes(user)
 
@@ -111,9 +144,12 @@ def verify(user_id: int, code: str, key: str, address: str | None) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.active or not user.totp_secret:
         raise ServiceError(_("다시 로그인하세요."), status=401)
-    step = _matching_step(user.totp_secret, code, user.totp_last_step)
+    secret = unseal(user.totp_secret)
+    step = _matching_step(secret, code, user.totp_last_step) if secret else None
     if step is not None:
         user.totp_last_step = step
+        if not user.totp_secret.startswith(SEALED):
+            user.totp_secret = seal(secret)
     elif not _use_recovery_code(user, code):
         raise ServiceError(_("인증 코드가 올바르지 않습니다."), status=401)
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
