@@ -189,6 +189,16 @@ def csrf_from(html: str) -> str:
     return m.group(1)
 
 
+def client_as(app, user):
+    """Another browser, logged in as this user (the login form, its CSRF token and all)."""
+    c = app.test_client()
+    page = c.get("/login")
+    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
+                               "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert r.status_code == 302
+    return c
+
+
 @pytest.fixture
 def login(client, make_user):
     """Log the test client in as a new user of a role, through the real login form."""

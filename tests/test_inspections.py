@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, func, select
 
-from tests.conftest import PASSWORD, csrf_from, loaded
+from tests.conftest import client_as, csrf_from, loaded
 from tracker.api.schemas import InspectionSchema
 from tracker.extensions import db as _db
 from tracker.models import Action, Answer, DongAssignment, Inspection, Photo, SummaryWeek, Task
@@ -470,15 +470,6 @@ def test_expired_csrf_token_gives_the_form_back(app, client, login, tpl, site_fa
         assert counts() == (1, 17, 0)
 
 
-def _client_as(app, user):
-    c = app.test_client()
-    page = c.get("/login")
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": csrf_from(page.get_data(as_text=True))})
-    assert r.status_code == 302
-    return c
-
-
 def test_who_sees_what(app, tpl, site_factory, make_user, photo_store):
     site = site_factory()
     me, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
@@ -488,11 +479,11 @@ def test_who_sees_what(app, tpl, site_factory, make_user, photo_store):
         _db.session.commit()
         sha = insp.photos[0].sha256
         loaded(insp)
-    assert _client_as(app, me).get(f"/inspections/{insp.id}").status_code == 200
-    c_other = _client_as(app, other)
+    assert client_as(app, me).get(f"/inspections/{insp.id}").status_code == 200
+    c_other = client_as(app, other)
     assert c_other.get(f"/inspections/{insp.id}").status_code == 403
     assert c_other.get(f"/photos/{sha}.jpg").status_code == 404
-    c_lead = _client_as(app, lead)
+    c_lead = client_as(app, lead)
     assert c_lead.get(f"/inspections/{insp.id}").status_code == 200
     assert c_lead.get(f"/photos/{sha}.jpg").status_code == 200
     page = c_lead.get(f"/sites/{site.id}").get_data(as_text=True)
@@ -525,7 +516,7 @@ def test_week_list_marks_done_and_follows_assignments(clock_at, app, tpl, site_f
         _db.session.commit()
         assert inspections.week_sites(me) == [(a, insp.id, False)]
         loaded(me, b)
-    html = _client_as(app, me).get("/inspect").get_data(as_text=True)
+    html = client_as(app, me).get("/inspect").get_data(as_text=True)
     assert "여의도센터" in html and "점검 완료" in html and "당산센터" not in html and b.name not in html
     assert "1 / 1곳 완료" in html
 
@@ -537,7 +528,7 @@ def test_a_closed_sites_form_says_why_it_cannot_be_inspected(app, tpl, site_fact
         _db.session.commit()
         loaded(site)
     me = make_user("inspector")
-    c = _client_as(app, me)
+    c = client_as(app, me)
     for url in (f"/inspect/sites/{site.id}", f"/s/{site.qr_token}"):
         resp = c.get(url, follow_redirects=True)
         assert resp.status_code == 410, url
@@ -552,7 +543,7 @@ def test_site_page_shows_the_last_ten_inspections_and_links_to_all(clock_at, app
             clock_at(datetime(2020, 3, day, 3, 0, tzinfo=timezone.utc))
             inspections.submit(payload(site, tpl, mode="phone"), by=me)
         _db.session.commit()
-    c = _client_as(app, lead)
+    c = client_as(app, lead)
     page = c.get(f"/sites/{site.id}").get_data(as_text=True)
     assert page.count("/inspections/") == 10 and "2020-03-12" in page and "2020-03-02 " not in page
     assert "전체 12건 보기" in page
@@ -561,7 +552,7 @@ def test_site_page_shows_the_last_ten_inspections_and_links_to_all(clock_at, app
     page = c.get(f"/sites/{site.id}?history=all").get_data(as_text=True)
     assert page.count("/inspections/") == 12 and "전체 12건 보기" not in page
     # inspectors do not get the site's history
-    assert "/inspections/" not in _client_as(app, me).get(f"/sites/{site.id}").get_data(as_text=True)
+    assert "/inspections/" not in client_as(app, me).get(f"/sites/{site.id}").get_data(as_text=True)
 
 
 def test_an_oversized_photo_on_the_plain_form_is_named_and_the_answers_stay(app, client, login, tpl, site_factory):
@@ -609,7 +600,7 @@ def test_week_list_follows_the_tasks_a_lead_assigns(clock_at, app, tpl, site_fac
         task.required_mode = "onsite"
         _db.session.commit()
         assert [(s.name, o) for s, _i, o in inspections.week_sites(me)] == [("남의센터", True), ("내센터", False)]
-    html = _client_as(app, me).get("/inspect").get_data(as_text=True)
+    html = client_as(app, me).get("/inspect").get_data(as_text=True)
     assert html.count("현장 방문 필요") == 1
     # a site registered mid-week, before any task, is on the list of its dong's inspector
     with app.app_context():
@@ -660,7 +651,7 @@ def test_a_mode_without_items_is_refused_and_nothing_is_saved(app_ctx, tpl, site
 def test_a_mode_without_items_is_not_offered(app, tpl, site_factory, make_user):
     site = site_factory(name="현장전용센터")
     me = make_user("inspector")
-    c = _client_as(app, me)
+    c = client_as(app, me)
     assert f"/inspect/sites/{site.id}?mode=phone" in c.get("/inspect").get_data(as_text=True)
     with app.app_context():
         onsite_only_template()
@@ -680,7 +671,7 @@ def test_result_page_puts_critical_failures_first(app, tpl, site_factory, make_u
         insp, _ = inspections.submit(payload(site, tpl, answers=answers), by=me)
         _db.session.commit()
         loaded(insp)
-    html = _client_as(app, me).get(f"/inspections/{insp.id}").get_data(as_text=True)
+    html = client_as(app, me).get(f"/inspections/{insp.id}").get_data(as_text=True)
     failed = html[html.index("<h2>미이행 항목"):html.index("<h2>이행 항목")]
     crit, plain = failed.find("확진자·의심자 발생 시 보고체계 마련"), failed.find("개인별 근무 좌석 고정 배치")
     assert 0 <= crit < plain, failed
@@ -700,13 +691,13 @@ def test_week_list_links_only_to_inspections_the_user_may_open(clock_at, app, tp
         their_insp, _ = inspections.submit(payload(theirs, tpl), by=other)
         _db.session.commit()
         loaded(my_insp, their_insp)
-    c = _client_as(app, me)
+    c = client_as(app, me)
     html = c.get("/inspect").get_data(as_text=True)
     assert f"/inspections/{my_insp.id}" in html and f"/inspections/{their_insp.id}" not in html
     assert "점검 완료 (다른 점검원)" in html and "2 / 3곳 완료" in html
     for href in re.findall(r'href="(/inspections/\d+)"', html):
         assert c.get(href).status_code == 200, href  # every link on the list opens
-    lead_html = _client_as(app, lead).get("/inspect").get_data(as_text=True)
+    lead_html = client_as(app, lead).get("/inspect").get_data(as_text=True)
     assert f"/inspections/{their_insp.id}" in lead_html and f"/inspections/{my_insp.id}" in lead_html
     # 미점검만: only the sites still to do, without JavaScript; the tally still counts the whole week.
     todo_html = c.get("/inspect?todo=1").get_data(as_text=True)
@@ -720,7 +711,7 @@ def test_week_list_links_only_to_inspections_the_user_may_open(clock_at, app, tp
 
 def test_phone_form_leaves_the_contact_and_call_time_to_the_inspector(app, tpl, site_factory, make_user):
     site = site_factory(manager_name="박담당")
-    c = _client_as(app, make_user("inspector"))
+    c = client_as(app, make_user("inspector"))
     html = c.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
     assert re.search(r'id="contact_name"[^>]*value=""', html) and re.search(r'id="called_at"[^>]*value=""', html)
     # Offered, one tap away, not assumed; fetched live, so that a form kept on the phone names no one.

@@ -8,8 +8,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from conftest import csrf_from
-from tests.test_report_pdf import _client_as, inspect
+from conftest import client_as, csrf_from
+from tests.test_report_pdf import inspect
 from tracker import jobs
 from tracker.extensions import db as _db
 from tracker.models import Audit, Outbox
@@ -99,11 +99,11 @@ def test_inspector_holds_it_from_the_result_page_and_releases_it(app, tpl, site_
     site = site_factory(manager_email=OFFICER)
     inspector, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
     iid = inspect(app, tpl, site, inspector, no=_no_keys(tpl))
-    mine = _client_as(app, inspector)
+    mine = client_as(app, inspector)
     page = mine.get(f"/inspections/{iid}").get_data(as_text=True)
     assert "of***@hanbit.example" in page and "통보 보류" in page
     token = csrf_from(page)
-    stranger = _client_as(app, other)
+    stranger = client_as(app, other)
     theirs = csrf_from(stranger.get("/inspect").get_data(as_text=True))
     assert stranger.post(f"/inspections/{iid}/notice/hold", data={"csrf_token": theirs}).status_code == 403
     assert mine.post(f"/inspections/{iid}/notice/hold", data={}).status_code == 400  # no token: nothing changes
@@ -114,7 +114,7 @@ def test_inspector_holds_it_from_the_result_page_and_releases_it(app, tpl, site_
     clock_at(T0 + timedelta(hours=5))
     assert _deliver(app)["sent"] == 0 and smtp_server.messages == []
     # A lead lets it go after all: it leaves at the next run.
-    lead_client = _client_as(app, lead)
+    lead_client = client_as(app, lead)
     token = csrf_from(lead_client.get(f"/inspections/{iid}").get_data(as_text=True))
     lead_client.post(f"/inspections/{iid}/notice/release", data={"csrf_token": token})
     assert _deliver(app)["sent"] == 1
@@ -162,7 +162,7 @@ def test_no_email_no_notice_and_leads_see_who_lacks_one(app, client, login, tpl,
     inspector = make_user("inspector")
     iid = inspect(app, tpl, site, inspector, no=_no_keys(tpl))
     assert _rows(app) == []
-    page = _client_as(app, inspector).get(f"/inspections/{iid}").get_data(as_text=True)
+    page = client_as(app, inspector).get(f"/inspections/{iid}").get_data(as_text=True)
     assert "이메일이 없어 결과 통보를 보내지 않았습니다" in page
     login("lead")
     page = client.get("/sites/").get_data(as_text=True)

@@ -10,8 +10,8 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from conftest import app_context, csrf_from
-from tests.test_inspections import PASSWORD, form_fields
+from conftest import app_context, client_as, csrf_from
+from tests.test_inspections import form_fields
 from tracker import clock
 from tracker.extensions import db as _db
 from tracker.models import Inspection
@@ -109,24 +109,15 @@ def test_a_phone_check_names_the_person_spoken_to(app, client, login, tpl, site_
     assert "적합" in text and "조치 사항" not in text
 
 
-def _client_as(app, user):
-    c = app.test_client()
-    page = c.get("/login")
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": csrf_from(page.get_data(as_text=True))})
-    assert r.status_code == 302
-    return c
-
-
 def test_only_who_may_open_the_inspection_gets_its_pdf(app, client, tpl, site_factory, make_user):
     owner, other, lead = make_user("inspector"), make_user("inspector"), make_user("lead")
     site = site_factory()
     iid = inspect(app, tpl, site, owner)
     url = f"/inspections/{iid}/report.pdf"
     assert client.get(url).status_code == 302  # to the login page
-    assert _client_as(app, other).get(url).status_code == 403
-    assert _client_as(app, lead).get(url).status_code == 200
-    mine = _client_as(app, owner)
+    assert client_as(app, other).get(url).status_code == 403
+    assert client_as(app, lead).get(url).status_code == 200
+    mine = client_as(app, owner)
     assert mine.get(url).status_code == 200
     assert mine.get("/inspections/999999/report.pdf").status_code == 404
 
@@ -212,4 +203,4 @@ def test_council_report_pdf(app, client, login, tpl, site_factory, clock_at, mak
     assert pages == 1
     for expected in ("코로나19 대응(콜센터 점검) 추진", "2020-W20", "관내 콜센터 현황", "여의동", "현장점검: 1개소"):
         assert expected in text, expected
-    assert _client_as(app, inspector).get("/reports/council.pdf").status_code == 403
+    assert client_as(app, inspector).get("/reports/council.pdf").status_code == 403

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from conftest import csrf_from
-from tests.test_report_pdf import _client_as, inspect
+from conftest import client_as, csrf_from
+from tests.test_report_pdf import inspect
 from tracker import clock, jobs
 from tracker.extensions import db as _db
 from tracker.models import Action, Outbox, SelfCheck, Site, Task
@@ -131,7 +131,7 @@ def test_a_self_check_counts_in_no_figure_clears_no_action_and_closes_no_task(ap
         _db.session.execute(Task.__table__.update().where(Task.site_id == site.id).values(status="open"))
         _db.session.commit()
     before = _figures(app, "2020-W20")
-    lead = _client_as(app, make_user("lead"))
+    lead = client_as(app, make_user("lead"))
     dash_before = lead.get("/dashboard?from=2020-W20&to=2020-W20").get_data(as_text=True)
     # The site says "예" to everything, the failed item included.
     assert _send(client, _link(app, site), tpl).status_code == 303
@@ -172,7 +172,7 @@ def test_the_phone_check_of_the_week_starts_from_the_sites_answers(app, client, 
     assert _send(client, _link(app, site), tpl, answers=answers).status_code == 303
     clock_at(T0 + timedelta(days=2))  # the same ISO week
     inspector = make_user("inspector")
-    mine = _client_as(app, inspector)
+    mine = client_as(app, inspector)
     html = mine.get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
     assert html.count("사업장 자체점검 답변") == len(keys)
     assert "사업장 자체점검 답변: 아니오" in html and "사업장 자체점검 답변: 해당없음" in html
@@ -186,7 +186,7 @@ def test_the_phone_check_of_the_week_starts_from_the_sites_answers(app, client, 
     onsite = mine.get(f"/inspect/sites/{site.id}?mode=onsite").get_data(as_text=True)
     assert "사업장 자체점검 답변" not in onsite and " checked" not in _tick(onsite, keys[0], "no")
     clock_at(T0 + timedelta(days=7))
-    later = _client_as(app, inspector).get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
+    later = client_as(app, inspector).get(f"/inspect/sites/{site.id}?mode=phone").get_data(as_text=True)
     assert "사업장 자체점검 답변" not in later and " checked" not in _tick(later, keys[0], "no")
 
 

@@ -9,8 +9,8 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from conftest import csrf_from
-from tests.test_report_pdf import _client_as, inspect
+from conftest import client_as, csrf_from
+from tests.test_report_pdf import inspect
 from tracker import jobs
 from tracker.extensions import db as _db
 from tracker.models import Action, ActionReply
@@ -80,7 +80,7 @@ def test_officer_reports_with_a_photo_and_it_stays_open_until_accepted(app, clie
         _db.session.commit()
     assert _action(app, aid).status == "reported"
     # The inspector sees it, with its photo, and accepts it: the action is cleared with the reply as evidence.
-    mine = _client_as(app, inspector)
+    mine = client_as(app, inspector)
     review = mine.get("/replies").get_data(as_text=True)
     assert site.name in review and "손소독제 비치하고" in review
     sha = re.search(r"/photos/([0-9a-f]{64})\.jpg", review).group(1)
@@ -99,7 +99,7 @@ def test_asking_again_reopens_it_and_it_escalates_when_late(app, client, tpl, si
     clock_at(T0)
     _site, _inspector, path, [aid] = _setup(app, tpl, site_factory, make_user)
     _post(client, path, aid)
-    lead = _client_as(app, make_user("lead"))
+    lead = client_as(app, make_user("lead"))
     review = lead.get("/replies").get_data(as_text=True)
     reply_id = int(re.search(r'id="reply-(\d+)"', review).group(1))
     lead.post(f"/replies/{reply_id}/again", data={"csrf_token": csrf_from(review)})
@@ -207,7 +207,7 @@ def test_replies_are_rate_limited(app, client, tpl, site_factory, make_user, clo
     clock_at(T0)
     app.config["TRACKER_SITE_REPLIES_PER_HOUR"] = 3
     _site, _i, path, ids = _setup(app, tpl, site_factory, make_user, n=2)
-    lead = _client_as(app, make_user("lead"))
+    lead = client_as(app, make_user("lead"))
     for _n in range(3):
         assert _post(client, path, ids[0]).status_code in (303, 404)
         review = lead.get("/replies").get_data(as_text=True)
@@ -274,10 +274,10 @@ def test_a_lead_ends_the_sites_links_and_mail_not_yet_sent_gets_a_new_one(app, c
         from tracker.services import self_checks
         assert self_checks.queue_requests("2020-W20") == 1
         _db.session.commit()
-    lead = _client_as(app, make_user("lead"))
+    lead = client_as(app, make_user("lead"))
     page = lead.get(f"/sites/{site.id}").get_data(as_text=True)
     assert "회신 링크 모두 폐기" in page
-    own = _client_as(app, inspector)
+    own = client_as(app, inspector)
     token = csrf_from(own.get(f"/sites/{site.id}").get_data(as_text=True))
     assert own.post(f"/sites/{site.id}/revoke-links", data={"csrf_token": token}).status_code == 403
     assert client.get(old_path).status_code == 200  # an inspector cannot end them
