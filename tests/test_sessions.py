@@ -366,6 +366,26 @@ def test_turning_totp_on_ends_the_other_logins_and_keeps_this_one(app, client, d
         assert reasons == ["totp_on"]
 
 
+def test_turning_totp_on_counts_only_logins_still_in_use(app, client, db, login, clock_at):
+    """A login idle past its time but never asked since (so never closed) is closed as idle, and not counted."""
+    clock_at(START)
+    user = login("lead")
+    assert log_in(app.test_client(), user).status_code == 302  # a browser that is never used again
+    later = START + timedelta(days=30)
+    clock_at(later)
+    assert log_in(client, user).status_code == 302  # this browser, back a month later
+    phone = app.test_client()
+    assert log_in(phone, user).status_code == 302  # and a phone in use today
+    html = client.get("/me/totp").get_data(as_text=True)
+    secret = re.search(r"data-secret>([A-Z2-7]+)<", html).group(1)
+    resp = client.post("/me/totp", data={"csrf_token": csrf_from(html), "code": pyotp.TOTP(secret).at(later)})
+    assert "다른 기기에 남아 있던 로그인 1개를 끝냈습니다" in resp.get_data(as_text=True)
+    with app.app_context():
+        reasons = sorted(db.session.scalars(select(UserSession.end_reason).where(
+            UserSession.ended_at.is_not(None))).all())
+        assert reasons == ["idle", "idle", "totp_on"]  # the month-old browser, the first login here, the phone
+
+
 def test_a_recovery_code_logs_in_once(app, client, db, login, clock_at):
     clock_at(START)
     user = login("lead")

@@ -325,3 +325,27 @@ def test_links_sent_before_generations_still_open(app, client, tpl, site_factory
         replies.revoke(_db.session.get(Site, site.id))
         _db.session.commit()
     assert client.get(legacy).status_code == 410
+
+
+def test_a_failed_message_sent_again_after_the_links_end_carries_a_new_one(app, client, tpl, site_factory, make_user,
+                                                                           clock_at, smtp_server):
+    """A self-check request that failed is ended with the rest; an admin's resend then carries a working link. A full
+    stop written after a link is not taken for part of it."""
+    clock_at(T0)
+    site, _i, _path, _ids = _setup(app, tpl, site_factory, make_user, self_check=True)
+    from tracker.models import Outbox, Site
+    from tracker.services import mail, self_checks
+    with app.app_context():
+        self_checks.queue_requests("2020-W20")
+        row = _db.session.scalar(select(Outbox).where(Outbox.kind == self_checks.KIND))
+        row.status = "failed"
+        row.body_text += f"\n{replies.link(_db.session.get(Site, site.id))}.\n"  # a link ending a sentence
+        _db.session.commit()
+        assert replies.revoke(_db.session.get(Site, site.id)) == 2  # the failed request and the waiting notice
+        _db.session.commit()
+        assert mail.resend(row.id)
+        _db.session.commit()
+        body = _db.session.get(Outbox, row.id).body_text
+    tokens = re.findall(r"http://tracker\.test/r/(\.?[\w-]+\.[\w-]+\.[\w-]+)", body)
+    assert len(tokens) >= 2 and all(client.get(f"/r/{t}").status_code == 200 for t in tokens)
+    assert f"/r/{tokens[-1]}.\n" in body  # the sentence's full stop is still there, after the new link

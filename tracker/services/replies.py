@@ -87,9 +87,10 @@ def read_token(token: str) -> Site:
 def revoke(site: Site, by=None) -> int:
     """End every reply link the site has been given (a notice sent to the wrong person, a link passed on), at once.
 
-    Mail still waiting to leave for the site (a held or pending notice, a self-check request not yet tried) is made
-    again with a new link, so that what the officer receives next works; the number of those is returned. Mail
-    already sent keeps its dead link: the page it opens says that the office ended it, and whom to call."""
+    Mail for the site that may still leave (a held or pending notice, a message waiting for a retry, or one that
+    failed, which an admin may send again) is given a new link, so that what the officer receives next works; the
+    number of those is returned. Mail already sent keeps its dead link: the page it opens says that the office ended
+    it, and whom to call."""
     before = site.reply_link_gen or 0
     site.reply_link_gen = before + 1
     audit.record(by, "site", site.id, "revoke_links", None, {})  # the trail names the act; a counter means nothing
@@ -101,14 +102,18 @@ def _relink_waiting(site: Site) -> int:
     message as it was written (a notice says what that inspection found, whatever has been cleared since). Only links
     that name this site are touched: two sites may share an officer's address."""
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
-    found = re.compile(re.escape(f"{base}/r/") + r"([A-Za-z0-9_.-]+)")
+    # A token's own shape (payload.time.signature; a compressed payload starts with a dot), so that a full stop
+    # written after a link is not taken as part of it.
+    found = re.compile(re.escape(f"{base}/r/") + r"(\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
     fresh = link(site)
 
     def swap(match: re.Match) -> str:
         return fresh if _site_named(match.group(1)) == site.id else match.group(0)
 
+    # Every row that may still leave: waiting or held, being sent (a failed try goes back to pending with this body;
+    # the try under way has built its message already), or failed (an admin may send it again).
     rows = db.session.scalars(select(Outbox).where(
-        Outbox.status.in_(("pending", "held")), Outbox.body_text.contains(f"{base}/r/"))).all()
+        Outbox.status.in_(("pending", "held", "sending", "failed")), Outbox.body_text.contains(f"{base}/r/"))).all()
     changed = 0
     for row in rows:
         text, html = found.sub(swap, row.body_text), found.sub(swap, row.body_html)

@@ -84,11 +84,15 @@ def end_all(user_id: int, reason: str) -> None:
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
 
 
-def end_others(user_id: int, keep_session_id: int | None, reason: str) -> int:
-    """End every other browser login of a user, keeping this one (API tokens are the user's own to revoke); how many."""
-    return db.session.execute(update(UserSession).where(
-        UserSession.user_id == user_id, UserSession.ended_at.is_(None), UserSession.id != (keep_session_id or 0))
-        .values(ended_at=clock.now(), end_reason=reason)).rowcount
+def end_others(user: User, keep_session_id: int | None, reason: str) -> int:
+    """End every other browser login of a user, keeping this one (API tokens are the user's own to revoke); returns
+    how many were still in use. Those already idle past their time (never asked since, so never closed) are closed
+    as idle, and not counted: they were over anyway."""
+    now = clock.now()
+    others = (UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.id != (keep_session_id or 0))
+    db.session.execute(update(UserSession).where(*others, UserSession.last_seen_at < now - idle_timeout(user.role))
+                       .values(ended_at=now, end_reason="idle"))
+    return db.session.execute(update(UserSession).where(*others).values(ended_at=now, end_reason=reason)).rowcount
 
 
 def active_stmt(user: User):

@@ -144,7 +144,7 @@ def totp_enrol():
             session.pop(NEW_SECRET, None)
             # A login someone else may hold (a phone left signed in, a copied cookie) is not let past the new
             # second step: every other browser login ends, and this one goes on.
-            ended = sessions.end_others(user.id, g.get("user_session_id"), "totp_on")
+            ended = sessions.end_others(user, g.get("user_session_id"), "totp_on")
             return render_template("account/recovery_codes.html", codes=codes, ended=ended)
     elif request.method == "POST":
         status = 422
