@@ -17,7 +17,8 @@ def make_register(site_factory):
     a = site_factory(name="한빛고객센터", business_no="107-81-11111", dong="여의동", headcount=1204,
                      address="여의대로 1, 3층", manager_name="김방역", manager_phone="02-2670-0001")
     b = site_factory(name='새솔 "콜" 센터', business_no="107-81-22222", dong="당산1동", headcount=51)
-    c = site_factory(name="=HYPERLINK(\"http://evil\")", business_no="107-81-33333", dong="문래동", headcount=7)
+    c = site_factory(name="=HYPERLINK(\"http://evil\")", business_no="107-81-33333", dong="문래동", headcount=7,
+                     self_check=True)  # a small site asked to check itself weekly
     return a, b, c
 
 
@@ -32,10 +33,10 @@ def test_csv_export_is_utf8_with_bom_and_lists_the_register(client, login, site_
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
-                       "방역담당자 이메일", "상태"]
+                       "방역담당자 이메일", "상태", "자체점검 요청"]
     by_no = {r[1]: r for r in rows[1:]}
     assert by_no["107-81-11111"] == ["한빛고객센터", "107-81-11111", "여의동", "여의대로 1, 3층", "1204", "701이상",
-                                     "김*역", "02-****-0001", "", "운영"]  # masked by default; no e-mail on file
+                                     "김*역", "02-****-0001", "", "운영", "아니오"]  # masked; no e-mail on file
     # text Excel would run as a formula is written as text
     assert by_no["107-81-33333"][0] == "'=HYPERLINK(\"http://evil\")"
 

@@ -118,6 +118,33 @@ def test_blank_optional_cells_keep_what_is_stored(app_ctx, db, site_factory):
     assert [n for n, _ in report.updated] == ["누리상담센터"]  # only the name changed
 
 
+def test_the_self_check_column_switches_requests_on_and_off_and_a_blank_keeps_them(app_ctx, db, site_factory):
+    """A lead switches the weekly self-check on for the small sites from the spreadsheet they keep."""
+    on = site_factory(business_no="107-81-00001", dong="여의동", headcount=8)
+    off = site_factory(business_no="107-81-00002", dong="여의동", headcount=8, self_check=True)
+    kept = site_factory(business_no="107-81-00003", dong="여의동", headcount=8, self_check=True)
+    head = ["사업장명", "사업자등록번호", "행정동", "종사자수", "자체점검 요청"]
+    rows = [head, [on.name, "107-81-00001", "여의동", "8", "예"], [off.name, "107-81-00002", "여의동", "8", "아니오"],
+            [kept.name, "107-81-00003", "여의동", "8", ""], ["새센터", "107-81-00004", "여의동", "5", "Y"]]
+    preview = site_import.import_sites(csv_bytes(rows), "r.csv", dry_run=True)
+    assert dict(preview.updated) == {on.name: {"self_check": ("아니오", "예")},
+                                     off.name: {"self_check": ("예", "아니오")}}
+    report = site_import.import_sites(csv_bytes(rows), "r.csv")
+    db.session.commit()
+    assert report.ok and report.unchanged == 1
+    got = {no: s.self_check for no, s in sites_by_no(db).items()}
+    assert got == {"107-81-00001": True, "107-81-00002": False, "107-81-00003": True, "107-81-00004": True}
+
+
+def test_a_self_check_cell_that_is_not_yes_or_no_is_refused_with_its_row(app_ctx, db, count_rows):
+    rows = [["사업장명", "사업자등록번호", "행정동", "종사자수", "자체점검"],
+            ["가센터", "107-81-00001", "여의동", "8", "예"], ["나센터", "107-81-00002", "여의동", "8", "가끔"]]
+    report = site_import.import_sites(csv_bytes(rows), "r.csv")
+    assert not report.ok and count_rows(Site) == 0
+    assert [str(e) for e in report.errors] == [
+        "3행 E열(자체점검): 자체점검 요청 '가끔'은(는) 예 또는 아니오로 적어야 합니다"]
+
+
 def test_import_writes_the_audit_trail(app_ctx, db, make_user, site_factory):
     lead = make_user("lead")
     old = site_factory(business_no="107-81-00001", headcount=10)

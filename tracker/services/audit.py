@@ -1,4 +1,5 @@
 """The audit trail: who changed what, when, with the state before and after."""
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,7 +19,7 @@ ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("�
 FIELD_LABELS = {"name": _l("사업장명"), "business_no": _l("사업자등록번호"), "dong": _l("행정동"),
                 "address": _l("소재지"), "headcount": _l("종사자수"), "size_band": _l("규모"),
                 "manager_name": _l("방역담당자"), "manager_phone": _l("연락처"),
-                "manager_email": _l("방역담당자 이메일"), "status": _l("상태"),
+                "manager_email": _l("방역담당자 이메일"), "status": _l("상태"), "self_check": _l("자체점검 요청"),
                 "qr_code": _l("QR 코드"), "role": _l("역할"), "active": _l("활성"), "assignee_id": _l("담당자"),
                 "mail_task_reminder": _l("마감 전날 남은 점검 알림"),
                 "mail_lead_digest": _l("기한 지난 점검·행정지도 요약")}
@@ -43,8 +44,13 @@ def changes(row: Audit, full: bool = True) -> list[tuple[str, object, object]]:
     out = [(k, before.get(k), v) for k, v in after.items() if not before or before.get(k) != v]
     # Rows written before codes were masked at the source still hold whole codes: mask them on the way out too.
     masks = {"qr_code": _mask} | ({} if full else PERSONAL_MASKS)
-    return [(str(FIELD_LABELS.get(k, k)), *((masks[k](b), masks[k](a)) if k in masks else (b, a)))
+    return [(str(FIELD_LABELS.get(k, k)), *((masks[k](b), masks[k](a)) if k in masks else (_word(b), _word(a))))
             for k, b, a in out]
+
+
+def _word(value):
+    """A switch (자체점검 요청, 활성) reads 예 / 아니오 in the trail, not True / False."""
+    return (_("예") if value else _("아니오")) if isinstance(value, bool) else value
 
 
 def _masked(mask):

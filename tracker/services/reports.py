@@ -22,7 +22,7 @@ from . import sites
 # Excel runs a cell that starts with one of these as a formula (CSV injection); such text is written as text.
 FORMULA_START = ("=", "+", "-", "@")
 REGISTER_HEADERS = ["사업장명", "사업자등록번호", "행정동", "소재지", "종사자수", "규모", "방역담당자", "연락처",
-                    "방역담당자 이메일", "상태"]
+                    "방역담당자 이메일", "상태", "자체점검 요청"]
 CHUNK = 64 * 1024
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns: a write-only sheet takes widths before its rows
 BATCH = 1000  # rows fetched at a time for the long exports
@@ -105,7 +105,8 @@ def register_rows(full: bool = False, **filters):
     name, phone, email = (_as_is, _as_is, _as_is) if full else (mask_name, mask_phone, mask_email)
     for s in db.session.scalars(sites.list_stmt(**filters)):
         yield [s.name, s.business_no, s.dong, s.address, s.headcount, s.size_band, name(s.manager_name),
-               phone(s.manager_phone), email(s.manager_email), status_ko.get(s.status, s.status)]
+               phone(s.manager_phone), email(s.manager_email), status_ko.get(s.status, s.status),
+               "예" if s.self_check else "아니오"]
 
 
 def register_count(**filters) -> int:

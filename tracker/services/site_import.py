@@ -26,11 +26,13 @@ HEADERS = {
     "manager_name": ("방역담당자", "담당자", "방역 담당자", "manager", "manager_name", "officer"),
     "manager_phone": ("연락처", "전화번호", "전화", "manager_phone", "phone", "contact"),
     "manager_email": ("방역담당자 이메일", "이메일", "email", "e-mail", "전자우편", "manager_email"),
+    # Optional: a file without the column, or a blank cell, leaves the site's weekly self-check request as it is.
+    "self_check": ("자체점검 요청", "자체점검", "매주 자체점검", "self_check", "self-check", "self check"),
 }
 REQUIRED = ("name", "business_no", "dong", "headcount")
 LABELS = {"name": "사업장명", "business_no": "사업자등록번호", "dong": "행정동", "address": "소재지",
           "headcount": "종사자수", "manager_name": "방역담당자", "manager_phone": "연락처",
-          "manager_email": "방역담당자 이메일"}
+          "manager_email": "방역담당자 이메일", "self_check": "자체점검 요청"}
 HEADER_SCAN_ROWS = 15
 # A page of a few hundred lines is what a person reads; a file with more problems has one systematic fault.
 LISTED_ERRORS = 200
@@ -241,7 +243,10 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
         data = {f: _cell(row, col) for f, col in mapping.items()}
         masked = {f: cells.get(f, "") for f in MASKABLE if is_masked(data.get(f))}
         data.update(dict.fromkeys(masked, ""))
+        flag_error = _read_flag(data)
         clean, errors = sites.validate(data)
+        if flag_error:
+            errors["self_check"] = flag_error
         for f, reason in errors.items():
             report.add_error(RowError(rowno, LABELS[f], reason, cells.get(f, "")))
         bno = clean.get("business_no")
@@ -257,6 +262,25 @@ def plan(rows: list[list]) -> tuple[list, ImportReport]:
     if not todo and report.ok:
         raise ServiceError(_("가져올 행이 없습니다."))
     return todo, report
+
+
+YES = {"예", "네", "o", "y", "yes", "true", "1", "on", "요청"}
+NO = {"아니오", "아니요", "x", "n", "no", "false", "0", "off", "안 함", "안함"}
+
+
+def _read_flag(data: dict) -> str | None:
+    """The self-check cell read as True or False in place; a blank cell is dropped (the stored setting stays). The
+    message when it is neither a yes nor a no."""
+    if "self_check" not in data:
+        return None
+    raw = data.pop("self_check")
+    if _blank(raw):
+        return None
+    word = " ".join(str(raw).split()).lower()
+    if word in YES or word in NO:
+        data["self_check"] = word in YES
+        return None
+    return _("자체점검 요청 '%(v)s'은(는) 예 또는 아니오로 적어야 합니다", v=shown(raw))
 
 
 def import_sites(data: bytes, filename: str = "", by=None, dry_run: bool = False) -> ImportReport:
@@ -312,4 +336,6 @@ def _changes(site, clean: dict) -> dict:
             continue
         if getattr(site, f) != new:
             changes[f] = (getattr(site, f), new)
+    if "self_check" in clean and clean["self_check"] != site.self_check:
+        changes["self_check"] = tuple(_("예") if v else _("아니오") for v in (site.self_check, clean["self_check"]))
     return changes
