@@ -45,6 +45,7 @@ POLICY = {
     "mail.preview": LEADS, "mail.preview_body": LEADS,
     # administration
     "admin.users": ADMIN, "admin.update_user": ADMIN, "admin.user_detail": ADMIN, "admin.reset_password": ADMIN,
+    "admin.reset_totp": ADMIN,
     "admin.checklist_view": ADMIN, "admin.checklist_edit": ADMIN,
     "admin.checklist_export": ADMIN, "admin.checklist_import": ADMIN, "outbox.index": ADMIN, "outbox.resend": ADMIN,
     "admin.settings_view": ADMIN,

@@ -476,6 +476,33 @@ def test_the_totp_secret_is_stored_sealed(app, client, db, login, clock_at):
     assert send_code(client, codes[0]).status_code == 302
 
 
+def test_an_admin_resets_a_lost_second_step_and_the_user_enrols_again(app, client, db, make_user, login, clock_at,
+                                                                       form_token):
+    """Phone and recovery codes both lost: an admin clears the second step; the user's logins end, the next login takes
+    the password alone, and a role that requires TOTP is sent to enrol again."""
+    app.config["TRACKER_TOTP_REQUIRED"] = {"lead"}
+    clock_at(START)
+    user = make_user("lead")
+    phone = app.test_client()
+    assert log_in(phone, user).status_code == 302
+    assert phone.get("/me/totp").status_code == 200  # sent to enrol: the role requires it
+    secret, _codes = enrol(phone, START)
+    login("admin")
+    page = f"/admin/users/{user.id}"
+    assert "2단계 인증 초기화" in client.get(page).get_data(as_text=True)
+    resp = client.post(f"{page}/totp-reset", data={"csrf_token": form_token(page)}, follow_redirects=True)
+    assert "2단계 인증을 초기화했습니다" in resp.get_data(as_text=True)
+    assert "2단계 인증 초기화" not in resp.get_data(as_text=True).split("</h1>")[1]  # nothing left to reset
+    assert phone.get("/sites/").status_code == 302  # that login ended
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert stored.totp_secret is None
+        assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
+    resp = log_in(phone, user)
+    assert resp.status_code == 302 and not resp.headers["Location"].startswith("/login/code")
+    assert phone.get("/sites/").headers["Location"].endswith("/me/totp")  # enrol again before anything else
+
+
 def test_totp_can_be_turned_off_with_the_password_when_not_required(app, client, db, login, clock_at):
     clock_at(START)
     user = login("inspector")

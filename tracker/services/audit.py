@@ -13,6 +13,7 @@ ACTION_LABELS = {"create": _l("등록"), "update": _l("수정"), "import": _l("�
                  "reopen": _l("운영 재개"), "rotate_qr": _l("QR 코드 새로 발급"), "publish": _l("게시"),
                  "reassign": _l("담당 변경"), "password": _l("비밀번호 변경"), "reset_password": _l("비밀번호 초기화"),
                  "totp_on": _l("2단계 인증 켜기"), "totp_off": _l("2단계 인증 끄기"),
+                 "totp_reset": _l("2단계 인증 초기화"),
                  "hold_notice": _l("결과 통보 보류"), "release_notice": _l("결과 통보 보류 해제"),
                  "accept_reply": _l("조치 보고 확인"), "reply_again": _l("조치 다시 요청"),
                  "revoke_links": _l("회신 링크 모두 폐기")}

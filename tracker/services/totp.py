@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash
 from .. import clock
 from ..extensions import db
 from ..models import LoginThrottle, RecoveryCode, User
-from . import ServiceError, accounts, audit
+from . import ServiceError, accounts, audit, sessions
 
 log = logging.getLogger(__name__)
 RECOVERY_CODES = 10
@@ -122,9 +122,21 @@ def disable(user: User, password: str) -> None:
         raise ServiceError(_("이 역할은 2단계 인증을 꼭 써야 합니다."))
     if not check_password_hash(user.password_hash, password or ""):
         raise ServiceError(_("지금 비밀번호가 올바르지 않습니다."), status=401)
+    _clear(user)
+    audit.record(user, "user", user.id, "totp_off", None, None)
+
+
+def reset(user: User, by) -> None:
+    """An admin clears a user's TOTP (a lost phone and lost recovery codes): every login and API token of the user
+    ends, and the next login asks for the password alone, then for enrolment again where the role requires it."""
+    _clear(user)
+    sessions.end_all(user.id, "totp_reset")
+    audit.record(by, "user", user.id, "totp_reset", None, None)
+
+
+def _clear(user: User) -> None:
     user.totp_secret, user.totp_last_step = None, None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    audit.record(user, "user", user.id, "totp_off", None, None)
 
 
 def _use_recovery_code(user: User, code: str) -> bool:

@@ -11,7 +11,7 @@ from .. import schemas as shape
 from ..auth import roles_required
 from ..extensions import db
 from ..models import ChecklistTemplate, RoleChange, User
-from ..services import ServiceError, access_log, accounts, checklist, sessions, settings
+from ..services import ServiceError, access_log, accounts, checklist, sessions, settings, totp
 from . import form_status, log_access, page_arg, refused, scheduler_warnings
 from .forms import (
     ROLE_CHOICES,
@@ -74,10 +74,22 @@ def user_detail(user_id):
 
 def _user_page(user, reset_form, status=200):
     return render_template(
-        "admin/user.html", user=user, reset_form=reset_form,
+        "admin/user.html", user=user, reset_form=reset_form, confirm_form=ConfirmForm(),
         history=db.session.scalars(accounts.role_history_stmt(user).options(selectinload(RoleChange.by))).all(),
         open_sessions=db.session.scalars(sessions.active_stmt(user)).all(), totp_on=bool(user.totp_secret),
         role_labels={c.value: c.label for c in ROLE_CHOICES}), status
+
+
+@bp.route("/users/<int:user_id>/totp-reset", methods=["POST"])
+@roles_required("admin")
+def reset_totp(user_id):
+    """Clear a user's two-factor login (phone and recovery codes both lost): their logins and tokens end."""
+    user = db.get_or_404(User, user_id)
+    if ConfirmForm().validate_on_submit() and user.totp_secret:
+        totp.reset(user, by=current_user)
+        flash(_("%(name)s: 2단계 인증을 초기화했습니다. 다음 로그인은 비밀번호로 하고, 인증 앱을 다시 등록해야 합니다.",
+                name=user.name), "info")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
