@@ -110,6 +110,13 @@ def app(tmp_path, db_url, monkeypatch):
             # Every row deleted, children first, and every id sequence back at 1: what TRUNCATE ... RESTART IDENTITY
             # leaves, at a fifteenth of its cost on tables this small (it took about 80 ms a test).
             with _db.engine.begin() as conn:
+                # A transaction a failed test left open (a second connection, a thread) would hold its locks, and the
+                # deletes below, and every test after, would wait on it for ever: it is ended, and a lock still in
+                # the way fails this teardown within seconds instead of using up the run.
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                  "AND state LIKE 'idle in transaction%'"))
+                conn.execute(text("SET LOCAL lock_timeout = '30s'"))
                 for table in reversed(_db.metadata.sorted_tables):
                     conn.execute(table.delete())
                 conn.execute(text("SELECT setval(oid::regclass, 1, false) FROM pg_class WHERE relkind = 'S'"))

@@ -9,7 +9,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from conftest import client_as, csrf_from
+from conftest import ENGINE, client_as, csrf_from
 from tests.test_report_pdf import inspect
 from tracker import jobs
 from tracker.extensions import db as _db
@@ -349,3 +349,37 @@ def test_a_failed_message_sent_again_after_the_links_end_carries_a_new_one(app, 
     tokens = re.findall(r"http://tracker\.test/r/(\.?[\w-]+\.[\w-]+\.[\w-]+)", body)
     assert len(tokens) >= 2 and all(client.get(f"/r/{t}").status_code == 200 for t in tokens)
     assert f"/r/{tokens[-1]}.\n" in body  # the sentence's full stop is still there, after the new link
+
+
+@pytest.mark.skipif(ENGINE != "postgres", reason="row locks between two connections; SQLite has one writer at a time")
+def test_a_link_made_while_the_links_are_being_ended_takes_the_new_generation(app, client, site_factory, clock_at):
+    """A notice made while a lead ends the site's links waits for that to commit, and carries a working link."""
+    import threading
+
+    from sqlalchemy import update
+
+    from tracker.models import Site
+    clock_at(T0)
+    site = site_factory(manager_email="officer@x.example")
+    made = []
+
+    def notice_link():
+        with app.app_context():
+            made.append(replies.make_token(_db.session.get(Site, site.id)))
+            _db.session.rollback()
+
+    with app.app_context():
+        ending = _db.engine.connect()  # the lead's request, its ending not yet committed
+        try:
+            tx = ending.begin()
+            ending.execute(update(Site).where(Site.id == site.id).values(reply_link_gen=Site.reply_link_gen + 1))
+            worker = threading.Thread(target=notice_link)
+            worker.start()
+            worker.join(1.5)
+            waited = worker.is_alive() and not made
+            tx.commit()
+        finally:
+            ending.close()  # a failed check must not leave the row locked for the database's teardown
+        worker.join(10)
+    assert waited, "the notice's link did not wait for the ending to commit"
+    assert len(made) == 1 and client.get(f"/r/{made[0]}").status_code == 200

@@ -37,8 +37,12 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def make_token(site: Site) -> str:
-    """A new signed token for a site's reply page; it carries the time it was made (and so its expiry)."""
-    return _Stamped(_serializer()).dumps({"site": site.id, "gen": site.reply_link_gen or 0})
+    """A new signed token for a site's reply page; it carries the time it was made (and so its expiry) and the
+    site's link generation, read afresh under a share lock: a notice made while a lead ends the site's links waits
+    for that to commit and takes the new generation, and the lead's ending, if it comes second, waits for the notice
+    and finds it among the mail to renew (revoke). SQLite has one writer at a time and needs no lock."""
+    gen = db.session.scalar(select(Site.reply_link_gen).where(Site.id == site.id).with_for_update(read=True))
+    return _Stamped(_serializer()).dumps({"site": site.id, "gen": gen or 0})
 
 
 class _Stamped:
