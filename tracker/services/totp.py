@@ -56,7 +56,7 @@ def qr_svg(uri: str) -> str:
 def _sealer() -> Fernet:
     """The key that seals TOTP secrets in the database, derived from the app's secret key (HKDF-SHA256): a copy of the
     database alone (a backup, a dump) does not give anyone the codes. Changing TRACKER_SECRET_KEY unseals nothing
-    more: those users log in with a recovery code and enrol again."""
+    more: those users log in with a recovery code, then turn it off and on again on 내 정보 (or an admin resets it)."""
     secret_key = current_app.config["SECRET_KEY"]
     raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tracker totp secret").derive(raw)
