@@ -2,7 +2,10 @@
 import os
 import re
 import shutil
+import signal
+import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from datetime import timezone
 
@@ -398,7 +401,11 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
-        b.close()
+        try:  # a context Chromium would not close (close_context) may hold this up too; the driver's exit ends it
+            with _at_most(CONTEXT_CLOSE_SECONDS):
+                b.close()
+        except _Late:
+            warnings.warn("Chromium did not close within its time; the Playwright driver's exit ends it", stacklevel=1)
 
 
 @pytest.fixture
@@ -422,7 +429,49 @@ def browse(browser, live_server, make_user):
         return page, live_server
     yield open_as
     for ctx in contexts:
-        ctx.close()
+        close_context(ctx)
+
+
+CONTEXT_CLOSE_SECONDS = 30
+
+
+class _Late(Exception):
+    pass
+
+
+@contextmanager
+def _at_most(seconds: float):
+    """Raise _Late in this thread after `seconds`, by SIGALRM as pytest-timeout does, and put the test's own alarm back
+    afterwards with what was left of it."""
+    def late(_signum, _frame):
+        raise _Late()
+    handler = signal.getsignal(signal.SIGALRM)
+    left, _interval = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
+    signal.signal(signal.SIGALRM, late)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        if left:
+            signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - started), 0.001))
+
+
+def close_context(ctx) -> None:
+    """Close a browser context once its test is over, giving up after CONTEXT_CLOSE_SECONDS.
+
+    Chromium now and then never answers the close of a context whose service worker is checking for an update (seen
+    twice in CI, after the test that sends a queued inspection back online; an upstream bug: puppeteer#11627). The
+    context is then left behind with a warning, and the browser goes on serving the next tests; the closed test's own
+    checks had all passed by then."""
+    try:
+        with _at_most(CONTEXT_CLOSE_SECONDS):
+            ctx.close()
+    except _Late:
+        warnings.warn(f"Chromium did not close a browser context within {CONTEXT_CLOSE_SECONDS} s; left open",
+                      stacklevel=2)
 
 
 def overflows_sideways(page) -> bool:

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select, text
 
-from tests.conftest import ENGINE
+from tests.conftest import ENGINE, close_context
 from tracker import clock, create_app
 from tracker.extensions import db as _db
 from tracker.models import Action, Inspection, Outbox, Site, User
@@ -242,7 +242,7 @@ def test_no_serious_axe_violations(browser, server, placeholders, role, size, la
         if running:
             failures += collect(*running)
     finally:
-        ctx.close()
+        close_context(ctx)
     assert not failures, "axe-core found serious or critical violations:\n" + "\n".join(failures)
 
 
@@ -275,7 +275,7 @@ def test_every_answer_is_named_with_its_item(browser, server, placeholders, a11y
                 name = f"{ko if lang == 'ko' else en}: {answer}"
                 expect(page.get_by_role("radio", name=name, exact=True)).to_have_count(1)
     finally:
-        ctx.close()
+        close_context(ctx)
 
 
 FOCUS = """() => {
@@ -339,7 +339,7 @@ def test_the_form_is_filled_and_sent_with_a_keyboard_alone(browser, server, plac
         page.keyboard.press("Enter")
         page.wait_for_url("**/inspections/*")
     finally:
-        ctx.close()
+        close_context(ctx)
     assert not [f for f in seen if not f["ring"]], "focus not visible at: " + repr([f for f in seen if not f["ring"]])
     with a11y_app.app_context():
         insp = _db.session.scalar(select(Inspection).order_by(Inspection.id.desc()))
@@ -363,7 +363,7 @@ def test_errors_are_announced_and_tied_to_their_field(browser, server):
         page.locator("button[type=submit]").click()
         expect(page.get_by_role("alert")).to_contain_text("비밀번호")
     finally:
-        ctx.close()
+        close_context(ctx)
     ctx, page = open_context(browser, server, "admin", "1366", "en")
     try:
         page.goto(f"{server}/admin/users")
@@ -377,7 +377,7 @@ def test_errors_are_announced_and_tied_to_their_field(browser, server):
         expect(page.get_by_label("Email", exact=True)).not_to_have_attribute("aria-invalid", "true")
         assert_axe_passes(page, "the user form with its errors")
     finally:
-        ctx.close()
+        close_context(ctx)
 
 
 def test_the_trend_chart_has_a_text_twin(browser, server):
@@ -397,4 +397,4 @@ def test_the_trend_chart_has_a_text_twin(browser, server):
                        if n != "0"]
         assert chart_weeks and chart_weeks == table_weeks
     finally:
-        ctx.close()
+        close_context(ctx)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, close_context
 from tracker.extensions import db as _db
 from tracker.models import Answer, Inspection, Photo
 from tracker.services import checklist, inspections
@@ -40,7 +40,7 @@ def new_phone(browser, live_server, default_checklist, make_user):
         return page, ctx, live_server, user
     yield make
     for ctx in contexts:
-        ctx.close()
+        close_context(ctx)
 
 
 @pytest.fixture

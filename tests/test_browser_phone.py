@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from conftest import overflows_sideways
+from conftest import close_context, overflows_sideways
 from tracker import clock
 from tracker.models import Inspection, Site, User
 from tracker.services import demo, mail
@@ -88,7 +88,7 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_server, demo_week, la
                 seen[f"{role} {url}"] = page.evaluate(SIDEWAYS)
                 assert not overflows_sideways(page) or seen[f"{role} {url}"]
         finally:
-            ctx.close()
+            close_context(ctx)
     assert len(seen) == 1 + sum(len(u) for u in demo_week.values())
     assert not {k: v for k, v in seen.items() if v}
 
@@ -126,7 +126,7 @@ def test_the_header_folds_its_links_under_a_menu_the_keyboard_opens(browser, liv
         links.filter(has_text="Sites" if lang == "en" else "사업장").first.click()
         page.wait_for_url(f"{live_server}/sites/")
     finally:
-        ctx.close()
+        close_context(ctx)
     # On a desk the links sit in the bar and there is no menu.
     ctx, page = phone(browser, 1366, 900)
     try:
@@ -138,4 +138,4 @@ def test_the_header_folds_its_links_under_a_menu_the_keyboard_opens(browser, liv
         assert page.locator("header.top").bounding_box()["height"] <= 64
         assert not page.evaluate(SIDEWAYS)
     finally:
-        ctx.close()
+        close_context(ctx)

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from tests.conftest import close_context
 from tests.test_browser_inspect import answer_all, shot
 from tracker.extensions import db as _db
 from tracker.models import SelfCheck
@@ -25,7 +26,7 @@ def officer_phone(browser, live_server, default_checklist):
     page = ctx.new_page()
     page.set_default_timeout(15000)
     yield page, ctx, live_server
-    ctx.close()
+    close_context(ctx)
 
 
 def test_the_self_check_reopens_offline_and_is_saved_once_back_online(officer_phone, site_factory):

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, close_context
 from tests.test_browser_inspect import answer_all, new_phone, queue_count, saved, wait_until  # noqa: F401 (fixture)
 from tracker import clock
 from tracker.extensions import db as _db
@@ -33,7 +33,7 @@ def test_a_cookie_copied_from_a_phone_is_refused_once_its_inspector_logs_out(bro
         _db.session.rollback()
         assert _db.session.scalar(select(UserSession.end_reason)) == "logout"
     finally:
-        other.close()
+        close_context(other)
 
 
 def test_an_idle_end_keeps_the_draft_and_the_queue_and_sends_it_after_the_next_login(new_phone, site_factory):  # noqa: F811

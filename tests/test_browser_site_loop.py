@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from tests.conftest import close_context
 from tests.test_browser_inspect import answer_all, log_in, new_phone  # noqa: F401 (new_phone: a fixture)
 from tracker import jobs
 from tracker.extensions import db as _db
@@ -70,7 +71,7 @@ def test_sign_on_site_then_report_by_link_and_a_lead_accepts(app, browser, new_p
     assert officer.locator(".badge.ok").first.inner_text().startswith("조치 보고됨")
     assert officer.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(officer, "reply-390.png")
-    officer.context.close()
+    close_context(officer.context)
     _db.session.rollback()
     assert _db.session.scalar(select(Action.status)) == "reported"
     # A lead accepts it: the action is cleared.
@@ -84,4 +85,4 @@ def test_sign_on_site_then_report_by_link_and_a_lead_accepts(app, browser, new_p
     lead_page.wait_for_selector("text=조치 완료로 처리했습니다")
     _db.session.rollback()
     assert _db.session.scalar(select(Action.status)) == "cleared"
-    lead_page.context.close()
+    close_context(lead_page.context)

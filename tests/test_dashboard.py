@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, close_context
 from tests.test_summary import add_inspection, history, page_figures, xlsx_rows  # noqa: F401  (hand-checked history)
 from tracker import clock
 from tracker.services import checklist, demo, reports
@@ -429,7 +429,7 @@ def test_dashboard_and_council_report_fit_the_screen(browser, live_server, make_
         assert requests and all(u.startswith(live_server) for u in requests), \
             [u for u in requests if not u.startswith(live_server)]
     finally:
-        ctx.close()
+        close_context(ctx)
 
 
 def test_council_form_lines_up_at_desk_width(browser, live_server, make_user, seeded):
@@ -448,7 +448,7 @@ def test_council_form_lines_up_at_desk_width(browser, live_server, make_user, se
         number = page.locator("table.results-table.wide td.num").first
         assert number.evaluate("c => getComputedStyle(c).textAlign") == "right"
     finally:
-        ctx.close()
+        close_context(ctx)
 
 
 def pdf_pages(pdf: bytes) -> int:
@@ -474,4 +474,4 @@ def test_council_report_prints_on_one_a4_page(browser, live_server, make_user, s
         page.goto(live_server + "/reports/council?from=2020-W01&to=2020-W53")
         assert pdf_pages(page.pdf(format="A4")) == 1
     finally:
-        ctx.close()
+        close_context(ctx)

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SMTPServer, csrf_from, loaded
+from tests.conftest import SMTPServer, close_context, csrf_from, loaded
 from tracker import jobs
 from tracker.models import Outbox
 from tracker.services import mail
@@ -557,7 +557,7 @@ def test_outbox_on_a_phone_is_cards_with_status_error_and_resend_first(clock_at,
             assert page.locator("table.outbox thead").is_visible()
         if shots:
             page.screenshot(path=f"{shots}/outbox-{name}.png", full_page=True)
-        ctx.close()
+        close_context(ctx)
 
 
 # --- a bad row never stalls the batch (issue 14 item 7) --------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import app_context, loaded
+from conftest import app_context, close_context, loaded
 from tracker import clock, jobs
 from tracker.models import Outbox, User
 from tracker.services import checklist, inspections, mail, schedule, sites, summary, weekly_mail
@@ -321,4 +321,4 @@ def test_preview_in_chromium_shows_the_whole_message_without_an_inner_scroll(app
         assert link.is_visible()
         if shots:
             page.screenshot(path=f"{shots}/mail-preview-{name}.png", full_page=True)
-        ctx.close()
+        close_context(ctx)
