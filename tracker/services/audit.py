@@ -45,12 +45,12 @@ def changes(row: Audit, full: bool = True) -> list[tuple[str, object, object]]:
     out = [(k, before.get(k), v) for k, v in after.items() if not before or before.get(k) != v]
     # Rows written before codes were masked at the source still hold whole codes: mask them on the way out too.
     masks = {"qr_code": _mask} | ({} if full else PERSONAL_MASKS)
-    return [(str(FIELD_LABELS.get(k, k)), *((masks[k](b), masks[k](a)) if k in masks else (_word(b), _word(a))))
+    return [(str(FIELD_LABELS.get(k, k)), *((masks[k](b), masks[k](a)) if k in masks else (word(b), word(a))))
             for k, b, a in out]
 
 
-def _word(value):
-    """A switch (자체점검 요청, 활성) reads 예 / 아니오 in the trail, not True / False."""
+def word(value):
+    """A switch (자체점검 요청, 활성) reads 예 / 아니오 in the trail and the import preview, not True / False."""
     return (_("예") if value else _("아니오")) if isinstance(value, bool) else value
 
 

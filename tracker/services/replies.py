@@ -73,13 +73,7 @@ def read_token(token: str) -> Site:
     """The site a reply token names; LinkError('expired') or LinkError('invalid') otherwise (forged, tampered,
     for a site that no longer exists or is closed)."""
     max_age = int(current_app.config["TRACKER_SITE_LINK_DAYS"]) * 86400
-    try:
-        data = _Stamped(_serializer()).loads(str(token or ""), max_age=max_age)
-        site_id, gen = int(data["site"]), int(data.get("gen", 0))  # links sent before generations were generation 0
-    except SignatureExpired:
-        raise LinkError("expired") from None
-    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
-        raise LinkError("invalid") from None
+    site_id, gen = _claims(token, max_age)
     site = db.session.get(Site, site_id)
     if site is None or site.status != "active":
         raise LinkError("invalid")
@@ -127,11 +121,23 @@ def _relink_waiting(site: Site) -> int:
     return changed
 
 
+def _claims(token: str, max_age: int | None) -> tuple[int, int]:
+    """(site id, link generation) of a well-signed token; LinkError('expired') past max_age (None: any age), else
+    LinkError('invalid'). Links sent before generations existed carry none: generation 0."""
+    try:
+        data = _Stamped(_serializer()).loads(str(token or ""), max_age=max_age)
+        return int(data["site"]), int(data.get("gen", 0))
+    except SignatureExpired:
+        raise LinkError("expired") from None
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        raise LinkError("invalid") from None
+
+
 def _site_named(token: str) -> int | None:
     """The site a well-signed link names, whatever its age or generation."""
     try:
-        return int(_Stamped(_serializer()).loads(token, max_age=None)["site"])
-    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        return _claims(token, None)[0]
+    except LinkError:
         return None
 
 

@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from ..extensions import db
 from ..masking import is_masked
-from . import ServiceError, shown, sites
+from . import ServiceError, audit, shown, sites
 
 # Accepted header spellings per field; Korean first, as the office writes them.
 HEADERS = {
@@ -337,5 +337,5 @@ def _changes(site, clean: dict) -> dict:
         if getattr(site, f) != new:
             changes[f] = (getattr(site, f), new)
     if "self_check" in clean and clean["self_check"] != site.self_check:
-        changes["self_check"] = tuple(_("예") if v else _("아니오") for v in (site.self_check, clean["self_check"]))
+        changes["self_check"] = (audit.word(site.self_check), audit.word(clean["self_check"]))
     return changes
