@@ -96,6 +96,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite changes a column by rebuilding its table (batch mode: copy, drop, rename), and the app turns its
+        # foreign keys on for every connection: the drop of a table other rows point at would fail. They are off for
+        # the migration (the pragma is ignored inside a transaction, so it comes first) and every reference is
+        # checked before the migration's work is kept.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # ends the transaction SQLAlchemy began for the pragma: Alembic begins its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -104,6 +112,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:10]}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -114,3 +114,31 @@ def test_upgrade_keeps_a_checklist_already_published(empty_db_url, tmp_path):
     up = _flask(["db", "upgrade"], empty_db_url, tmp_path / "instance")
     assert up.returncode == 0, up.stdout + up.stderr
     assert [tuple(r) for r in _checklists(empty_db_url)] == [(1, 1)]
+
+
+def test_upgrade_of_a_database_in_use_keeps_its_rows(empty_db_url, tmp_path):
+    """A district's database with users, their logins and a two-factor secret upgrades to the head: SQLite rebuilds a
+    table to change a column (batch mode), which its foreign keys must not stop while other rows point at it."""
+    up = _flask(["db", "upgrade", "e3a1c5d7f901"], empty_db_url, tmp_path / "instance")
+    assert up.returncode == 0, up.stdout + up.stderr
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text('INSERT INTO "user" (email, name, password_hash, role, active, created_at, '
+                              "must_change_password, totp_secret, mail_task_reminder, mail_lead_digest) VALUES "
+                              "('a@x.test', 'A', 'h', 'lead', TRUE, CURRENT_TIMESTAMP, FALSE, 'JBSWY3DPEHPK3PXP', "
+                              "TRUE, TRUE)"))
+            conn.execute(text("INSERT INTO user_session (user_id, key_hash, created_at, last_seen_at, user_agent, ip) "
+                              "SELECT id, 'k', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '' FROM \"user\""))
+    finally:
+        engine.dispose()
+    up = _flask(["db", "upgrade"], empty_db_url, tmp_path / "instance")
+    assert up.returncode == 0, up.stdout + up.stderr
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text('SELECT email, totp_secret FROM "user"')).all() == [("a@x.test",
+                                                                                          "JBSWY3DPEHPK3PXP")]
+            assert conn.execute(text("SELECT count(*) FROM user_session")).scalar() == 1
+    finally:
+        engine.dispose()
